@@ -1,0 +1,90 @@
+# netc — one Makefile for the compiler, the runtime, tests, demo and benches.
+#
+#   make            build build/netc
+#   make demo       the main job (see README.md)
+#   make test       every test
+#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer targets (clang), seeded from examples/ and tests/
+#   make CC=clang   the same with clang
+
+CC      ?= cc
+BUILD   ?= build
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
+CPPFLAGS = -Icompiler -Iruntime -I$(BUILD)
+LDLIBS   = -lz -lm
+
+all: $(BUILD)/netc
+
+# --- dependencies: installed by scripts/install-deps.sh when missing ----------
+DEPS_STAMP = $(BUILD)/.deps-ok
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	@bash scripts/install-deps.sh
+	@touch $@
+
+# --- sources ------------------------------------------------------------------
+COMPILER_SRCS = $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+RUNTIME_SRCS  = $(wildcard runtime/*.c)
+GEN_SRCS      = $(BUILD)/net.tab.c $(BUILD)/net.lex.c
+
+COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/net.tab.o $(BUILD)/net.lex.o
+RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
+HEADERS       = $(wildcard compiler/*.h compiler/*.def runtime/*.h) $(BUILD)/net.tab.h
+
+.PHONY: all demo test asan fuzz clean unit-tests error-tests
+
+$(BUILD)/net.tab.c $(BUILD)/net.tab.h: grammar/net.y $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	bison -Wall -Werror --defines=$(BUILD)/net.tab.h -o $(BUILD)/net.tab.c $<
+
+$(BUILD)/net.lex.c $(BUILD)/net.lex.h: grammar/net.l $(BUILD)/net.tab.h
+	flex --header-file=$(BUILD)/net.lex.h -o $(BUILD)/net.lex.c $<
+
+# Generated scanners and parsers are not held to our warning set.
+$(BUILD)/net.tab.o $(BUILD)/net.lex.o: %.o: %.c $(HEADERS) $(BUILD)/net.lex.h
+	$(CC) $(CSTD) $(OPT) $(SANFLAGS) $(CPPFLAGS) -Wno-unused-function -c -o $@ $<
+
+$(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/net.lex.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/libnetc.a: $(COMPILER_OBJS)
+	ar rcs $@ $^
+$(BUILD)/libnnrt.a: $(RUNTIME_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/netc: $(BUILD)/compiler/main.o $(BUILD)/libnetc.a $(BUILD)/libnnrt.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- tests --------------------------------------------------------------------
+UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
+UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnetc.a $(BUILD)/libnnrt.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libnetc.a $(BUILD)/libnnrt.a -lcmocka $(LDLIBS)
+
+unit-tests: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+error-tests: $(BUILD)/netc
+	@bash tests/errors/run.sh $(BUILD)/netc
+
+test: all unit-tests error-tests
+	@bash tests/run-all.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+demo: all
+	@bash scripts/demo.sh $(BUILD)
+
+fuzz:
+	@bash fuzz/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,203 @@
+/*
+ * ir.h — the graph IR: tensor ops with static per-sample shapes.
+ *
+ * A graph is a list of nodes in topological order (every input of node i
+ * has an index below i).  Each node computes one tensor; the batch
+ * dimension is implicit and never appears in a shape.  Parameters
+ * (weights, biases, batchnorm statistics) are named tensors owned by the
+ * node that uses them, named by the weights-file contract of
+ * docs/language.md (`<layer>.weight`, ...).
+ *
+ * Passes (compiler/passes.c) transform a graph in place; ir_verify()
+ * checks the invariants above between passes.
+ */
+#ifndef NETC_IR_H
+#define NETC_IR_H
+
+#include "arena.h"
+#include "diag.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum IrOp {
+#define X(id, name, sig, flags) IR_##id,
+#include "ir_ops.def"
+#undef X
+    IR_NOPS
+} IrOp;
+
+enum {
+    IRF_PARAMS = 1 << 0,    /* owns parameter tensors */
+    IRF_ELEM = 1 << 1,      /* elementwise: output shape = input shape */
+    IRF_LOSS = 1 << 2,      /* a loss term: scalar output */
+    IRF_INTERNAL = 1 << 3,  /* not callable from .net files */
+};
+
+enum {
+    IR_MAXDIM = 8,    /* dimensions per shape */
+    IR_MAXIN = 8,     /* tensor inputs per node (loss_sum: terms) */
+    IR_MAXARG = 12,   /* signature arguments per op */
+    IR_MAXPARAM = 4,  /* parameter tensors per node */
+};
+
+typedef struct IrShape {
+    int ndim;              /* 0 for a scalar, -1 when unknown after an error */
+    int dim[IR_MAXDIM];    /* sizes, outermost first */
+} IrShape;
+
+typedef struct IrAttrs {
+    int units;          /* dense units, conv2d filters */
+    int kernel[2];      /* conv/pool window, height x width */
+    int stride[2];      /* conv/pool step; 0 = not given (pools: = kernel) */
+    int dilation[2];    /* conv2d dilation */
+    int pad[4];         /* top, left, bottom, right */
+    bool pad_same;      /* conv2d pad = same (resolved into pad[] by shape) */
+    int groups;         /* conv2d groups */
+    bool bias;          /* dense/conv2d has a bias */
+    int axis;           /* concat axis of the per-sample shape */
+    float alpha;        /* leaky_relu slope */
+    float momentum;     /* batchnorm running-stat momentum */
+    float eps;          /* batchnorm/layernorm epsilon */
+    float p;            /* dropout probability */
+    int nclass;         /* class label: number of classes */
+    float weight;       /* loss term factor in the loss sum */
+} IrAttrs;
+
+typedef enum IrParamRole {
+    IRP_WEIGHT,        /* dense/conv weight, norm scale */
+    IRP_BIAS,          /* dense/conv bias, norm shift */
+    IRP_RUNNING_MEAN,  /* batchnorm running mean (not trained) */
+    IRP_RUNNING_VAR,   /* batchnorm running variance (not trained) */
+} IrParamRole;
+
+typedef struct IrParam {
+    const char *name;   /* weights-file name, e.g. "dense_1.weight" */
+    IrShape shape;      /* PyTorch layout */
+    IrParamRole role;   /* what it is */
+    int node;           /* owning node */
+    bool trainable;     /* updated by the optimizer */
+    int fan_in;         /* for default initialization */
+} IrParam;
+
+typedef struct IrNode {
+    IrOp op;                    /* what it computes */
+    const char *name;           /* layer name ("conv_bn_relu_1.conv2d_1"), or input/label name */
+    const char *var;            /* .net variable first bound to it, or NULL */
+    SrcLoc loc;                 /* the call (or declaration) */
+    SrcLoc argloc[IR_MAXARG];   /* each signature argument as written (call if defaulted) */
+    int inst;                   /* block instantiation it came from, -1 at net level */
+    int nin;                    /* tensor inputs */
+    int in[IR_MAXIN];           /* input node ids */
+    IrShape shape;              /* per-sample output shape */
+    IrAttrs a;                  /* resolved attributes */
+    int nparam;                 /* parameter tensors */
+    int param[IR_MAXPARAM];     /* their ids in IrGraph.params */
+    bool is_class;              /* LABEL: integer class index in [0, nclass) */
+} IrNode;
+
+/* One expansion of a block, for "in block X instantiated here" notes. */
+typedef struct IrInst {
+    const char *block;  /* block name */
+    SrcLoc call;        /* the call that expanded it */
+    int parent;         /* enclosing instantiation, -1 at net level */
+} IrInst;
+
+typedef struct IrOutput {
+    const char *name;  /* .net variable name */
+    int node;          /* node computing it */
+    SrcLoc loc;        /* where it is named in `output` */
+} IrOutput;
+
+typedef enum IrOptKind { OPT_NONE, OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM, OPT_ADAMW } IrOptKind;
+
+enum { IR_MAXHP = 8 };
+
+typedef struct IrOptim {
+    IrOptKind kind;             /* OPT_NONE when the net has no optimizer */
+    const char *name;           /* "adam" */
+    SrcLoc loc;                 /* the call */
+    int nhp;                    /* hyper-parameters, in signature order */
+    const char *hpname[IR_MAXHP];  /* "lr", "beta1", ... */
+    double hp[IR_MAXHP];        /* values (bools as 0/1) */
+} IrOptim;
+
+typedef enum IrSchedule { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } IrSchedule;
+
+typedef struct IrTrain {
+    int batch;          /* samples per step */
+    int epochs;         /* passes over the data */
+    uint64_t seed;      /* RNG seed: init, shuffle, dropout */
+    bool shuffle;       /* reshuffle every epoch */
+    IrSchedule schedule;  /* learning-rate schedule */
+    int step_size;      /* SCHED_STEP: epochs between decays */
+    double gamma;       /* SCHED_STEP: decay factor */
+    int warmup;         /* linear warmup steps */
+    double clip_norm;   /* global gradient-norm clip, 0 = off */
+} IrTrain;
+
+typedef struct IrGraph {
+    Arena *arena;          /* owns everything below */
+    const SrcFile *src;    /* source file */
+    const char *name;      /* net name */
+    SrcLoc loc;            /* net name in the source */
+    IrNode *nodes;         /* topological order */
+    int nnodes, capnodes;
+    IrParam *params;       /* every parameter tensor, in creation order */
+    int nparams, capparams;
+    IrInst *insts;         /* block instantiations */
+    int ninsts, capinsts;
+    IrOutput *outputs;     /* `output` names */
+    int noutputs, capoutputs;
+    int loss;              /* LOSS_SUM node, or -1 */
+    IrOptim opt;           /* optimizer, kind OPT_NONE if absent */
+    IrTrain train;         /* training settings with defaults filled */
+} IrGraph;
+
+/* ir.c */
+typedef struct IrOpInfo {
+    const char *name;  /* spelling */
+    const char *sig;   /* signature string, see ir_ops.def */
+    unsigned flags;    /* IRF_* */
+} IrOpInfo;
+
+extern const IrOpInfo ir_ops[IR_NOPS];
+
+IrGraph *ir_new(Arena *a, const SrcFile *src, const char *name, SrcLoc loc);
+int ir_add_node(IrGraph *g, IrOp op, SrcLoc loc);
+int ir_add_param(IrGraph *g, int node, const char *suffix, IrParamRole role, IrShape shape);
+int ir_op_lookup(const char *name);          /* IR_*, or -1 */
+int64_t ir_numel(const IrShape *s);          /* elements, 1 for a scalar */
+IrShape ir_shape(int ndim, const int *dims);
+bool ir_shape_eq(const IrShape *a, const IrShape *b);
+char *ir_shape_str(Arena *a, const IrShape *s);   /* "[16, 28, 28]" */
+const char *ir_opt_name(IrOptKind k);
+const char *ir_schedule_name(IrSchedule s);
+double ir_hp(const IrOptim *o, const char *name);  /* hyper-parameter by name */
+void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd);
+
+/* A parsed op signature (see ir_ops.def). */
+typedef struct IrSigParam {
+    const char *name;  /* argument name */
+    char type;         /* T I F B S P */
+    bool required;     /* marked '!' */
+    const char *dflt;  /* default as written, or NULL */
+} IrSigParam;
+
+typedef struct IrSig {
+    int n;                     /* arguments */
+    IrSigParam p[IR_MAXARG];   /* in positional order */
+    char buf[256];             /* storage for the strings */
+} IrSig;
+
+void ir_sig_parse(const char *spec, IrSig *out);
+int ir_sig_find(const IrSig *s, const char *name);   /* index or -1 */
+void ir_note_inst(Diag *d, const IrGraph *g, int inst);  /* "in block X instantiated here" */
+
+/* ir_print.c */
+void ir_print(FILE *out, const IrGraph *g);
+
+/* ir_verify.c: internal consistency; dies on a broken invariant. */
+void ir_verify(const IrGraph *g, const char *after_pass);
+
+#endif

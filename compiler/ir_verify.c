@@ -1,0 +1,47 @@
+/*
+ * ir_verify.c — the IR's invariants, checked between passes.
+ *
+ * A broken invariant is a bug in a pass, not in the user's file, so it
+ * dies with the pass's name rather than reporting a diagnostic.
+ */
+#include "ir.h"
+
+#include <string.h>
+
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (!(cond))                                                              \
+            netc_die("IR invalid after pass '%s': %s", pass, #cond);              \
+    } while (0)
+
+static void verify_node(const IrGraph *g, int id, const char *pass)
+{
+    const IrNode *n = &g->nodes[id];
+    CHECK(n->op >= 0 && n->op < IR_NOPS);
+    CHECK(n->name != NULL);
+    CHECK(n->nin >= 0 && n->nin <= IR_MAXIN);
+    for (int i = 0; i < n->nin; i++)
+        CHECK(n->in[i] >= 0 && n->in[i] < id);  /* topological order */
+    CHECK(n->shape.ndim >= -1 && n->shape.ndim <= IR_MAXDIM);
+    for (int i = 0; i < n->shape.ndim; i++)
+        CHECK(n->shape.dim[i] >= 1);
+    CHECK(n->nparam >= 0 && n->nparam <= IR_MAXPARAM);
+    for (int i = 0; i < n->nparam; i++) {
+        CHECK(n->param[i] >= 0 && n->param[i] < g->nparams);
+        CHECK(g->params[n->param[i]].node == id);
+    }
+    CHECK(n->inst >= -1 && n->inst < g->ninsts);
+}
+
+void ir_verify(const IrGraph *g, const char *pass)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        verify_node(g, i, pass);
+    for (int i = 0; i < g->nparams; i++)
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(g->params[i].name, g->params[j].name) != 0);
+    for (int i = 0; i < g->noutputs; i++)
+        CHECK(g->outputs[i].node >= 0 && g->outputs[i].node < g->nnodes);
+    CHECK(g->loss >= -1 && g->loss < g->nnodes);
+    CHECK(g->loss < 0 || g->nodes[g->loss].op == IR_LOSS_SUM);
+}

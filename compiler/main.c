@@ -1,0 +1,241 @@
+/*
+ * main.c — the `netc` command line.
+ *
+ *   netc check FILE.net           diagnostics only
+ *   netc summary FILE.net         layer table and totals
+ *   netc dump-ir FILE.net         the IR after any pass
+ *   netc help [COMMAND]
+ *
+ * Exit status: 0 success, 1 errors in the input, 2 wrong usage.
+ */
+#include "passes.h"
+#include "summary.h"
+#include "version.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+typedef struct Options {
+    const char *file;   /* the .net file */
+    const char *net;    /* --net NAME */
+    const char *after;  /* --after PASS */
+    const char *out;    /* -o PATH */
+} Options;
+
+typedef struct Command {
+    const char *name;                   /* as typed */
+    int (*run)(const Options *o);       /* returns the exit status */
+    const char *usage;                  /* one line */
+    const char *help;                   /* paragraph for `netc help NAME` */
+} Command;
+
+static int cmd_check(const Options *o);
+static int cmd_summary(const Options *o);
+static int cmd_dump_ir(const Options *o);
+static int cmd_dump_ast(const Options *o);
+
+static const Command COMMANDS[] = {
+    {"check", cmd_check, "netc check FILE.net [--net NAME]",
+     "Parses and checks FILE.net: syntax, names, arguments, shapes, losses,\n"
+     "optimizer and train settings.  Prints every error (at most 20) as\n"
+     "file:line:col with the source line and a caret, and exits 1 if there\n"
+     "were any.  Without --net, every net in the file is checked.\n"},
+    {"summary", cmd_summary, "netc summary FILE.net [--net NAME]",
+     "Prints a table of the net's layers: name, op, output shape, parameter\n"
+     "count and forward FLOPs per sample; then trainable and non-trainable\n"
+     "parameters, parameter bytes, forward and training FLOPs per sample and\n"
+     "activation bytes per sample.  Without --net, summarizes every net.\n"},
+    {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS]",
+     "Prints the graph IR of a net after the given pass (default: the last).\n"
+     "Passes, in order:\n"},
+    {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
+     "Prints the syntax tree as the parser built it (pipes already rewritten\n"
+     "into calls).\n"},
+};
+enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static void usage(FILE *out)
+{
+    fprintf(out, "netc %s — an ahead-of-time compiler for neural networks\n\nusage:\n", NETC_VERSION);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %s\n", COMMANDS[i].usage);
+    fprintf(out, "  netc help [COMMAND]\n  netc --version\n\n"
+                 "Exit status: 0 success, 1 errors in the input, 2 wrong usage.\n"
+                 "The language is described in docs/language.md.\n");
+}
+
+static const Command *find_command(const char *name)
+{
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0)
+            return &COMMANDS[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (int i = 0; i < NCOMMANDS; i++)
+        names[i] = COMMANDS[i].name;
+    names[NCOMMANDS] = "help";
+    const char *near = diag_nearest(name, names, NCOMMANDS + 1);
+    fprintf(stderr, "netc: unknown command '%s'%s%s%s; see 'netc --help'\n", name,
+            near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+    return EXIT_USAGE;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stdout);
+        return 0;
+    }
+    const Command *c = find_command(argv[0]);
+    if (!c)
+        return unknown_command(argv[0]);
+    printf("usage: %s\n\n%s", c->usage, c->help);
+    if (c->run == cmd_dump_ir)
+        for (int i = 0; i < npasses; i++)
+            printf("  %-10s %s\n", passes[i].name, passes[i].what);
+    return 0;
+}
+
+/* Loads the file and runs fn on the chosen net, or on every net when all. */
+static int for_nets(const Options *o, bool all, int (*fn)(Compilation *, const Net *, const Options *))
+{
+    Compilation c;
+    int rc = passes_load(&c, o->file);
+    if (rc == 0) {
+        if (!o->net && all) {
+            for (const Net *n = c.ast->nets; n; n = n->next)
+                rc |= fn(&c, n, o);
+        } else {
+            const Net *n = passes_pick_net(&c, o->net);
+            rc = n ? fn(&c, n, o) : EXIT_USAGE;
+        }
+    }
+    if (c.diag.nerrors)
+        fprintf(stderr, "%d error%s.\n", c.diag.nerrors, c.diag.nerrors == 1 ? "" : "s");
+    passes_free(&c);
+    return rc;
+}
+
+static int check_one(Compilation *c, const Net *n, const Options *o)
+{
+    return passes_run(c, n, NULL) ? 0 : EXIT_INPUT;
+}
+
+static int cmd_check(const Options *o)
+{
+    return for_nets(o, true, check_one);
+}
+
+static int summary_one(Compilation *c, const Net *n, const Options *o)
+{
+    IrGraph *g = passes_run(c, n, NULL);
+    if (!g)
+        return EXIT_INPUT;
+    summary_print(stdout, g);
+    if (n->next && !o->net)
+        putchar('\n');
+    return 0;
+}
+
+static int cmd_summary(const Options *o)
+{
+    return for_nets(o, true, summary_one);
+}
+
+static int dump_ir_one(Compilation *c, const Net *n, const Options *o)
+{
+    IrGraph *g = passes_run(c, n, o->after);
+    if (!g)
+        return EXIT_INPUT;
+    ir_print(stdout, g);
+    return 0;
+}
+
+static int cmd_dump_ir(const Options *o)
+{
+    if (o->after && passes_find(o->after) < 0) {
+        fprintf(stderr, "netc: unknown pass '%s'; passes:", o->after);
+        for (int i = 0; i < npasses; i++)
+            fprintf(stderr, " %s", passes[i].name);
+        fputc('\n', stderr);
+        return EXIT_USAGE;
+    }
+    return for_nets(o, false, dump_ir_one);
+}
+
+static int cmd_dump_ast(const Options *o)
+{
+    Compilation c;
+    int rc = passes_load(&c, o->file);
+    if (c.ast && rc == 0)
+        ast_print(stdout, c.ast);
+    passes_free(&c);
+    return rc;
+}
+
+/* Parses options after the command name. */
+static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (!strcmp(a, "--net"))
+            slot = &o->net;
+        else if (!strcmp(a, "--after"))
+            slot = &o->after;
+        else if (!strcmp(a, "-o"))
+            slot = &o->out;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "netc %s: option %s needs a value\n", cmd->name, a);
+                return EXIT_USAGE;
+            }
+            *slot = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "netc %s: unknown option '%s'\nusage: %s\n", cmd->name, a, cmd->usage);
+            return EXIT_USAGE;
+        } else if (o->file) {
+            fprintf(stderr, "netc %s: more than one input file ('%s' and '%s')\n", cmd->name, o->file, a);
+            return EXIT_USAGE;
+        } else {
+            o->file = a;
+        }
+    }
+    if (!o->file) {
+        fprintf(stderr, "netc %s: no input file\nusage: %s\n", cmd->name, cmd->usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("netc %s\n", NETC_VERSION);
+        return 0;
+    }
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "help"))
+        return cmd_help(argc - 2, argv + 2);
+    const Command *cmd = find_command(name);
+    if (!cmd)
+        return unknown_command(name);
+    Options o;
+    int rc = parse_options(cmd, argc - 2, argv + 2, &o);
+    return rc ? rc : cmd->run(&o);
+}

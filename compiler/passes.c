@@ -1,0 +1,114 @@
+/*
+ * passes.c — the pipeline as a table, and the driver that runs it.
+ *
+ *   parse (grammar/net.y)   text -> AST
+ *   lower                   AST -> IR: names, blocks, arguments
+ *   shape                   shapes, attribute resolution, parameters
+ *
+ * The verifier runs after every pass.  Later passes (autodiff, fusion,
+ * scheduling, memory planning) are appended here, each one file with one
+ * entry point.
+ */
+#include "passes.h"
+
+#include "lower.h"
+#include "shape.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const Pass passes[] = {
+    {"lower", NULL, "names resolved, blocks expanded, layers named, arguments checked"},
+    {"shape", shape_run, "shapes inferred and checked, parameters created"},
+};
+const int npasses = (int)(sizeof passes / sizeof passes[0]);
+
+enum { MAX_SOURCE = 16 << 20 };
+
+int passes_find(const char *name)
+{
+    for (int i = 0; i < npasses; i++)
+        if (strcmp(passes[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static char *read_source(const char *path, uint32_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "netc: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_SOURCE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_SOURCE + 1, f) : 0;
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad || n > MAX_SOURCE) {
+        fprintf(stderr, "netc: cannot read '%s': %s\n", path, bad ? strerror(errno) : "file larger than 16 MiB");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = (uint32_t)n;
+    return buf;
+}
+
+int passes_load(Compilation *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    c->arena = arena_new();
+    c->src.path = path;
+    char *text = read_source(path, &c->src.len);
+    if (!text)
+        return 1;
+    c->src.text = arena_strndup(c->arena, text, c->src.len);
+    free(text);
+    diag_init(&c->diag, &c->src, stderr);
+    c->ast = ast_parse(&c->src, c->arena, &c->diag);
+    lower_check_file(c->ast, &c->diag);
+    return c->diag.nerrors ? 1 : 0;
+}
+
+void passes_free(Compilation *c)
+{
+    arena_free(c->arena);
+    c->arena = NULL;
+}
+
+const Net *passes_pick_net(Compilation *c, const char *name)
+{
+    int n = 0;
+    for (const Net *net = c->ast->nets; net; net = net->next) {
+        if (name && strcmp(net->name, name) == 0)
+            return net;
+        n++;
+    }
+    if (!name && n == 1)
+        return c->ast->nets;
+    if (name) {
+        fprintf(stderr, "netc: %s: no net named '%s'; nets in this file:", c->src.path, name);
+    } else {
+        fprintf(stderr, "netc: %s holds %d nets; choose one with --net NAME:", c->src.path, n);
+    }
+    for (const Net *net = c->ast->nets; net; net = net->next)
+        fprintf(stderr, " %s", net->name);
+    fputc('\n', stderr);
+    return NULL;
+}
+
+IrGraph *passes_run(Compilation *c, const Net *net, const char *last)
+{
+    IrGraph *g = lower_run(c->ast, net, c->arena, &c->diag);
+    for (int i = 0; i < npasses; i++) {
+        /* Shape checking still runs after lowering errors, to report more. */
+        if (passes[i].run && (c->diag.nerrors == 0 || passes[i].run == shape_run))
+            passes[i].run(g, &c->diag);
+        if (c->diag.nerrors == 0)
+            ir_verify(g, passes[i].name);
+        if (last && strcmp(passes[i].name, last) == 0)
+            break;
+    }
+    return c->diag.nerrors ? NULL : g;
+}
