@@ -30,11 +30,11 @@ COMPILER_SRCS = $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 RUNTIME_SRCS  = $(wildcard runtime/*.c)
 GEN_SRCS      = $(BUILD)/net.tab.c $(BUILD)/net.lex.c
 
-COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/net.tab.o $(BUILD)/net.lex.o
+COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/net.tab.o $(BUILD)/net.lex.o $(BUILD)/runtime_blob.o
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
 HEADERS       = $(wildcard compiler/*.h compiler/*.def runtime/*.h) $(BUILD)/net.tab.h
 
-.PHONY: all demo test asan fuzz clean unit-tests error-tests
+.PHONY: all demo test asan fuzz clean unit-tests error-tests reference-tests
 
 $(BUILD)/net.tab.c $(BUILD)/net.tab.h: grammar/net.y $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
@@ -43,8 +43,13 @@ $(BUILD)/net.tab.c $(BUILD)/net.tab.h: grammar/net.y $(DEPS_STAMP)
 $(BUILD)/net.lex.c $(BUILD)/net.lex.h: grammar/net.l $(BUILD)/net.tab.h
 	flex --header-file=$(BUILD)/net.lex.h -o $(BUILD)/net.lex.c $<
 
+RUNTIME_FILES = $(sort $(wildcard runtime/*.c runtime/*.h))
+$(BUILD)/runtime_blob.c: $(RUNTIME_FILES) scripts/embed-runtime.sh
+	@mkdir -p $(BUILD)
+	bash scripts/embed-runtime.sh $@ $(RUNTIME_FILES)
+
 # Generated scanners and parsers are not held to our warning set.
-$(BUILD)/net.tab.o $(BUILD)/net.lex.o: %.o: %.c $(HEADERS) $(BUILD)/net.lex.h
+$(BUILD)/net.tab.o $(BUILD)/net.lex.o $(BUILD)/runtime_blob.o: %.o: %.c $(HEADERS) $(BUILD)/net.lex.h
 	$(CC) $(CSTD) $(OPT) $(SANFLAGS) $(CPPFLAGS) -Wno-unused-function -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/net.lex.h $(DEPS_STAMP)
@@ -66,6 +71,13 @@ UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnetc.a $(BUILD)/libnnrt.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libnetc.a $(BUILD)/libnnrt.a -lcmocka $(LDLIBS)
+
+$(BUILD)/tests/npycmp: tests/tools/npycmp.c $(BUILD)/libnnrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(BUILD)/libnnrt.a $(LDLIBS)
+
+reference-tests: all $(BUILD)/tests/npycmp
+	@CC="$(CC)" SANFLAGS="$(SANFLAGS)" bash tests/reference/run.sh $(BUILD)
 
 unit-tests: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -231,3 +231,15 @@ void ir_note_inst(Diag *d, const IrGraph *g, int inst)
     for (; inst >= 0; inst = g->insts[inst].parent)
         diag_note(d, g->insts[inst].call, "in block '%s' used here", g->insts[inst].block);
 }
+
+void ir_live_for_inference(const IrGraph *g, bool *live)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        live[i] = false;
+    for (int i = 0; i < g->noutputs; i++)
+        live[g->outputs[i].node] = true;
+    for (int i = g->nnodes - 1; i >= 0; i--)
+        if (live[i])
+            for (int j = 0; j < g->nodes[i].nin; j++)
+                live[g->nodes[i].in[j]] = true;
+}

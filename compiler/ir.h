@@ -80,6 +80,22 @@ typedef struct IrParam {
     int fan_in;         /* for default initialization */
 } IrParam;
 
+/* How a kernel's loop nest is shaped; chosen by schedule.c, read by the emitter. */
+typedef struct IrSched {
+    int vec;       /* vector width in floats the kernel is written for (1 = scalar) */
+    int unroll;    /* independent accumulators in reductions */
+    int tile[3];   /* blocking of GEMM-shaped loops: rows, columns, depth (0 = none) */
+} IrSched;
+
+/* Where memplan.c put a node's tensor. */
+typedef enum IrBuf {
+    BUF_NONE,     /* not computed in inference (loss, label, dead code) */
+    BUF_INPUT,    /* the caller's input array */
+    BUF_OUTPUT,   /* the caller's output array */
+    BUF_WORK,     /* the workspace, at `off` floats per sample */
+    BUF_ALIAS,    /* same memory as its first input (flatten, dropout in inference) */
+} IrBuf;
+
 typedef struct IrNode {
     IrOp op;                    /* what it computes */
     const char *name;           /* layer name ("conv_bn_relu_1.conv2d_1"), or input/label name */
@@ -94,6 +110,10 @@ typedef struct IrNode {
     int nparam;                 /* parameter tensors */
     int param[IR_MAXPARAM];     /* their ids in IrGraph.params */
     bool is_class;              /* LABEL: integer class index in [0, nclass) */
+    IrSched sched;              /* loop-nest shape (schedule pass) */
+    IrBuf buf;                  /* where the tensor lives (memplan pass) */
+    int64_t off;                /* BUF_WORK: offset in floats per sample */
+    int out_index;              /* BUF_OUTPUT: which output */
 } IrNode;
 
 /* One expansion of a block, for "in block X instantiated here" notes. */
@@ -136,6 +156,8 @@ typedef struct IrTrain {
     double clip_norm;   /* global gradient-norm clip, 0 = off */
 } IrTrain;
 
+typedef enum IrTarget { TARGET_GENERIC, TARGET_AVX2, TARGET_NEON } IrTarget;
+
 typedef struct IrGraph {
     Arena *arena;          /* owns everything below */
     const SrcFile *src;    /* source file */
@@ -152,6 +174,11 @@ typedef struct IrGraph {
     int loss;              /* LOSS_SUM node, or -1 */
     IrOptim opt;           /* optimizer, kind OPT_NONE if absent */
     IrTrain train;         /* training settings with defaults filled */
+    IrTarget target;       /* instruction set the code is scheduled for */
+    int64_t work_floats;   /* memplan: workspace floats per sample, with reuse */
+    int64_t work_floats_noreuse;  /* the same without reuse, for comparison */
+    int64_t param_floats;  /* memplan: all parameters, each 16-float aligned */
+    int64_t *param_off;    /* memplan: offset of each parameter in floats */
 } IrGraph;
 
 /* ir.c */
@@ -193,6 +220,9 @@ typedef struct IrSig {
 void ir_sig_parse(const char *spec, IrSig *out);
 int ir_sig_find(const IrSig *s, const char *name);   /* index or -1 */
 void ir_note_inst(Diag *d, const IrGraph *g, int inst);  /* "in block X instantiated here" */
+
+/* Marks nodes that inference needs (reached backwards from the outputs). */
+void ir_live_for_inference(const IrGraph *g, bool *live);
 
 /* ir_print.c */
 void ir_print(FILE *out, const IrGraph *g);

@@ -69,6 +69,13 @@ static void print_node(FILE *out, const IrGraph *g, int id)
     fputs(") : ", out);
     print_shape(out, &n->shape);
     print_attrs(out, n);
+    if (n->sched.vec)
+        fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);
+    static const char *bufs[] = {"", "input", "output", "work", "alias"};
+    if (n->buf == BUF_WORK)
+        fprintf(out, "  @work+%lld", (long long)n->off);
+    else if (n->buf != BUF_NONE)
+        fprintf(out, "  @%s", bufs[n->buf]);
     if (n->var)
         fprintf(out, "    # %s, %d:%d\n", n->var, line, col);
     else
@@ -96,6 +103,9 @@ void ir_print(FILE *out, const IrGraph *g)
             fprintf(out, " %s=%g", g->opt.hpname[i], g->opt.hp[i]);
         fputc('\n', out);
     }
+    if (g->param_off)
+        fprintf(out, "  memory: params %lld floats, workspace %lld floats per sample (%lld without reuse)\n",
+                (long long)g->param_floats, (long long)g->work_floats, (long long)g->work_floats_noreuse);
     const IrTrain *t = &g->train;
     fprintf(out, "  train batch=%d epochs=%d seed=%llu shuffle=%s schedule=%s step_size=%d gamma=%g warmup=%d clip_norm=%g\n",
             t->batch, t->epochs, (unsigned long long)t->seed, t->shuffle ? "true" : "false",

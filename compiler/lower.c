@@ -140,12 +140,11 @@ static const Block *find_block(const AstFile *f, const char *name)
     return NULL;
 }
 
-/* A name used before the statement that defines it, at net level. */
+/* The statement that defines a name later in the current net or block body. */
 static const Stmt *defined_later(Lower *L, const char *name)
 {
-    if (L->depth > 0)
-        return NULL;
-    for (const Stmt *s = L->net->stmts; s; s = s->next)
+    const Stmt *body = L->depth > 0 ? L->stack[L->depth - 1]->body : L->net->stmts;
+    for (const Stmt *s = body; s; s = s->next)
         if ((s->kind == ST_ASSIGN || s->kind == ST_INPUT || s->kind == ST_LABEL) &&
             strcmp(s->name, name) == 0)
             return s;
@@ -155,6 +154,11 @@ static const Stmt *defined_later(Lower *L, const char *name)
 /* ---- expressions ------------------------------------------------------- */
 
 static Value eval(Lower *L, const Expr *e);
+
+static bool is_callable_op(int op)
+{
+    return op >= 0 && !(ir_ops[op].flags & (IRF_INTERNAL | IRF_LOSS));
+}
 
 static Value eval_name(Lower *L, const Expr *e)
 {
@@ -170,7 +174,10 @@ static Value eval_name(Lower *L, const Expr *e)
             return (Value){.kind = VAL_SYM, .str = e->name, .loc = e->loc};
     const Stmt *later = defined_later(L, e->name);
     const char *near = nearest_var(L, e->name);
-    if (later) {
+    if (!later && (is_callable_op(ir_op_lookup(e->name)) || find_block(L->file, e->name))) {
+        lerror(L, e->loc, "'%s' is %s, not a value; apply it with 'x -> %s' or '%s(x)'", e->name,
+               find_block(L->file, e->name) ? "a block" : "an op", e->name, e->name);
+    } else if (later) {
         lerror(L, e->loc, "'%s' is used before it is defined", e->name);
         diag_note(L->d, later->nameloc, "'%s' is defined here", e->name);
     } else if (near) {
@@ -179,11 +186,6 @@ static Value eval_name(Lower *L, const Expr *e)
         lerror(L, e->loc, "unknown name '%s'", e->name);
     }
     return v;
-}
-
-static bool is_callable_op(int op)
-{
-    return op >= 0 && !(ir_ops[op].flags & (IRF_INTERNAL | IRF_LOSS));
 }
 
 /* Every op and block name, for "did you mean". */
@@ -199,12 +201,40 @@ static const char *nearest_callee(Lower *L, const char *name)
     return diag_nearest(name, c, n);
 }
 
+/* "argument 'units' of dense", or "train key 'batch'". */
+static const char *arg_desc(Lower *L, const char *arg, const char *what)
+{
+    if (strcmp(what, "train") == 0)
+        return arena_printf(L->arena, "train key '%s'", arg);
+    return arena_printf(L->arena, "argument '%s' of %s", arg, what);
+}
+
+/* "too many arguments to dense; it takes (x, units, bias)" */
+static void too_many_args(Lower *L, SrcLoc loc, const char *what, const char *const *names, int npos)
+{
+    const char *list = "";
+    for (int i = 0; i < npos; i++)
+        list = arena_printf(L->arena, "%s%s%s", list, i ? ", " : "", names[i]);
+    lerror(L, loc, "too many arguments to %s; it takes (%s)", what, list);
+}
+
+static void unknown_arg(Lower *L, const Arg *a, const char *what, const char *const *names, int n)
+{
+    const char *near = diag_nearest(a->key, names, n);
+    const char *hint = near ? arena_printf(L->arena, "; did you mean '%s'?", near) : "";
+    if (strcmp(what, "train") == 0)
+        lerror(L, a->keyloc, "unknown train key '%s'%s", a->key, hint);
+    else
+        lerror(L, a->keyloc, "%s has no argument '%s'%s", what, a->key, hint);
+}
+
 /*
- * Matches a call's arguments to parameter names: positional ones in order,
- * then keywords.  slots[i] receives the Arg for names[i], or NULL.
+ * Matches a call's arguments to parameter names: positional ones in order
+ * (only the first npos names may be given by position), then keywords.
+ * slots[i] receives the Arg for names[i], or NULL.
  */
 static bool match_args(Lower *L, const Expr *call, const char *what, const char *const *names,
-                       int n, const Arg **slots)
+                       int n, int npos, const Arg **slots)
 {
     bool ok = true, seen_kw = false;
     int pos = 0;
@@ -218,8 +248,8 @@ static bool match_args(Lower *L, const Expr *call, const char *what, const char 
                 ok = false;
                 continue;
             }
-            if (pos >= n) {
-                lerror(L, a->val->loc, "too many arguments to %s (it takes at most %d)", what, n);
+            if (pos >= npos) {
+                too_many_args(L, a->val->loc, what, names, npos);
                 return false;
             }
             i = pos++;
@@ -229,17 +259,13 @@ static bool match_args(Lower *L, const Expr *call, const char *what, const char 
                 if (strcmp(names[j], a->key) == 0)
                     i = j;
             if (i < 0) {
-                const char *near = diag_nearest(a->key, names, n);
-                if (near)
-                    lerror(L, a->keyloc, "%s has no argument '%s'; did you mean '%s'?", what, a->key, near);
-                else
-                    lerror(L, a->keyloc, "%s has no argument '%s'", what, a->key);
+                unknown_arg(L, a, what, names, n);
                 ok = false;
                 continue;
             }
         }
         if (slots[i]) {
-            lerror(L, a->key ? a->keyloc : a->val->loc, "argument '%s' of %s is given twice", names[i], what);
+            lerror(L, a->key ? a->keyloc : a->val->loc, "%s is given twice", arg_desc(L, names[i], what));
             diag_note(L->d, slots[i]->key ? slots[i]->keyloc : slots[i]->val->loc, "first given here");
             ok = false;
             continue;
@@ -297,10 +323,7 @@ static bool check_type(Lower *L, Value v, char t, const char *arg, const char *w
     }
     if (!want)
         return true;
-    if (v.kind == VAL_SYM && t != 'P' && t != 'S' && t != 'Y')
-        lerror(L, v.loc, "unknown name '%s'", v.str);
-    else
-        lerror(L, v.loc, "argument '%s' of %s must be %s, not %s", arg, what, want, value_desc(L, v));
+    lerror(L, v.loc, "%s must be %s, not %s", arg_desc(L, arg, what), want, value_desc(L, v));
     return false;
 }
 
@@ -345,10 +368,10 @@ static bool check_range(Lower *L, Value v, const char *arg, const char *what, bo
         if (!below && !above && isfinite(v.num))
             return true;
         if (r->hi >= 1e6)
-            lerror(L, v.loc, "argument '%s' of %s must be %s %g, got %g", arg, what,
+            lerror(L, v.loc, "%s must be %s %g, got %g", arg_desc(L, arg, what),
                    r->lo_open ? "greater than" : "at least", r->lo, v.num);
         else
-            lerror(L, v.loc, "argument '%s' of %s must be in %c%g, %g%c, got %g", arg, what,
+            lerror(L, v.loc, "%s must be in %c%g, %g%c, got %g", arg_desc(L, arg, what),
                    r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']', v.num);
         return false;
     }
@@ -370,13 +393,13 @@ static bool eval_sig_args(Lower *L, const Expr *call, const char *what, const Ir
         names[i] = sig->p[i].name;
     if (allow_name)
         names[n++] = "name";
-    bool ok = match_args(L, call, what, names, n, slots);
+    bool ok = match_args(L, call, what, names, n, sig->n, slots);  /* `name` only by keyword */
     for (int i = 0; i < sig->n; i++) {
         const IrSigParam *p = &sig->p[i];
         locs[i] = call->loc;
         vals[i] = (Value){.kind = VAL_NONE, .loc = call->loc};
         if (!slots[i]) {
-            if (p->required) {
+            if (p->required || p->type == 'T') {  /* a tensor operand has no default */
                 lerror(L, call->loc, "%s needs argument '%s'", what, p->name);
                 ok = false;
             } else if (p->dflt) {
@@ -386,9 +409,9 @@ static bool eval_sig_args(Lower *L, const Expr *call, const char *what, const Ir
         }
         locs[i] = slots[i]->val->loc;
         const Expr *ae = slots[i]->val;
-        Value v = p->type == 'Y' && ae->kind == EX_NAME
-                      ? (Value){.kind = VAL_SYM, .str = ae->name, .loc = ae->loc}  /* a bare word */
-                      : eval(L, ae);
+        bool word = ae->kind == EX_NAME && (p->type == 'Y' || (p->type == 'P' && !lookup(L->scope, ae->name)));
+        Value v = word ? (Value){.kind = VAL_SYM, .str = ae->name, .loc = ae->loc}  /* a bare word */
+                       : eval(L, ae);
         if (v.kind == VAL_NONE) {
             ok = false;
             continue;
@@ -460,6 +483,22 @@ static bool name_taken(Lower *L, const char *name, int *other)
     return false;
 }
 
+/* A label holds training targets only: the net cannot compute with it. */
+static bool check_no_label(Lower *L, const IrSig *sig, const Value *vals)
+{
+    for (int i = 0; i < sig->n; i++) {
+        if (sig->p[i].type != 'T')
+            continue;
+        const IrNode *x = &L->g->nodes[vals[i].node];
+        if (x->op == IR_LABEL) {
+            lerror(L, vals[i].loc, "'%s' is a label; a label can only be the target of a loss", x->name);
+            diag_note(L->d, x->loc, "'%s' is declared here", x->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Lowers a call to an op of the table. */
 static Value lower_op(Lower *L, IrOp op, const Expr *call)
 {
@@ -468,9 +507,19 @@ static Value lower_op(Lower *L, IrOp op, const Expr *call)
     SrcLoc locs[IR_MAXARG];
     const char *explicit_name = NULL;
     ir_sig_parse(ir_ops[op].sig, &sig);
+    const Arg *first = call->args;
+    if (!call->piped && first && !first->key && first->val->kind != EX_NAME && first->val->kind != EX_CALL) {
+        /* dense(10): the input tensor was forgotten */
+        lerror(L, first->val->loc, "%s needs its input tensor first: write 'x -> %s(...)' or '%s(x, ...)'",
+               ir_ops[op].name, ir_ops[op].name, ir_ops[op].name);
+        ++L->scope->opcount[op];
+        return (Value){.kind = VAL_NONE, .loc = call->loc};
+    }
     bool ok = eval_sig_args(L, call, ir_ops[op].name, &sig, true, vals, locs, &explicit_name);
     int k = ++L->scope->opcount[op];  /* after the arguments: they come first in source order */
     if (!ok)
+        return (Value){.kind = VAL_NONE, .loc = call->loc};
+    if (!check_no_label(L, &sig, vals))
         return (Value){.kind = VAL_NONE, .loc = call->loc};
     int id = ir_add_node(L->g, op, call->loc);
     IrNode *n = &L->g->nodes[id];
@@ -515,7 +564,7 @@ static bool bind_block_args(Lower *L, const Block *b, const Expr *call, Value *v
     for (const Param *p = b->params; p && n < 64; p = p->next)
         names[n++] = p->name;
     const char *what = arena_printf(L->arena, "block '%s'", b->name);
-    bool ok = match_args(L, call, what, names, n, slots);
+    bool ok = match_args(L, call, what, names, n, n, slots);
     int i = 0;
     for (const Param *p = b->params; p && i < n; p = p->next, i++) {
         if (slots[i]) {

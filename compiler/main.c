@@ -8,6 +8,7 @@
  *
  * Exit status: 0 success, 1 errors in the input, 2 wrong usage.
  */
+#include "build.h"
 #include "passes.h"
 #include "summary.h"
 #include "version.h"
@@ -22,6 +23,13 @@ typedef struct Options {
     const char *net;    /* --net NAME */
     const char *after;  /* --after PASS */
     const char *out;    /* -o PATH */
+    const char *cc;     /* --cc CC */
+    const char *opt;    /* -O0 .. -O3, -Os */
+    const char *keep;   /* --keep DIR: where build leaves the generated C */
+    bool generic;       /* --target generic */
+    bool no_runtime;    /* --no-runtime */
+    bool main;          /* --main: emit also writes <net>_main.c */
+    const char *cmdline;  /* the command as typed, for generated front matter */
 } Options;
 
 typedef struct Command {
@@ -35,6 +43,8 @@ static int cmd_check(const Options *o);
 static int cmd_summary(const Options *o);
 static int cmd_dump_ir(const Options *o);
 static int cmd_dump_ast(const Options *o);
+static int cmd_emit(const Options *o);
+static int cmd_build(const Options *o);
 
 static const Command COMMANDS[] = {
     {"check", cmd_check, "netc check FILE.net [--net NAME]",
@@ -50,6 +60,19 @@ static const Command COMMANDS[] = {
     {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS]",
      "Prints the graph IR of a net after the given pass (default: the last).\n"
      "Passes, in order:\n"},
+    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-runtime] [--main]",
+     "Writes DIR/<net>.h and DIR/<net>.c: specialized C for the net's forward\n"
+     "pass with the embedding API (see docs/embedding.md), and the runtime\n"
+     "sources it links against (nnrt_*.c, nnrt_*.h) unless --no-runtime.\n"
+     "--main also writes <net>_main.c, the main() of the standalone binary.\n"
+     "--target native (default) schedules for this machine's vector unit;\n"
+     "generic for any machine of this architecture.\n"},
+    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--keep DIR]",
+     "Emits the net and compiles a standalone binary with the system C\n"
+     "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
+     "the optimization level (default -O2); --target native adds\n"
+     "-march=native; --keep DIR leaves the generated C in DIR.  Run\n"
+     "'BIN --help' for what the binary does (predict, summary).\n"},
     {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
      "Prints the syntax tree as the parser built it (pipes already rewritten\n"
      "into calls).\n"},
@@ -169,6 +192,62 @@ static int cmd_dump_ir(const Options *o)
     return for_nets(o, false, dump_ir_one);
 }
 
+static BuildOptions build_options(const Options *o)
+{
+    BuildOptions b = {0};
+    b.cc = o->cc ? o->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    b.opt = o->opt;
+    b.native = !o->generic;
+    b.runtime = !o->no_runtime;
+    b.main = o->main;
+    b.cmdline = o->cmdline;
+    return b;
+}
+
+/* Loads, picks the net, runs every pass; NULL (status in *rc) on failure. */
+static IrGraph *compile_net(Compilation *c, const Options *o, int *rc)
+{
+    c->target = build_host_target(!o->generic);
+    const Net *n = passes_pick_net(c, o->net);
+    if (!n) {
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    IrGraph *g = passes_run(c, n, NULL);
+    *rc = g ? 0 : EXIT_INPUT;
+    return g;
+}
+
+static int emit_or_build(const Options *o, bool build)
+{
+    if (!o->out) {
+        fprintf(stderr, "netc %s: needs -o %s\n", build ? "build" : "emit", build ? "BIN" : "DIR");
+        return EXIT_USAGE;
+    }
+    Compilation c;
+    int rc = passes_load(&c, o->file);
+    IrGraph *g = rc == 0 ? compile_net(&c, o, &rc) : NULL;
+    if (g) {
+        BuildOptions b = build_options(o);
+        if ((build ? build_binary(g, o->out, o->keep, &b) : build_emit(g, o->out, &b)) != 0)
+            rc = EXIT_INPUT;
+    }
+    if (c.diag.nerrors)
+        fprintf(stderr, "%d error%s.\n", c.diag.nerrors, c.diag.nerrors == 1 ? "" : "s");
+    passes_free(&c);
+    return rc;
+}
+
+static int cmd_emit(const Options *o)
+{
+    return emit_or_build(o, false);
+}
+
+static int cmd_build(const Options *o)
+{
+    return emit_or_build(o, true);
+}
+
 static int cmd_dump_ast(const Options *o)
 {
     Compilation c;
@@ -179,25 +258,58 @@ static int cmd_dump_ast(const Options *o)
     return rc;
 }
 
+/* Options that take a value: where it goes. */
+static const char **value_slot(Options *o, const char *a)
+{
+    if (!strcmp(a, "--net"))
+        return &o->net;
+    if (!strcmp(a, "--after"))
+        return &o->after;
+    if (!strcmp(a, "-o"))
+        return &o->out;
+    if (!strcmp(a, "--cc"))
+        return &o->cc;
+    if (!strcmp(a, "--keep"))
+        return &o->keep;
+    return NULL;
+}
+
+static int set_target(const Command *cmd, Options *o, const char *t)
+{
+    if (strcmp(t, "native") && strcmp(t, "generic")) {
+        fprintf(stderr, "netc %s: unknown target '%s' (targets: native, generic)\n", cmd->name, t);
+        return EXIT_USAGE;
+    }
+    o->generic = !strcmp(t, "generic");
+    return 0;
+}
+
 /* Parses options after the command name. */
 static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
 {
     memset(o, 0, sizeof *o);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = NULL;
-        if (!strcmp(a, "--net"))
-            slot = &o->net;
-        else if (!strcmp(a, "--after"))
-            slot = &o->after;
-        else if (!strcmp(a, "-o"))
-            slot = &o->out;
-        if (slot) {
+        const char **slot = value_slot(o, a);
+        bool is_target = !strcmp(a, "--target");
+        if (slot || is_target) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "netc %s: option %s needs a value\n", cmd->name, a);
                 return EXIT_USAGE;
             }
-            *slot = argv[++i];
+            if (slot)
+                *slot = argv[++i];
+            else if (set_target(cmd, o, argv[++i]))
+                return EXIT_USAGE;
+        } else if (!strncmp(a, "--target=", 9)) {
+            if (set_target(cmd, o, a + 9))
+                return EXIT_USAGE;
+        } else if (!strcmp(a, "--no-runtime")) {
+            o->no_runtime = true;
+        } else if (!strcmp(a, "--main")) {
+            o->main = true;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3]) {
+            o->opt = a;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "netc %s: unknown option '%s'\nusage: %s\n", cmd->name, a, cmd->usage);
             return EXIT_USAGE;
@@ -213,6 +325,17 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
         return EXIT_USAGE;
     }
     return 0;
+}
+
+/* "netc emit examples/x.net -o out", for the generated front matter. */
+static const char *command_line(int argc, char **argv)
+{
+    static char buf[1024];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && n < sizeof buf - 1; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "", i ? argv[i] : "netc");
+    return buf;
 }
 
 int main(int argc, char **argv)
@@ -237,5 +360,6 @@ int main(int argc, char **argv)
         return unknown_command(name);
     Options o;
     int rc = parse_options(cmd, argc - 2, argv + 2, &o);
+    o.cmdline = command_line(argc, argv);
     return rc ? rc : cmd->run(&o);
 }

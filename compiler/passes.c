@@ -4,6 +4,8 @@
  *   parse (grammar/net.y)   text -> AST
  *   lower                   AST -> IR: names, blocks, arguments
  *   shape                   shapes, attribute resolution, parameters
+ *   schedule                loop-nest shape of every kernel
+ *   memplan                 where every tensor lives
  *
  * The verifier runs after every pass.  Later passes (autodiff, fusion,
  * scheduling, memory planning) are appended here, each one file with one
@@ -12,6 +14,8 @@
 #include "passes.h"
 
 #include "lower.h"
+#include "memplan.h"
+#include "schedule.h"
 #include "shape.h"
 
 #include <errno.h>
@@ -21,6 +25,8 @@
 const Pass passes[] = {
     {"lower", NULL, "names resolved, blocks expanded, layers named, arguments checked"},
     {"shape", shape_run, "shapes inferred and checked, parameters created"},
+    {"schedule", sched_run, "loop-nest shape of every kernel (vector width, unrolling, tiles)"},
+    {"memplan", mp_run, "buffers: inputs, outputs, aliases, and workspace offsets with reuse"},
 };
 const int npasses = (int)(sizeof passes / sizeof passes[0]);
 
@@ -57,15 +63,29 @@ static char *read_source(const char *path, uint32_t *len)
 
 int passes_load(Compilation *c, const char *path)
 {
+    uint32_t len = 0;
+    char *text = read_source(path, &len);
+    if (!text) {
+        memset(c, 0, sizeof *c);
+        c->arena = arena_new();
+        c->src.path = path;
+        return 1;
+    }
+    int rc = passes_load_text(c, path, text, len, stderr);
+    free(text);
+    return rc;
+}
+
+int passes_load_text(Compilation *c, const char *path, const char *text, size_t len, FILE *out)
+{
     memset(c, 0, sizeof *c);
     c->arena = arena_new();
     c->src.path = path;
-    char *text = read_source(path, &c->src.len);
-    if (!text)
-        return 1;
-    c->src.text = arena_strndup(c->arena, text, c->src.len);
-    free(text);
-    diag_init(&c->diag, &c->src, stderr);
+    if (len > MAX_SOURCE)
+        len = MAX_SOURCE;  /* only for in-memory callers; files are checked on reading */
+    c->src.text = arena_strndup(c->arena, text, len);
+    c->src.len = (uint32_t)len;
+    diag_init(&c->diag, &c->src, out);
     c->ast = ast_parse(&c->src, c->arena, &c->diag);
     lower_check_file(c->ast, &c->diag);
     return c->diag.nerrors ? 1 : 0;
@@ -101,6 +121,7 @@ const Net *passes_pick_net(Compilation *c, const char *name)
 IrGraph *passes_run(Compilation *c, const Net *net, const char *last)
 {
     IrGraph *g = lower_run(c->ast, net, c->arena, &c->diag);
+    g->target = c->target;
     for (int i = 0; i < npasses; i++) {
         /* Shape checking still runs after lowering errors, to report more. */
         if (passes[i].run && (c->diag.nerrors == 0 || passes[i].run == shape_run))

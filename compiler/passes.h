@@ -24,10 +24,13 @@ typedef struct Compilation {
     SrcFile src;      /* the file */
     Diag diag;        /* its diagnostics */
     AstFile *ast;     /* parse result */
+    IrTarget target;  /* what to schedule for */
 } Compilation;
 
 /* Reads and parses path.  Returns 0, 1 on errors in the input (reported). */
 int passes_load(Compilation *c, const char *path);
+/* The same for text in memory (tests, fuzzing); diagnostics go to out. */
+int passes_load_text(Compilation *c, const char *path, const char *text, size_t len, FILE *out);
 void passes_free(Compilation *c);
 
 /* The net named `name`, or the only net when name is NULL; NULL with a message otherwise. */

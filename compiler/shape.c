@@ -59,7 +59,7 @@ static bool need_rank(ShapeCtx *c, IrNode *n, int lo, int hi, const char *what)
     const IrNode *x = &c->g->nodes[n->in[0]];
     if (x->shape.ndim >= lo && x->shape.ndim <= hi)
         return true;
-    serror(c, n, n->argloc[0], "%s needs %s input, but '%s' is %s", ir_ops[n->op].name, what,
+    serror(c, n, n->argloc[0], "%s needs %s, but '%s' is %s", ir_ops[n->op].name, what,
            label_of(x), sstr(c, &x->shape));
     note_origin(c, n->in[0]);
     return false;
@@ -98,7 +98,7 @@ static bool shape_conv(ShapeCtx *c, int id)
 {
     IrNode *n = &c->g->nodes[id];
     IrAttrs *a = &n->a;
-    if (!need_rank(c, n, 3, 3, "a [C, H, W]"))
+    if (!need_rank(c, n, 3, 3, "a [C, H, W] input"))
         return false;
     IrShape x = c->g->nodes[n->in[0]].shape;
     /* argloc: 0 x, 1 filters, 2 kernel, 3 stride, 4 pad, 5 dilation, 6 groups */
@@ -139,7 +139,7 @@ static bool shape_pool(ShapeCtx *c, int id)
 {
     IrNode *n = &c->g->nodes[id];
     IrAttrs *a = &n->a;
-    if (!need_rank(c, n, 3, 3, "a [C, H, W]"))
+    if (!need_rank(c, n, 3, 3, "a [C, H, W] input"))
         return false;
     IrShape x = c->g->nodes[n->in[0]].shape;
     a->dilation[0] = a->dilation[1] = 1;
@@ -167,7 +167,7 @@ static bool shape_norm(ShapeCtx *c, int id)
 {
     IrNode *n = &c->g->nodes[id];
     bool bn = n->op == IR_BATCHNORM;
-    if (!need_rank(c, n, 1, bn ? 3 : IR_MAXDIM, bn ? "a [C], [C, L] or [C, H, W]" : "an input with at least one dimension"))
+    if (!need_rank(c, n, 1, bn ? 3 : IR_MAXDIM, bn ? "a [C], [C, L] or [C, H, W] input" : "an input with at least one dimension"))
         return false;
     n->shape = c->g->nodes[n->in[0]].shape;
     int ch = bn ? n->shape.dim[0] : n->shape.dim[n->shape.ndim - 1];
@@ -276,7 +276,7 @@ static bool shape_node(ShapeCtx *c, int id)
     case IR_MAXPOOL2D:
     case IR_AVGPOOL2D: return shape_pool(c, id);
     case IR_GLOBAL_AVGPOOL:
-        if (!need_rank(c, n, 3, 3, "a [C, H, W]"))
+        if (!need_rank(c, n, 3, 3, "a [C, H, W] input"))
             return false;
         n->shape = ir_shape(1, c->g->nodes[n->in[0]].shape.dim);
         return true;

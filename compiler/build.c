@@ -1,0 +1,160 @@
+/*
+ * build.c — files and processes: writing the generated C, then running the
+ * system C compiler on it.
+ */
+#include "build.h"
+
+#include "runtime_files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+IrTarget build_host_target(bool native)
+{
+    if (!native)
+        return TARGET_GENERIC;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return TARGET_AVX2;
+#elif defined(__aarch64__)
+    return TARGET_NEON;
+#endif
+    return TARGET_GENERIC;
+}
+
+static int write_with(const char *path, void (*fn)(FILE *, const IrGraph *, const EmitOptions *), const IrGraph *g,
+                      const EmitOptions *eo)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "netc: cannot write '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    fn(f, g, eo);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "netc: cannot write '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "netc: cannot write '%s': %s\n", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    return 0;
+}
+
+int build_emit(const IrGraph *g, const char *dir, const BuildOptions *o)
+{
+    EmitOptions eo = {o->cmdline};
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "netc: cannot create directory '%s': %s\n", dir, strerror(errno));
+        return -1;
+    }
+    char *h = arena_printf(g->arena, "%s/%s.h", dir, g->name);
+    char *c = arena_printf(g->arena, "%s/%s.c", dir, g->name);
+    if (write_with(h, emit_header, g, &eo) || write_with(c, emit_source, g, &eo))
+        return -1;
+    if (o->main && write_with(arena_printf(g->arena, "%s/%s_main.c", dir, g->name), emit_main, g, &eo))
+        return -1;
+    for (int i = 0; o->runtime && i < nruntime_files; i++)
+        if (write_text(arena_printf(g->arena, "%s/%s", dir, runtime_files[i].name), runtime_files[i].text))
+            return -1;
+    return 0;
+}
+
+/* Runs argv, waits, and reports a failure. */
+static int run(char **argv)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "netc: cannot start '%s': %s\n", argv[0], strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "netc: cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 127))
+        fprintf(stderr, "netc: the C compiler '%s' failed\n", argv[0]);
+    return -1;
+}
+
+static int compile(const IrGraph *g, const char *dir, const char *out, const BuildOptions *o)
+{
+    enum { MAXARGS = 64 };
+    char *argv[MAXARGS];
+    int n = 0;
+    argv[n++] = (char *)o->cc;
+    argv[n++] = "-std=c11";
+    argv[n++] = (char *)(o->opt ? o->opt : "-O2");
+    if (o->native)
+        argv[n++] = "-march=native";
+    argv[n++] = arena_printf(g->arena, "-I%s", dir);
+    argv[n++] = "-o";
+    argv[n++] = (char *)out;
+    argv[n++] = arena_printf(g->arena, "%s/%s.c", dir, g->name);
+    argv[n++] = arena_printf(g->arena, "%s/%s_main.c", dir, g->name);
+    for (int i = 0; i < nruntime_files && n < MAXARGS - 4; i++) {
+        const char *name = runtime_files[i].name;
+        if (strcmp(name + strlen(name) - 2, ".c") == 0)
+            argv[n++] = arena_printf(g->arena, "%s/%s", dir, name);
+    }
+    argv[n++] = "-lz";
+    argv[n++] = "-lm";
+    argv[n] = NULL;
+    return run(argv);
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int build_binary(const IrGraph *g, const char *out, const char *keep_dir, const BuildOptions *o)
+{
+    char tmp[] = "/tmp/netc-build-XXXXXX";
+    const char *dir = keep_dir;
+    if (!dir && !(dir = mkdtemp(tmp))) {
+        fprintf(stderr, "netc: cannot create a temporary directory: %s\n", strerror(errno));
+        return -1;
+    }
+    BuildOptions bo = *o;
+    bo.runtime = bo.main = true;
+    int rc = build_emit(g, dir, &bo);
+    if (rc == 0)
+        rc = compile(g, dir, out, o);
+    if (!keep_dir)
+        remove_dir(dir);
+    return rc;
+}

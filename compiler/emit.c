@@ -1,0 +1,40 @@
+/*
+ * emit.c — the indenting C printer shared by every emitter.
+ */
+#include "emit.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+void emit_line(Emitter *e, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(buf);
+    if (buf[0] == '}' && e->depth > 0)
+        e->depth--;
+    if (n)
+        for (int i = 0; i < e->depth; i++)
+            fputs("    ", e->out);
+    fputs(buf, e->out);
+    fputc('\n', e->out);
+    if (n && buf[n - 1] == '{')
+        e->depth++;
+}
+
+void emit_blank(Emitter *e)
+{
+    fputc('\n', e->out);
+}
+
+const char *emit_float(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, "%.9g", v);
+    if (!strpbrk(buf, ".eEn"))
+        strncat(buf, ".0", cap - strlen(buf) - 1);
+    strncat(buf, "f", cap - strlen(buf) - 1);
+    return buf;
+}

@@ -1,0 +1,36 @@
+/*
+ * emit.h — writing C: the indenting printer, and the C emitter's entry points.
+ */
+#ifndef NETC_EMIT_H
+#define NETC_EMIT_H
+
+#include "ir.h"
+
+#include <stdio.h>
+
+/* A printf-style writer that indents by braces: a line ending in '{'
+ * indents what follows, a line starting with '}' dedents itself. */
+typedef struct Emitter {
+    FILE *out;   /* destination */
+    int depth;   /* current indentation, in levels of 4 spaces */
+} Emitter;
+
+void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_blank(Emitter *e);
+const char *emit_float(char *buf, size_t cap, double v);  /* a C float literal: "0.01f" */
+
+typedef struct EmitOptions {
+    const char *cmdline;  /* for the front matter */
+} EmitOptions;
+
+/* The generated translation unit and header of a net, to two streams. */
+void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o);
+void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o);
+/* The `main` of a standalone binary. */
+void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o);
+
+/* emit_kernels.c: one static function per computed node. */
+void emit_kernel(Emitter *e, const IrGraph *g, int node);
+const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * emit_kernels.c — one specialized C function per computed node.
+ *
+ * Every size is a literal; the batch is the one run-time dimension.  The
+ * loop nests read their shape from the node's schedule (IrSched: unroll
+ * factor of reductions, ...), never from constants written here.  Each
+ * function is headed by a comment naming the layer, its op, shapes,
+ * attributes, FLOPs per sample and source location.
+ *
+ * Argument names: x (first input), x2 (second input), the parameters by
+ * role (w, bias, rmean, rvar), y (output).
+ */
+#include "emit.h"
+
+#include <string.h>
+
+static const char *const PARAM_ARG[] = {
+    [IRP_WEIGHT] = "w", [IRP_BIAS] = "bias", [IRP_RUNNING_MEAN] = "rmean", [IRP_RUNNING_VAR] = "rvar",
+};
+
+const char *emit_kernel_name(const IrGraph *g, int node)
+{
+    const IrNode *n = &g->nodes[node];
+    char *name = arena_printf(g->arena, "%s_k%d_%s", g->name, node, n->name);
+    for (char *p = name; *p; p++)
+        if (*p == '.')
+            *p = '_';
+    return name;
+}
+
+static const IrShape *in_shape(const IrGraph *g, const IrNode *n, int i)
+{
+    return &g->nodes[n->in[i]].shape;
+}
+
+static long long numel(const IrShape *s)
+{
+    return (long long)ir_numel(s);
+}
+
+/* The comment block above a kernel. */
+static void emit_comment(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    const IrAttrs *a = &n->a;
+    int line, col;
+    int64_t fwd, bwd;
+    ir_flops(g, n, &fwd, &bwd);
+    diag_line_col(g->src, n->loc.off, &line, &col);
+    emit_line(e, "/*");
+    fprintf(e->out, " * %s: %s", n->name, ir_ops[n->op].name);
+    for (int i = 0; i < n->nin; i++)
+        fprintf(e->out, "%s%s", i ? " + " : " ", ir_shape_str(g->arena, in_shape(g, n, i)));
+    fprintf(e->out, " -> %s\n", ir_shape_str(g->arena, &n->shape));
+    switch (n->op) {
+    case IR_DENSE: emit_line(e, " *   units %d%s", a->units, a->bias ? ", bias" : ", no bias"); break;
+    case IR_CONV2D:
+        emit_line(e, " *   kernel %dx%d, stride %d, pad %d,%d,%d,%d (top,left,bottom,right), dilation %d, groups %d%s",
+                  a->kernel[0], a->kernel[1], a->stride[0], a->pad[0], a->pad[1], a->pad[2], a->pad[3],
+                  a->dilation[0], a->groups, a->bias ? ", bias" : ", no bias");
+        break;
+    case IR_MAXPOOL2D:
+    case IR_AVGPOOL2D:
+        emit_line(e, " *   kernel %dx%d, stride %d, pad %d", a->kernel[0], a->kernel[1], a->stride[0], a->pad[0]);
+        break;
+    case IR_BATCHNORM: emit_line(e, " *   inference: running statistics, eps %g", a->eps); break;
+    case IR_LAYERNORM: emit_line(e, " *   eps %g, over the last dimension", a->eps); break;
+    case IR_LEAKY_RELU: emit_line(e, " *   alpha %g", a->alpha); break;
+    case IR_CONCAT: emit_line(e, " *   axis %d", a->axis); break;
+    case IR_DROPOUT: emit_line(e, " *   inference: identity (p %g in training)", a->p); break;
+    default: break;
+    }
+    char fl[32];
+    snprintf(fl, sizeof fl, "%lld", (long long)fwd);
+    emit_line(e, " *   %s FLOPs per sample; %s:%d:%d", fl, g->src->path, line, col);
+    emit_line(e, " */");
+}
+
+static void emit_signature(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    fprintf(e->out, "static void %s(int batch", emit_kernel_name(g, id));
+    for (int i = 0; i < n->nin; i++)
+        fprintf(e->out, ", const float *restrict %s", i ? "x2" : "x");
+    for (int i = 0; i < n->nparam; i++)
+        fprintf(e->out, ", const float *restrict %s", PARAM_ARG[g->params[n->param[i]].role]);
+    fprintf(e->out, ", float *restrict y)\n");
+    emit_line(e, "{");
+}
+
+/* Unary elementwise ops: the expression of v computing y. */
+static const char *elem_expr(const IrGraph *g, const IrNode *n)
+{
+    char buf[32];
+    switch (n->op) {
+    case IR_RELU: return "v > 0.0f ? v : 0.0f";
+    case IR_LEAKY_RELU: return arena_printf(g->arena, "v > 0.0f ? v : %s * v", emit_float(buf, sizeof buf, n->a.alpha));
+    case IR_SIGMOID: return "1.0f / (1.0f + expf(-v))";
+    case IR_TANH: return "tanhf(v)";
+    case IR_GELU: return "0.5f * v * (1.0f + erff(v * 0.707106781186547524f))";
+    case IR_SILU: return "v / (1.0f + expf(-v))";
+    default: netc_unreachable();
+    }
+}
+
+static void k_unary(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", numel(&n->shape));
+    emit_line(e, "const float v = x[i];");
+    emit_line(e, "y[i] = %s;", elem_expr(g, n));
+    emit_line(e, "}");
+}
+
+static void k_binary(Emitter *e, const IrNode *n)
+{
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", numel(&n->shape));
+    emit_line(e, "    y[i] = x[i] %c x2[i];", n->op == IR_ADD ? '+' : '*');
+}
+
+static void k_copy(Emitter *e, const IrNode *n)
+{
+    emit_line(e, "memcpy(y, x, sizeof(float) * (size_t)batch * %lld);", numel(&n->shape));
+}
+
+/* Sum of accumulators a0..a{k-1}, pairwise: "(a0 + a1) + (a2 + a3)". */
+static void emit_acc_sum(FILE *out, int lo, int k)
+{
+    if (k == 1) {
+        fprintf(out, "a%d", lo);
+        return;
+    }
+    fputc('(', out);
+    emit_acc_sum(out, lo, k / 2);
+    fputs(" + ", out);
+    emit_acc_sum(out, lo + k / 2, k - k / 2);
+    fputc(')', out);
+}
+
+/*
+ * dense: y[r, u] = sum_d x[r, d] w[u, d] + bias[u], over rows r of every
+ * sample.  The reduction over d runs on sched.unroll accumulators.
+ */
+static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = in_shape(g, n, 0);
+    int d = xs->dim[xs->ndim - 1], u = n->a.units, k = n->sched.unroll > 0 ? n->sched.unroll : 1;
+    long long rows = numel(xs) / d;
+    int main_d = d / k * k;
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *xr = x + r * %d;", d);
+    emit_line(e, "float *yr = y + r * %d;", u);
+    emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+    emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
+    for (int i = 0; i < k; i++)
+        emit_line(e, "float a%d = 0.0f;", i);
+    if (main_d > 0) {
+        emit_line(e, "for (int d = 0; d < %d; d += %d) {", main_d, k);
+        for (int i = 0; i < k; i++)
+            emit_line(e, "a%d += xr[d + %d] * wu[d + %d];", i, i, i);
+        emit_line(e, "}");
+    }
+    if (main_d < d)
+        emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * wu[d];", main_d, d);
+    for (int i = 0; i < e->depth; i++)
+        fputs("    ", e->out);
+    fputs("yr[u] = ", e->out);
+    emit_acc_sum(e->out, 0, k);
+    fputs(n->a.bias ? " + bias[u];\n" : ";\n", e->out);
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* conv2d, direct: every output pixel is a dot product over its window. */
+static void k_conv(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2];
+    int f = n->shape.dim[0], ho = n->shape.dim[1], wo = n->shape.dim[2];
+    int cg = c / a->groups, fg = f / a->groups, k = a->kernel[0];
+    bool padded = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_line(e, "float *yn = y + (size_t)n * %d;", f * ho * wo);
+    emit_line(e, "for (int f = 0; f < %d; f++) {", f);
+    emit_line(e, "const float *wf = w + (size_t)f * %d;", cg * k * k);
+    if (a->groups > 1)
+        emit_line(e, "const float *xg = xn + (size_t)(f / %d) * %d;", fg, cg * h * w);
+    else
+        emit_line(e, "const float *xg = xn;");
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    emit_line(e, "float acc = 0.0f;");
+    emit_line(e, "for (int c = 0; c < %d; c++) {", cg);
+    emit_line(e, "for (int kh = 0; kh < %d; kh++) {", k);
+    emit_line(e, "const int ih = oh * %d - %d + kh * %d;", a->stride[0], a->pad[0], a->dilation[0]);
+    if (padded)
+        emit_line(e, "if (ih < 0 || ih >= %d) continue;", h);
+    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "const int iw = ow * %d - %d + kw * %d;", a->stride[1], a->pad[1], a->dilation[1]);
+    if (padded)
+        emit_line(e, "if (iw < 0 || iw >= %d) continue;", w);
+    emit_line(e, "acc += xg[(c * %d + ih) * %d + iw] * wf[(c * %d + kh) * %d + kw];", h, w, k, k);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "yn[(f * %d + oh) * %d + ow] = acc%s;", ho, wo, a->bias ? " + bias[f]" : "");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* maxpool2d / avgpool2d; padding never wins a max and counts in an average. */
+static void k_pool(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], ho = n->shape.dim[1], wo = n->shape.dim[2];
+    int k = a->kernel[0], s = a->stride[0], p = a->pad[0];
+    bool mx = n->op == IR_MAXPOOL2D;
+    emit_line(e, "for (size_t nc = 0; nc < (size_t)batch * %d; nc++) {", c);
+    emit_line(e, "const float *xc = x + nc * %d;", h * w);
+    emit_line(e, "float *yc = y + nc * %d;", ho * wo);
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    emit_line(e, mx ? "float acc = -INFINITY;" : "float acc = 0.0f;");
+    emit_line(e, "for (int kh = 0; kh < %d; kh++) {", k);
+    emit_line(e, "const int ih = oh * %d - %d + kh;", s, p);
+    if (p)
+        emit_line(e, "if (ih < 0 || ih >= %d) continue;", h);
+    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "const int iw = ow * %d - %d + kw;", s, p);
+    if (p)
+        emit_line(e, "if (iw < 0 || iw >= %d) continue;", w);
+    emit_line(e, "const float v = xc[ih * %d + iw];", w);
+    emit_line(e, mx ? "acc = v > acc ? v : acc;" : "acc += v;");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    if (mx)
+        emit_line(e, "yc[oh * %d + ow] = acc;", wo);
+    else
+        emit_line(e, "yc[oh * %d + ow] = acc / %d.0f;", wo, k * k);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+static void k_global_avgpool(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], hw = xs->dim[1] * xs->dim[2];
+    emit_line(e, "for (size_t nc = 0; nc < (size_t)batch * %d; nc++) {", c);
+    emit_line(e, "const float *xc = x + nc * %d;", hw);
+    emit_line(e, "float acc = 0.0f;");
+    emit_line(e, "for (int i = 0; i < %d; i++) acc += xc[i];", hw);
+    emit_line(e, "y[nc] = acc / %d.0f;", hw);
+    emit_line(e, "}");
+}
+
+/* softmax / log_softmax over the last dimension, max-shifted. */
+static void k_softmax(Emitter *e, const IrNode *n)
+{
+    int l = n->shape.dim[n->shape.ndim - 1];
+    long long rows = numel(&n->shape) / l;
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *xr = x + r * %d;", l);
+    emit_line(e, "float *yr = y + r * %d;", l);
+    emit_line(e, "float m = xr[0];");
+    emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
+    emit_line(e, "float s = 0.0f;");
+    if (n->op == IR_SOFTMAX) {
+        emit_line(e, "for (int i = 0; i < %d; i++) {", l);
+        emit_line(e, "yr[i] = expf(xr[i] - m);");
+        emit_line(e, "s += yr[i];");
+        emit_line(e, "}");
+        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] /= s;", l);
+    } else {
+        emit_line(e, "for (int i = 0; i < %d; i++) s += expf(xr[i] - m);", l);
+        emit_line(e, "const float ls = logf(s);");
+        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m - ls;", l);
+    }
+    emit_line(e, "}");
+}
+
+/* batchnorm with running statistics: y = x * scale[c] + shift[c]. */
+static void k_batchnorm(Emitter *e, const IrNode *n)
+{
+    int c = n->shape.dim[0];
+    long long inner = numel(&n->shape) / c;
+    char eps[32];
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "for (int c = 0; c < %d; c++) {", c);
+    emit_line(e, "const float scale = w[c] / sqrtf(rvar[c] + %s);", emit_float(eps, sizeof eps, n->a.eps));
+    emit_line(e, "const float shift = bias[c] - rmean[c] * scale;");
+    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "float *yc = y + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) yc[i] = xc[i] * scale + shift;", inner);
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+static void k_layernorm(Emitter *e, const IrNode *n)
+{
+    int d = n->shape.dim[n->shape.ndim - 1];
+    long long rows = numel(&n->shape) / d;
+    char eps[32];
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *xr = x + r * %d;", d);
+    emit_line(e, "float *yr = y + r * %d;", d);
+    emit_line(e, "float mean = 0.0f, var = 0.0f;");
+    emit_line(e, "for (int i = 0; i < %d; i++) mean += xr[i];", d);
+    emit_line(e, "mean /= %d.0f;", d);
+    emit_line(e, "for (int i = 0; i < %d; i++) var += (xr[i] - mean) * (xr[i] - mean);", d);
+    emit_line(e, "const float rstd = 1.0f / sqrtf(var / %d.0f + %s);", d, emit_float(eps, sizeof eps, n->a.eps));
+    emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = (xr[i] - mean) * rstd * w[i] + bias[i];", d);
+    emit_line(e, "}");
+}
+
+static void k_concat(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    int ax = n->a.axis;
+    const IrShape *as = in_shape(g, n, 0), *bs = in_shape(g, n, 1);
+    long long outer = 1, inner = 1;
+    for (int i = 0; i < ax; i++)
+        outer *= n->shape.dim[i];
+    for (int i = ax + 1; i < n->shape.ndim; i++)
+        inner *= n->shape.dim[i];
+    long long ca = as->dim[ax] * inner, cb = bs->dim[ax] * inner;
+    emit_line(e, "for (size_t o = 0; o < (size_t)batch * %lld; o++) {", outer);
+    emit_line(e, "memcpy(y + o * %lld, x + o * %lld, sizeof(float) * %lld);", ca + cb, ca, ca);
+    emit_line(e, "memcpy(y + o * %lld + %lld, x2 + o * %lld, sizeof(float) * %lld);", ca + cb, ca, cb, cb);
+    emit_line(e, "}");
+}
+
+void emit_kernel(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    emit_comment(e, g, id);
+    emit_signature(e, g, id);
+    switch (n->op) {
+    case IR_DENSE: k_dense(e, g, n); break;
+    case IR_CONV2D: k_conv(e, g, n); break;
+    case IR_MAXPOOL2D:
+    case IR_AVGPOOL2D: k_pool(e, g, n); break;
+    case IR_GLOBAL_AVGPOOL: k_global_avgpool(e, g, n); break;
+    case IR_FLATTEN:
+    case IR_DROPOUT: k_copy(e, n); break;
+    case IR_RELU: case IR_LEAKY_RELU: case IR_SIGMOID: case IR_TANH: case IR_GELU: case IR_SILU:
+        k_unary(e, g, n);
+        break;
+    case IR_SOFTMAX:
+    case IR_LOG_SOFTMAX: k_softmax(e, n); break;
+    case IR_BATCHNORM: k_batchnorm(e, n); break;
+    case IR_LAYERNORM: k_layernorm(e, n); break;
+    case IR_ADD:
+    case IR_MUL: k_binary(e, n); break;
+    case IR_CONCAT: k_concat(e, g, n); break;
+    default: netc_die("no inference kernel for op %s", ir_ops[n->op].name);
+    }
+    emit_line(e, "}");
+    emit_blank(e);
+}

@@ -1,0 +1,77 @@
+/*
+ * nnrt_model.h — how generated code describes a model to the runtime.
+ *
+ * `netc emit` writes, beside the net's typed API, one NnrtModelDesc: its
+ * inputs, outputs, labels and parameters with per-sample shapes, and
+ * function pointers into the generated kernels.  The runtime's generic
+ * parts (weight loading, default initialization, the standalone command
+ * line in nnrt_cli.c) work from this table, so they are written once
+ * rather than emitted per net.  Embedded core: no malloc, no file I/O.
+ */
+#ifndef NNRT_MODEL_H
+#define NNRT_MODEL_H
+
+#include "nnrt.h"
+
+typedef struct NnrtTensorDesc {
+    const char *name;               /* .net name ("image", "logits") */
+    int ndim;                       /* per-sample dimensions */
+    int64_t shape[NNRT_MAX_DIMS];   /* per-sample shape */
+    int64_t size;                   /* elements per sample */
+    int nclass;                     /* labels: classes, 0 for f32 tensors */
+} NnrtTensorDesc;
+
+typedef enum NnrtInit {
+    NNRT_INIT_UNIFORM,  /* U(-bound, bound): PyTorch's default for dense/conv weights and biases */
+    NNRT_INIT_ONES,     /* norm scales, running variances */
+    NNRT_INIT_ZEROS,    /* norm shifts, running means */
+} NnrtInit;
+
+typedef struct NnrtParamDesc {
+    const char *name;               /* weights-file name, "dense_1.weight" */
+    int ndim;                       /* dimensions */
+    int64_t shape[NNRT_MAX_DIMS];   /* PyTorch layout */
+    int64_t size;                   /* elements */
+    int64_t offset;                 /* in floats, in the parameter block */
+    NnrtInit init;                  /* default initializer */
+    float bound;                    /* NNRT_INIT_UNIFORM: 1/sqrt(fan_in) */
+    int trainable;                  /* updated by training */
+} NnrtParamDesc;
+
+typedef struct NnrtModelDesc {
+    const char *name;               /* net name */
+    const char *source;             /* .net file it was compiled from */
+    const char *netc_version;       /* compiler version */
+    const char *summary;            /* `netc summary` text */
+    int ninputs, noutputs, nlabels; /* counts of the arrays below */
+    const NnrtTensorDesc *inputs;   /* in declaration order */
+    const NnrtTensorDesc *outputs;  /* in `output` order */
+    const NnrtTensorDesc *labels;   /* in declaration order */
+    int nparams;                    /* parameter tensors */
+    const NnrtParamDesc *params;    /* in creation order */
+    int64_t param_floats;           /* size of the parameter block */
+    size_t (*arena_bytes)(int max_batch);
+    void *(*create)(void *arena, size_t bytes, int max_batch, NnrtError *err);
+    float *(*param_block)(void *model);
+    int (*forward)(void *model, int batch, const float *const *inputs, float *const *outputs);
+} NnrtModelDesc;
+
+/* Default initialization (PyTorch's rules), deterministic from seed. */
+void nnrt_init_params(const NnrtModelDesc *d, float *block, uint64_t seed);
+
+/*
+ * Loads a safetensors image from memory into the parameter block: every
+ * parameter must be present with its shape and dtype F32, nothing else may
+ * be (but PyTorch's `*.num_batches_tracked`).  `scratch` holds the parsed
+ * header: nnrt_load_scratch_bytes(d) bytes.
+ */
+#define NNRT_LOAD_SCRATCH_BYTES(nparams) \
+    ((size_t)(2 * (nparams) + 16) * sizeof(NnrtStEntry) + (size_t)(nparams) * sizeof(NnrtParamSpec))
+size_t nnrt_load_scratch_bytes(const NnrtModelDesc *d);
+int nnrt_load_params(const NnrtModelDesc *d, float *block, const void *bytes, size_t len,
+                     const char *what, void *scratch, NnrtError *err);
+
+/* nnrt_model_io.c (file layer): the same from a file. */
+int nnrt_load_params_file(const NnrtModelDesc *d, float *block, const char *path, void *scratch, NnrtError *err);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * nnrt_model_io.c — loading a model's weights from a file (file layer).
+ */
+#include "nnrt_io.h"
+#include "nnrt_model.h"
+
+#include <stdlib.h>
+
+int nnrt_load_params_file(const NnrtModelDesc *d, float *block, const char *path, void *scratch, NnrtError *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (nnrt_read_file(path, &buf, &len, err) != 0)
+        return -1;
+    int rc = nnrt_load_params(d, block, buf, len, path, scratch, err);
+    free(buf);
+    return rc;
+}
