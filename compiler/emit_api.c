@@ -76,7 +76,7 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "\n#define %s_NUM_PARAMS %d\n", U, g->nparams);
     fprintf(out, "#define %s_PARAM_FLOATS %lld  /* parameter block, 64-byte aligned tensors */\n", U, (long long)g->param_floats);
     fprintf(out, "#define %s_WORK_FLOATS %lld  /* workspace per sample (%lld without reuse) */\n", U,
-            (long long)g->work_floats, (long long)g->work_floats_noreuse);
+            (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats_noreuse[PLAN_INFER]);
     fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples. */\n", N);
     fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)512 + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%lld) + \\\n"
                  "     (size_t)(B) * %s_WORK_FLOATS * 4)\n\n", U, U, (long long)scratch_params(g), U);
@@ -105,14 +105,14 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
 static const char *tensor_ptr(const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
-    while (n->buf == BUF_ALIAS) {
+    while (n->place[PLAN_INFER].buf == BUF_ALIAS) {
         id = n->in[0];
         n = &g->nodes[id];
     }
-    switch (n->buf) {
+    switch (n->place[PLAN_INFER].buf) {
     case BUF_INPUT: return arena_printf(g->arena, "in_%s", n->name);
     case BUF_OUTPUT: return arena_printf(g->arena, "out_%s", g->outputs[n->out_index].name);
-    case BUF_WORK: return arena_printf(g->arena, "work + %lld * mb", (long long)n->off);
+    case BUF_WORK: return arena_printf(g->arena, "work + %lld * mb", (long long)n->place[PLAN_INFER].off);
     default: netc_die("tensor %s has no storage", n->name);
     }
 }
@@ -138,7 +138,8 @@ static void emit_forward(Emitter *e, const IrGraph *g)
     emit_line(e, "(void)mb;");
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->buf == BUF_NONE || n->buf == BUF_INPUT || n->buf == BUF_ALIAS)
+        IrBuf b = n->place[PLAN_INFER].buf;
+        if (b == BUF_NONE || b == BUF_INPUT || b == BUF_ALIAS)
             continue;
         for (int k = 0; k < e->depth; k++)
             fputs("    ", e->out);
@@ -279,10 +280,11 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    float *params;  /* parameter block */\n"
                  "    void *scratch;  /* safetensors header while loading */\n"
                  "    float *work;    /* workspace: %lld floats per sample */\n};\n\n",
-            N, (long long)g->work_floats);
+            N, (long long)g->work_floats[PLAN_INFER]);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->buf != BUF_NONE && n->buf != BUF_INPUT && n->buf != BUF_ALIAS)
+        IrBuf b = n->place[PLAN_INFER].buf;
+        if (b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS)
             emit_kernel(&e, g, i);
     }
     emit_forward(&e, g);

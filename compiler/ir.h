@@ -62,6 +62,9 @@ typedef struct IrAttrs {
     float p;            /* dropout probability */
     int nclass;         /* class label: number of classes */
     float weight;       /* loss term factor in the loss sum */
+    int of;             /* BWD: the forward node differentiated */
+    int wrt;            /* BWD: its input differentiated, or -1 for its parameters */
+    int dropout_id;     /* dropout: 1, 2, ... in layer order (mask stream) */
 } IrAttrs;
 
 typedef enum IrParamRole {
@@ -94,7 +97,16 @@ typedef enum IrBuf {
     BUF_OUTPUT,   /* the caller's output array */
     BUF_WORK,     /* the workspace, at `off` floats per sample */
     BUF_ALIAS,    /* same memory as its first input (flatten, dropout in inference) */
+    BUF_EFFECT,   /* computes no tensor: parameter gradients, loss values */
 } IrBuf;
+
+/* A tensor's place in one plan: the inference plan or the training plan. */
+typedef struct IrPlace {
+    IrBuf buf;     /* kind of storage */
+    int64_t off;   /* BUF_WORK: offset in floats per sample */
+} IrPlace;
+
+enum { PLAN_INFER, PLAN_TRAIN };
 
 typedef struct IrNode {
     IrOp op;                    /* what it computes */
@@ -111,9 +123,10 @@ typedef struct IrNode {
     int param[IR_MAXPARAM];     /* their ids in IrGraph.params */
     bool is_class;              /* LABEL: integer class index in [0, nclass) */
     IrSched sched;              /* loop-nest shape (schedule pass) */
-    IrBuf buf;                  /* where the tensor lives (memplan pass) */
-    int64_t off;                /* BUF_WORK: offset in floats per sample */
-    int out_index;              /* BUF_OUTPUT: which output */
+    IrPlace place[2];           /* where the tensor lives in each plan (memplan pass) */
+    int out_index;              /* which output it is, or -1 */
+    bool needs_grad;            /* autodiff: depends on a trainable parameter */
+    int64_t stat_off;           /* batchnorm in training: batch mean and 1/std, in the stats block */
 } IrNode;
 
 /* One expansion of a block, for "in block X instantiated here" notes. */
@@ -175,10 +188,13 @@ typedef struct IrGraph {
     IrOptim opt;           /* optimizer, kind OPT_NONE if absent */
     IrTrain train;         /* training settings with defaults filled */
     IrTarget target;       /* instruction set the code is scheduled for */
-    int64_t work_floats;   /* memplan: workspace floats per sample, with reuse */
-    int64_t work_floats_noreuse;  /* the same without reuse, for comparison */
+    int nforward;          /* autodiff: nodes before this index are the forward pass */
+    int64_t work_floats[2];   /* memplan: workspace floats per sample, with reuse, per plan */
+    int64_t work_floats_noreuse[2];  /* the same without reuse, for comparison */
     int64_t param_floats;  /* memplan: all parameters, each 16-float aligned */
+    int64_t trainable_floats;  /* memplan: the trainable ones, which come first */
     int64_t *param_off;    /* memplan: offset of each parameter in floats */
+    int64_t stat_floats;   /* memplan: batchnorm batch statistics saved for backward */
 } IrGraph;
 
 /* ir.c */

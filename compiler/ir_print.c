@@ -25,6 +25,12 @@ static void print_attrs(FILE *out, const IrNode *n)
                 a->pad[0]);
         break;
     case IR_LEAKY_RELU: fprintf(out, "  alpha=%g", a->alpha); break;
+    case IR_BWD:
+        if (a->wrt < 0)
+            fprintf(out, "  of=%%%d wrt=params", a->of);
+        else
+            fprintf(out, "  of=%%%d wrt=in%d", a->of, a->wrt);
+        break;
     case IR_BATCHNORM: fprintf(out, "  momentum=%g eps=%g", a->momentum, a->eps); break;
     case IR_LAYERNORM: fprintf(out, "  eps=%g", a->eps); break;
     case IR_DROPOUT: fprintf(out, "  p=%g", a->p); break;
@@ -71,11 +77,15 @@ static void print_node(FILE *out, const IrGraph *g, int id)
     print_attrs(out, n);
     if (n->sched.vec)
         fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);
-    static const char *bufs[] = {"", "input", "output", "work", "alias"};
-    if (n->buf == BUF_WORK)
-        fprintf(out, "  @work+%lld", (long long)n->off);
-    else if (n->buf != BUF_NONE)
-        fprintf(out, "  @%s", bufs[n->buf]);
+    static const char *bufs[] = {"", "input", "output", "work", "alias", "effect"};
+    for (int p = 0; p < 2; p++) {
+        const IrPlace *pl = &n->place[p];
+        const char *plan = p == PLAN_INFER ? "infer" : "train";
+        if (pl->buf == BUF_WORK)
+            fprintf(out, "  %s@work+%lld", plan, (long long)pl->off);
+        else if (pl->buf != BUF_NONE)
+            fprintf(out, "  %s@%s", plan, bufs[pl->buf]);
+    }
     if (n->var)
         fprintf(out, "    # %s, %d:%d\n", n->var, line, col);
     else
@@ -104,8 +114,11 @@ void ir_print(FILE *out, const IrGraph *g)
         fputc('\n', out);
     }
     if (g->param_off)
-        fprintf(out, "  memory: params %lld floats, workspace %lld floats per sample (%lld without reuse)\n",
-                (long long)g->param_floats, (long long)g->work_floats, (long long)g->work_floats_noreuse);
+        fprintf(out, "  memory: params %lld floats; workspace per sample: inference %lld floats (%lld without reuse), "
+                     "training %lld (%lld without reuse)\n",
+                (long long)g->param_floats, (long long)g->work_floats[PLAN_INFER],
+                (long long)g->work_floats_noreuse[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
+                (long long)g->work_floats_noreuse[PLAN_TRAIN]);
     const IrTrain *t = &g->train;
     fprintf(out, "  train batch=%d epochs=%d seed=%llu shuffle=%s schedule=%s step_size=%d gamma=%g warmup=%d clip_norm=%g\n",
             t->batch, t->epochs, (unsigned long long)t->seed, t->shuffle ? "true" : "false",

@@ -31,6 +31,10 @@ static void verify_node(const IrGraph *g, int id, const char *pass)
         CHECK(g->params[n->param[i]].node == id);
     }
     CHECK(n->inst >= -1 && n->inst < g->ninsts);
+    if (n->op == IR_BWD) {
+        CHECK(n->a.of >= 0 && n->a.of < id);
+        CHECK(n->a.wrt >= -1 && n->a.wrt < g->nodes[n->a.of].nin);
+    }
 }
 
 void ir_verify(const IrGraph *g, const char *pass)

@@ -1,21 +1,31 @@
 /*
- * memplan.c — the memory plan: where every tensor of the forward pass lives.
+ * memplan.c — the memory plans: where every tensor lives, for inference
+ * and for the training step.
  *
- * Requires: shapes (shape.c).
- * Guarantees: every node has a buffer kind (IrNode.buf).  Inputs are read
- * where the caller put them, outputs are written where the caller wants
- * them, flatten and (inference) dropout alias their input, and every other
- * tensor gets an offset in one workspace.  Offsets are counted in floats
- * per sample: the workspace of a model created for at most B samples is
- * work_floats * B floats, and tensor t starts at off(t) * B.
+ * Requires: shapes (shape.c) and the backward graph (autodiff.c).
+ * Guarantees: every node has a place in each plan (IrNode.place).
  *
- * Reuse: a tensor's lifetime runs from the node that computes it to its
- * last reader (through aliases).  Tensors are placed greedily, largest
- * first, at the lowest offset that does not overlap any placed tensor with
- * an overlapping lifetime.  Every offset is a multiple of 16 floats, so
- * every tensor starts 64-byte aligned.
+ * Inference plan: the nodes the outputs need.  Inputs are read where the
+ * caller put them, outputs written where the caller wants them, flatten
+ * and dropout alias their input, everything else gets workspace.
+ * Training plan: the forward nodes the loss needs, then the backward
+ * nodes.  Inputs and labels are the caller's; every other tensor is in the
+ * workspace (outputs are copied out on request); flatten, and the
+ * backward of flatten and add, alias; parameter gradients and loss values
+ * compute no tensor (BUF_EFFECT).  What backward reads stays alive because
+ * backward nodes list it as inputs.
  *
- * Parameters get fixed offsets in one parameter block, in creation order.
+ * Offsets are in floats per sample: a model created for at most B samples
+ * has a workspace of work_floats * B floats, and tensor t starts at
+ * off(t) * B.  A tensor lives from the node computing it to its last
+ * reader (through aliases); tensors are placed greedily, largest first, at
+ * the lowest offset that overlaps no placed tensor alive at the same
+ * time.  Offsets are multiples of 16 floats: every tensor is 64-byte
+ * aligned.
+ *
+ * Parameters get fixed offsets in one block, trainable ones first so that
+ * the optimizer updates one contiguous range; batchnorm's batch
+ * statistics get fixed offsets in the stats block.
  */
 #include "memplan.h"
 
@@ -29,17 +39,12 @@ static int64_t round_up(int64_t v)
     return (v + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
 }
 
-/* The node whose memory n uses: itself, or what it aliases. */
-static int storage_of(const IrGraph *g, int n)
+/* The node whose memory n uses in plan p: itself, or what it aliases. */
+static int storage_of(const IrGraph *g, int p, int n)
 {
-    while (g->nodes[n].buf == BUF_ALIAS)
+    while (g->nodes[n].place[p].buf == BUF_ALIAS)
         n = g->nodes[n].in[0];
     return n;
-}
-
-static bool is_alias_op(IrOp op)
-{
-    return op == IR_FLATTEN || op == IR_DROPOUT;
 }
 
 static int output_index(const IrGraph *g, int node)
@@ -50,23 +55,52 @@ static int output_index(const IrGraph *g, int node)
     return -1;
 }
 
-/* Buffer kinds, before any offsets. */
-static void assign_kinds(IrGraph *g, const bool *live)
+static IrBuf infer_kind(const IrNode *n)
 {
-    for (int i = 0; i < g->nnodes; i++) {
-        IrNode *n = &g->nodes[i];
-        n->off = -1;
-        n->out_index = output_index(g, i);
-        if (!live[i])
-            n->buf = BUF_NONE;
-        else if (n->op == IR_INPUT)
-            n->buf = BUF_INPUT;
-        else if (n->out_index >= 0)
-            n->buf = BUF_OUTPUT;  /* an aliasing op that is an output copies */
-        else if (is_alias_op(n->op))
-            n->buf = BUF_ALIAS;
-        else
-            n->buf = BUF_WORK;
+    if (n->op == IR_INPUT)
+        return BUF_INPUT;
+    if (n->out_index >= 0)
+        return BUF_OUTPUT;  /* an aliasing op that is an output copies */
+    if (n->op == IR_FLATTEN || n->op == IR_DROPOUT)
+        return BUF_ALIAS;
+    return BUF_WORK;
+}
+
+static IrBuf train_kind(const IrGraph *g, const IrNode *n)
+{
+    if (n->op == IR_INPUT || n->op == IR_LABEL)
+        return BUF_INPUT;
+    if ((ir_ops[n->op].flags & IRF_LOSS) || n->op == IR_LOSS_SUM)
+        return BUF_EFFECT;
+    if (n->op == IR_FLATTEN)
+        return BUF_ALIAS;
+    if (n->op == IR_BWD) {
+        IrOp f = g->nodes[n->a.of].op;
+        if (n->a.wrt < 0)
+            return BUF_EFFECT;
+        if (f == IR_FLATTEN || f == IR_ADD)
+            return BUF_ALIAS;
+    }
+    return BUF_WORK;
+}
+
+/* Nodes each plan computes: inference needs the outputs' ancestors, training the loss's and backward. */
+static void live_nodes(const IrGraph *g, int p, bool *live)
+{
+    memset(live, 0, sizeof(bool) * (size_t)g->nnodes);
+    if (p == PLAN_INFER) {
+        ir_live_for_inference(g, live);
+        return;
+    }
+    if (g->loss < 0)
+        return;
+    live[g->loss] = true;
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        if (i >= g->nforward)
+            live[i] = true;
+        if (live[i])
+            for (int j = 0; j < g->nodes[i].nin; j++)
+                live[g->nodes[i].in[j]] = true;
     }
 }
 
@@ -91,11 +125,11 @@ static int64_t first_fit(const Interval *placed, const int64_t *offs, int nplace
     for (bool moved = true; moved;) {
         moved = false;
         for (int j = 0; j < nplaced; j++) {
-            const Interval *p = &placed[j];
-            bool time = p->first <= iv->last && iv->first <= p->last;
-            bool space = offs[j] < off + iv->size && off < offs[j] + p->size;
+            const Interval *q = &placed[j];
+            bool time = q->first <= iv->last && iv->first <= q->last;
+            bool space = offs[j] < off + iv->size && off < offs[j] + q->size;
             if (time && space) {
-                off = offs[j] + p->size;
+                off = offs[j] + q->size;
                 moved = true;
             }
         }
@@ -103,7 +137,7 @@ static int64_t first_fit(const Interval *placed, const int64_t *offs, int nplace
     return off;
 }
 
-static void place_work(IrGraph *g, const bool *live)
+static void place_work(IrGraph *g, int p, const bool *live)
 {
     int n = g->nnodes, count = 0;
     Interval *iv = calloc((size_t)n + 1, sizeof *iv);
@@ -111,7 +145,7 @@ static void place_work(IrGraph *g, const bool *live)
     int *slot = calloc((size_t)n + 1, sizeof *slot);
     for (int i = 0; i < n; i++) {
         slot[i] = -1;
-        if (g->nodes[i].buf == BUF_WORK) {
+        if (g->nodes[i].place[p].buf == BUF_WORK) {
             slot[i] = count;
             iv[count++] = (Interval){i, i, i, round_up(ir_numel(&g->nodes[i].shape))};
         }
@@ -119,44 +153,73 @@ static void place_work(IrGraph *g, const bool *live)
     for (int i = 0; i < n; i++)  /* extend lifetimes to the last reader */
         if (live[i])
             for (int j = 0; j < g->nodes[i].nin; j++) {
-                int s = storage_of(g, g->nodes[i].in[j]);
+                int s = storage_of(g, p, g->nodes[i].in[j]);
                 if (slot[s] >= 0 && iv[slot[s]].last < i)
                     iv[slot[s]].last = i;
             }
-    g->work_floats_noreuse = 0;
+    g->work_floats_noreuse[p] = 0;
     for (int i = 0; i < count; i++)
-        g->work_floats_noreuse += iv[i].size;
+        g->work_floats_noreuse[p] += iv[i].size;
     qsort(iv, (size_t)count, sizeof *iv, by_size_desc);
-    g->work_floats = 0;
+    g->work_floats[p] = 0;
     for (int i = 0; i < count; i++) {
         offs[i] = first_fit(iv, offs, i, &iv[i]);
-        g->nodes[iv[i].node].off = offs[i];
-        if (offs[i] + iv[i].size > g->work_floats)
-            g->work_floats = offs[i] + iv[i].size;
+        g->nodes[iv[i].node].place[p].off = offs[i];
+        if (offs[i] + iv[i].size > g->work_floats[p])
+            g->work_floats[p] = offs[i] + iv[i].size;
     }
     free(iv);
     free(offs);
     free(slot);
 }
 
+static void plan(IrGraph *g, int p)
+{
+    bool *live = calloc((size_t)g->nnodes + 1, sizeof *live);
+    live_nodes(g, p, live);
+    for (int i = 0; i < g->nnodes; i++) {
+        IrNode *n = &g->nodes[i];
+        n->place[p].off = -1;
+        n->place[p].buf = !live[i] ? BUF_NONE : p == PLAN_INFER ? infer_kind(n) : train_kind(g, n);
+    }
+    place_work(g, p, live);
+    free(live);
+}
+
 static void place_params(IrGraph *g)
 {
     g->param_off = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(g->nparams + 1));
     int64_t off = 0;
-    for (int i = 0; i < g->nparams; i++) {
-        g->param_off[i] = off;
-        off += round_up(ir_numel(&g->params[i].shape));
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < g->nparams; i++) {
+            if (g->params[i].trainable != (pass == 0))
+                continue;
+            g->param_off[i] = off;
+            off += round_up(ir_numel(&g->params[i].shape));
+        }
+        if (pass == 0)
+            g->trainable_floats = off;
     }
     g->param_floats = off;
+}
+
+static void place_stats(IrGraph *g)
+{
+    g->stat_floats = 0;
+    for (int i = 0; i < g->nforward; i++)
+        if (g->nodes[i].op == IR_BATCHNORM) {
+            g->nodes[i].stat_off = g->stat_floats;
+            g->stat_floats += round_up(2 * g->nodes[i].shape.dim[0]);
+        }
 }
 
 void mp_run(IrGraph *g, Diag *d)
 {
     (void)d;
-    bool *live = calloc((size_t)g->nnodes + 1, sizeof *live);
-    ir_live_for_inference(g, live);
-    assign_kinds(g, live);
-    place_work(g, live);
+    for (int i = 0; i < g->nnodes; i++)
+        g->nodes[i].out_index = output_index(g, i);
+    plan(g, PLAN_INFER);
+    plan(g, PLAN_TRAIN);
     place_params(g);
-    free(live);
+    place_stats(g);
 }

@@ -4,6 +4,7 @@
  *   parse (grammar/net.y)   text -> AST
  *   lower                   AST -> IR: names, blocks, arguments
  *   shape                   shapes, attribute resolution, parameters
+ *   autodiff                the backward graph
  *   schedule                loop-nest shape of every kernel
  *   memplan                 where every tensor lives
  *
@@ -13,6 +14,7 @@
  */
 #include "passes.h"
 
+#include "autodiff.h"
 #include "lower.h"
 #include "memplan.h"
 #include "schedule.h"
@@ -25,6 +27,7 @@
 const Pass passes[] = {
     {"lower", NULL, "names resolved, blocks expanded, layers named, arguments checked"},
     {"shape", shape_run, "shapes inferred and checked, parameters created"},
+    {"autodiff", ad_run, "backward graph appended: gradients of every tensor the loss needs"},
     {"schedule", sched_run, "loop-nest shape of every kernel (vector width, unrolling, tiles)"},
     {"memplan", mp_run, "buffers: inputs, outputs, aliases, and workspace offsets with reuse"},
 };

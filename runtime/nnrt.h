@@ -68,12 +68,12 @@ uint32_t nnrt_hash_u32(uint64_t seed, uint64_t counter);
 /* ---- safetensors ---------------------------------------------------------- */
 
 typedef struct NnrtStEntry {
-    char name[128];             /* tensor name, NUL-terminated */
-    char dtype[8];              /* "F32", "I64", ... as spelled in the file */
-    int ndim;                   /* number of dimensions, 0..8 */
+    char name[128];               /* tensor name, NUL-terminated */
+    char dtype[8];                /* "F32", "I64", ... as spelled in the file */
+    int ndim;                     /* number of dimensions, 0..8 */
     int64_t shape[NNRT_MAX_DIMS]; /* dimensions, outermost first */
-    const unsigned char *data;  /* points into the caller's buffer; unaligned */
-    size_t nbytes;              /* bytes of data */
+    const unsigned char *data;    /* points into the caller's buffer; unaligned */
+    size_t nbytes;                /* bytes of data */
 } NnrtStEntry;
 
 typedef struct NnrtStMeta {

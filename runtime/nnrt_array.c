@@ -6,6 +6,9 @@
  * float with nnrt_array_get_f32 (scaling, e.g. by 1/255, on the way) and
  * reads class labels with nnrt_array_get_label.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 
 #include <math.h>
@@ -120,6 +123,10 @@ void nnrt_array_get_f32(const NnrtArray *a, size_t first, size_t n,
 {
     size_t m = first < a->count ? a->count - first : 0;
     m = m < n ? m : n;
+    for (size_t i = m; i < n; i++)
+        dst[i] = 0.0f;
+    if (m == 0)
+        return; /* a->data may be NULL: no arithmetic on it */
     switch (a->dtype) {
     case NNRT_F32: NNRT_GET_F32(float); break;
     case NNRT_F64: NNRT_GET_F32(double); break;
@@ -133,8 +140,6 @@ void nnrt_array_get_f32(const NnrtArray *a, size_t first, size_t n,
     case NNRT_I64: NNRT_GET_F32(int64_t); break;
     case NNRT_U64: NNRT_GET_F32(uint64_t); break;
     }
-    for (size_t i = m; i < n; i++)
-        dst[i] = 0.0f;
 }
 
 #undef NNRT_GET_F32

@@ -8,6 +8,9 @@
  * once for every net.  Data files: .npy, .csv, or IDX (raw or gzip).
  * Exit status: 0 ok, 1 bad input data or weights, 2 wrong usage.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_cli.h"
 
 #include "nnrt_io.h"

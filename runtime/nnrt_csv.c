@@ -4,7 +4,7 @@
  * Fields are separated by commas, lines by "\n" or "\r\n"; spaces and tabs
  * around a field are ignored, as are blank lines and a UTF-8 byte-order
  * mark. The first non-blank line is a header, and skipped, when any of its
- * fields is not a number. Every other line must hold as many numbers as the
+ * fields is non-empty text that is not a number. Every other line must hold as many numbers as the
  * first data line; errors give the line and the 1-based column. Quoted
  * fields are not supported in data rows; a header is only checked for
  * holding a non-number, so quoted names there are fine, and its column
@@ -13,6 +13,9 @@
  * The text is scanned twice: once to validate and count, once to fill the
  * array, so the array is allocated at its exact size.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 
 #include <errno.h>
@@ -79,17 +82,21 @@ static const char *csv_field(const char *line, size_t len, size_t *pos,
     return csv_trim(start, flen);
 }
 
-/* 1 if every field of the line is a number (header detection). */
-static int csv_all_numeric(const char *line, size_t len)
+/*
+ * 1 if the line is a header: some field is text that is not a number. An
+ * empty field alone does not make a header (pandas writes ",a,b" headers,
+ * but "1,,3" is a data row with a hole).
+ */
+static int csv_is_header(const char *line, size_t len)
 {
     size_t pos = 0, flen;
     float v;
     for (size_t j = 0, k = csv_count_fields(line, len); j < k; j++) {
         const char *f = csv_field(line, len, &pos, &flen);
-        if (csv_number(f, flen, &v) < 0)
-            return 0;
+        if (flen > 0 && csv_number(f, flen, &v) < 0)
+            return 1;
     }
-    return 1;
+    return 0;
 }
 
 /* Parses the numbers of one data row, storing them if there is a dst. */
@@ -125,7 +132,7 @@ static int csv_line(CsvScan *c, const char *line, size_t len, size_t lineno)
         return 0;
     int first = !c->seen_first;
     c->seen_first = 1;
-    if (first && !csv_all_numeric(line, len))
+    if (first && csv_is_header(line, len))
         return 0;
     size_t k = csv_count_fields(line, len);
     if (c->cols == 0) {

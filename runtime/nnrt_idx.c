@@ -9,6 +9,9 @@
  * dimensions exactly: a short file says how many bytes were expected and
  * how many found.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 #include "nnrt_bytes.h"
 

@@ -13,6 +13,9 @@
  * nnrt_st_save builds a safetensors header (padded with spaces to a multiple
  * of 8 bytes, as the reference implementation does) and writes it that way.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 #include "nnrt_bytes.h"
 

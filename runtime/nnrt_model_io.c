@@ -1,6 +1,9 @@
 /*
  * nnrt_model_io.c — loading a model's weights from a file (file layer).
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 #include "nnrt_model.h"
 

@@ -14,6 +14,9 @@
  * data is swapped to host order. fortran_order True is refused rather than
  * silently transposed.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
+#endif
 #include "nnrt_io.h"
 #include "nnrt_bytes.h"
 
@@ -310,6 +313,7 @@ int nnrt_npy_parse(const void *buf, size_t len, const char *what,
     NpyCur c;
     memset(out, 0, sizeof *out);
     memset(&h, 0, sizeof h);
+    memset(&c, 0, sizeof c);
     what = what ? what : "<memory>";
     if (b == NULL)
         len = 0;

@@ -187,7 +187,7 @@ static int st_unicode_escape(StCur *c, uint32_t *cp)
     if (*cp >= 0xDC00 && *cp <= 0xDFFF)
         return st_fail(c, "lone low surrogate \\u%04X", (unsigned)*cp);
     if (*cp >= 0xD800 && *cp <= 0xDBFF) {
-        uint32_t low;
+        uint32_t low = 0;
         if (c->pos + 2 > c->n || c->s[c->pos] != '\\' || c->s[c->pos + 1] != 'u')
             return st_fail(c, "high surrogate \\u%04X not followed by a low one",
                            (unsigned)*cp);
@@ -736,6 +736,8 @@ static int st_check_spec(const NnrtStEntry *e, int n, const char *what,
 /* Copies an F32 tensor to dst, swapping from little-endian if needed. */
 static void st_copy_f32(const NnrtStEntry *e, float *dst)
 {
+    if (e->nbytes == 0)
+        return;
     memcpy(dst, e->data, e->nbytes);
     if (!nnrt_host_is_le())
         nnrt_bswap_inplace(dst, e->nbytes / 4, 4);

@@ -383,6 +383,11 @@ static void test_get_f32(void **state)
     assert_true(out[3] == 0 && out[4] == 0);
     nnrt_array_get_f32(&a, 10, 2, 1.0f, out);
     assert_true(out[0] == 0 && out[1] == 0);
+    NnrtArray freed;
+    memset(&freed, 0, sizeof freed);
+    out[0] = 1;
+    nnrt_array_get_f32(&freed, 3, 1, 1.0f, out);
+    assert_true(out[0] == 0);
     assert_int_equal(nnrt_dtype_size(NNRT_F64), 8);
     assert_int_equal(nnrt_dtype_size(NNRT_BOOL), 1);
     assert_string_equal(nnrt_dtype_name(NNRT_U16), "uint16");

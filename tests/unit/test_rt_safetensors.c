@@ -182,6 +182,19 @@ static void test_parse_edge_cases_accepted(void **state)
     assert_int_equal(e[0].data[0], 4);
     assert_int_equal(e[1].nbytes, 0);
     free(b);
+    /* A name of exactly 127 bytes fits NnrtStEntry.name; 128 does not. */
+    char h[300];
+    snprintf(h, sizeof h, "{\"%0127d\":{\"dtype\":\"U8\",\"shape\":[],"
+             "\"data_offsets\":[0,1]}}", 7);
+    b = build(h, 1, &len);
+    assert_int_equal(nnrt_st_parse(b, len, "w.st", e, 2, &n, NULL, 0, NULL, &err), 0);
+    assert_int_equal(strlen(e[0].name), 127);
+    free(b);
+    snprintf(h, sizeof h, "{\"%0128d\":{}}", 7);
+    b = build(h, 0, &len);
+    assert_int_equal(nnrt_st_parse(b, len, "w.st", e, 2, &n, NULL, 0, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "is longer than 127 bytes"));
+    free(b);
 }
 
 static void test_parse_file_errors(void **state)
