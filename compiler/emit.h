@@ -32,5 +32,17 @@ void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o);
 /* emit_kernels.c: one static function per computed node. */
 void emit_kernel(Emitter *e, const IrGraph *g, int node);
 const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
+void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
+
+/* emit_backward.c: training-mode forward kernels, loss and backward kernels. */
+bool emit_has_train_kernel(const IrGraph *g, int node);  /* forward differs in training */
+void emit_train_kernel(Emitter *e, const IrGraph *g, int node);
+
+/* emit_train.c: the training API (train_step, evaluate, optimizer). */
+void emit_train_header(FILE *out, const IrGraph *g);
+void emit_train_source(Emitter *e, const IrGraph *g);
+void emit_train_desc_fields(FILE *out, const IrGraph *g);
+void emit_train_wrappers(FILE *out, const IrGraph *g);
+const char *emit_label_type(const IrNode *label);  /* "int32_t" or "float" */
 
 #endif

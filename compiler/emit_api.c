@@ -7,6 +7,7 @@
  * link into one program.
  */
 #include "emit.h"
+#include "emit_int.h"
 
 #include "summary.h"
 #include "version.h"
@@ -98,23 +99,29 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
             fprintf(out, ", const float *in_%s", g->nodes[i].name);
     for (int i = 0; i < g->noutputs; i++)
         fprintf(out, ", float *out_%s", g->outputs[i].name);
-    fprintf(out, ");\n\nextern const NnrtModelDesc %s_desc;\n\n#endif\n", N);
+    fprintf(out, ");\n");
+    emit_train_header(out, g);
+    fprintf(out, "\nextern const NnrtModelDesc %s_desc;\n\n#endif\n", N);
 }
 
-/* The C expression for node id's storage inside the forward function. */
-static const char *tensor_ptr(const IrGraph *g, int id)
+const char *emit_tensor_ptr(const IrGraph *g, int plan, int id)
 {
     const IrNode *n = &g->nodes[id];
-    while (n->place[PLAN_INFER].buf == BUF_ALIAS) {
+    while (n->place[plan].buf == BUF_ALIAS) {
         id = n->in[0];
         n = &g->nodes[id];
     }
-    switch (n->place[PLAN_INFER].buf) {
-    case BUF_INPUT: return arena_printf(g->arena, "in_%s", n->name);
+    switch (n->place[plan].buf) {
+    case BUF_INPUT: return arena_printf(g->arena, "%s_%s", n->op == IR_LABEL ? "lab" : "in", n->name);
     case BUF_OUTPUT: return arena_printf(g->arena, "out_%s", g->outputs[n->out_index].name);
-    case BUF_WORK: return arena_printf(g->arena, "work + %lld * mb", (long long)n->place[PLAN_INFER].off);
+    case BUF_WORK: return arena_printf(g->arena, "work + %lld * mb", (long long)n->place[plan].off);
     default: netc_die("tensor %s has no storage", n->name);
     }
+}
+
+static const char *tensor_ptr(const IrGraph *g, int id)
+{
+    return emit_tensor_ptr(g, PLAN_INFER, id);
 }
 
 static void emit_forward(Emitter *e, const IrGraph *g)
@@ -220,6 +227,7 @@ static void emit_desc(FILE *out, const IrGraph *g)
     for (int i = 0; i < g->noutputs; i++)
         fprintf(out, ", out[%d]", i);
     fprintf(out, ");\n}\n\n");
+    emit_train_wrappers(out, g);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -232,7 +240,9 @@ static void emit_desc(FILE *out, const IrGraph *g)
     free(text);
     fprintf(out, ",\n    %d, %d, %d,\n    %s_inputs, %s_outputs, %s_labels,\n    %d, %s_params, %s_PARAM_FLOATS,\n",
             nin, g->noutputs, nlab, N, N, N, g->nparams, N, upper(g, N));
-    fprintf(out, "    %s_arena_bytes, %s_create_v, %s_param_block, %s_forward_v,\n};\n\n", N, N, N, N);
+    fprintf(out, "    %s_arena_bytes, %s_create_v, %s_param_block, %s_forward_v,\n", N, N, N, N);
+    emit_train_desc_fields(out, g);
+    fprintf(out, "};\n\n");
 }
 
 static void emit_api_functions(FILE *out, const IrGraph *g)
@@ -251,6 +261,10 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
             "    NnrtArena a;\n    nnrt_arena_init(&a, arena, bytes);\n"
             "    %s_model *m = nnrt_arena_alloc(&a, sizeof *m, 64);\n"
             "    m->max_batch = max_batch;\n"
+            "    m->grad = m->stats = NULL;\n"
+            "    m->state[0] = m->state[1] = m->state[2] = NULL;\n"
+            "    m->step = 0;\n"
+            "    m->seed = 0;\n"
             "    m->params = nnrt_arena_alloc(&a, sizeof(float) * %s_PARAM_FLOATS, 64);\n"
             "    m->scratch = nnrt_arena_alloc(&a, NNRT_LOAD_SCRATCH_BYTES(%d), 64);\n"
             "    m->work = nnrt_arena_alloc(&a, sizeof(float) * %s_WORK_FLOATS * (size_t)max_batch, 64);\n"
@@ -276,11 +290,16 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", N);
     fprintf(out, "#ifndef NNRT_NO_FILE_IO\n#include \"nnrt_io.h\"\n#endif\n\n");
     fprintf(out, "struct %s_model {\n"
-                 "    int max_batch;  /* samples per call at most */\n"
-                 "    float *params;  /* parameter block */\n"
-                 "    void *scratch;  /* safetensors header while loading */\n"
-                 "    float *work;    /* workspace: %lld floats per sample */\n};\n\n",
-            N, (long long)g->work_floats[PLAN_INFER]);
+                 "    int max_batch;    /* samples per call at most */\n"
+                 "    float *params;    /* parameter block */\n"
+                 "    void *scratch;    /* safetensors header while loading */\n"
+                 "    float *work;      /* workspace: %lld floats per sample (%lld when training) */\n"
+                 "    float *grad;      /* training: gradients of the trainable parameters, else NULL */\n"
+                 "    float *state[3];  /* training: optimizer state, laid out like grad */\n"
+                 "    float *stats;     /* training: batchnorm batch statistics */\n"
+                 "    int64_t step;     /* training: optimizer steps taken */\n"
+                 "    uint64_t seed;    /* training: dropout mask stream */\n};\n\n",
+            N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN]);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         IrBuf b = n->place[PLAN_INFER].buf;
@@ -288,6 +307,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
             emit_kernel(&e, g, i);
     }
     emit_forward(&e, g);
+    emit_train_source(&e, g);
     emit_desc(out, g);
     emit_api_functions(out, g);
 }

@@ -39,7 +39,7 @@ static long long numel(const IrShape *s)
 }
 
 /* The comment block above a kernel. */
-static void emit_comment(Emitter *e, const IrGraph *g, int id)
+void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
     const IrAttrs *a = &n->a;
@@ -48,10 +48,17 @@ static void emit_comment(Emitter *e, const IrGraph *g, int id)
     ir_flops(g, n, &fwd, &bwd);
     diag_line_col(g->src, n->loc.off, &line, &col);
     emit_line(e, "/*");
-    fprintf(e->out, " * %s: %s", n->name, ir_ops[n->op].name);
+    if (n->op == IR_BWD)
+        fprintf(e->out, " * %s: backward of %s w.r.t. %s;", n->name, ir_ops[g->nodes[n->a.of].op].name,
+                n->a.wrt < 0 ? "its parameters" : "its input");
+    else
+        fprintf(e->out, " * %s: %s", n->name, ir_ops[n->op].name);
     for (int i = 0; i < n->nin; i++)
         fprintf(e->out, "%s%s", i ? " + " : " ", ir_shape_str(g->arena, in_shape(g, n, i)));
-    fprintf(e->out, " -> %s\n", ir_shape_str(g->arena, &n->shape));
+    if (n->op == IR_BWD && n->a.wrt < 0)
+        fprintf(e->out, " -> parameter gradients\n");
+    else
+        fprintf(e->out, " -> %s\n", ir_shape_str(g->arena, &n->shape));
     switch (n->op) {
     case IR_DENSE: emit_line(e, " *   units %d%s", a->units, a->bias ? ", bias" : ", no bias"); break;
     case IR_CONV2D:
@@ -336,7 +343,7 @@ static void k_concat(Emitter *e, const IrGraph *g, const IrNode *n)
 void emit_kernel(Emitter *e, const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
-    emit_comment(e, g, id);
+    emit_kernel_comment(e, g, id);
     emit_signature(e, g, id);
     switch (n->op) {
     case IR_DENSE: k_dense(e, g, n); break;

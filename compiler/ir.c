@@ -66,8 +66,22 @@ int64_t ir_numel(const IrShape *s)
 {
     int64_t n = 1;
     for (int i = 0; i < s->ndim; i++)
-        n *= s->dim[i];
+        n = ir_mul_sat(n, s->dim[i]);
     return n;
+}
+
+/* a * b, saturating at INT64_MAX, for sizes and costs (never negative). */
+int64_t ir_mul_sat(int64_t a, int64_t b)
+{
+    if (a <= 0 || b <= 0)
+        return 0;
+    return a > INT64_MAX / b ? INT64_MAX : a * b;
+}
+
+/* a + b, saturating at INT64_MAX, for a, b >= 0. */
+int64_t ir_add_sat(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
 IrShape ir_shape(int ndim, const int *dims)
@@ -150,21 +164,21 @@ void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd)
     switch (n->op) {
     case IR_DENSE: {
         int64_t d = g->nodes[n->in[0]].shape.dim[g->nodes[n->in[0]].shape.ndim - 1];
-        mm = 2 * out * d;
-        f = mm + (n->a.bias ? out : 0);
-        b = mm * (need_dx ? 2 : 1) + (n->a.bias ? out : 0);
+        mm = ir_mul_sat(ir_mul_sat(2, out), d);
+        f = ir_add_sat(mm, n->a.bias ? out : 0);
+        b = ir_add_sat(ir_mul_sat(mm, need_dx ? 2 : 1), n->a.bias ? out : 0);
         break;
     }
     case IR_CONV2D: {
         int cin = g->nodes[n->in[0]].shape.dim[0] / (n->a.groups ? n->a.groups : 1);
-        mm = 2 * out * cin * n->a.kernel[0] * n->a.kernel[1];
-        f = mm + (n->a.bias ? out : 0);
-        b = mm * (need_dx ? 2 : 1) + (n->a.bias ? out : 0);
+        mm = ir_mul_sat(ir_mul_sat(ir_mul_sat(2, out), cin), (int64_t)n->a.kernel[0] * n->a.kernel[1]);
+        f = ir_add_sat(mm, n->a.bias ? out : 0);
+        b = ir_add_sat(ir_mul_sat(mm, need_dx ? 2 : 1), n->a.bias ? out : 0);
         break;
     }
     case IR_MAXPOOL2D:
     case IR_AVGPOOL2D:
-        f = out * n->a.kernel[0] * n->a.kernel[1];
+        f = ir_mul_sat(out, (int64_t)n->a.kernel[0] * n->a.kernel[1]);  /* a window may exceed the input */
         b = f;
         break;
     case IR_GLOBAL_AVGPOOL: f = b = in; break;

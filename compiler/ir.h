@@ -210,7 +210,9 @@ IrGraph *ir_new(Arena *a, const SrcFile *src, const char *name, SrcLoc loc);
 int ir_add_node(IrGraph *g, IrOp op, SrcLoc loc);
 int ir_add_param(IrGraph *g, int node, const char *suffix, IrParamRole role, IrShape shape);
 int ir_op_lookup(const char *name);          /* IR_*, or -1 */
-int64_t ir_numel(const IrShape *s);          /* elements, 1 for a scalar */
+int64_t ir_numel(const IrShape *s);          /* elements, 1 for a scalar; saturates at INT64_MAX */
+int64_t ir_mul_sat(int64_t a, int64_t b);    /* a * b, saturating at INT64_MAX (0 if either <= 0) */
+int64_t ir_add_sat(int64_t a, int64_t b);    /* a + b, saturating at INT64_MAX (a, b >= 0) */
 IrShape ir_shape(int ndim, const int *dims);
 bool ir_shape_eq(const IrShape *a, const IrShape *b);
 char *ir_shape_str(Arena *a, const IrShape *s);   /* "[16, 28, 28]" */

@@ -49,15 +49,28 @@ struct Counter {
     Counter *next;
 };
 
+/* A hash table from names to pointers, in the arena (open addressing). */
+typedef struct NameMap {
+    const char **keys;  /* cap slots; NULL: empty */
+    void **vals;        /* value of each key */
+    uint32_t cap;       /* a power of two, or 0 before the first insertion */
+    uint32_t n;         /* keys stored */
+} NameMap;
+
 typedef struct Scope {
     Binding *vars;          /* names visible here */
+    NameMap index;          /* the same by name, newest binding */
     const char *prefix;     /* layer-name prefix, "" at net level */
     int opcount[IR_NOPS];   /* ops of each kind so far, for <op>_<k> */
     Counter *blocks;        /* block instances so far, for <block>_<k> */
     int inst;               /* IrGraph.insts entry, -1 at net level */
 } Scope;
 
-enum { MAX_BLOCK_DEPTH = 32 };
+enum {
+    MAX_BLOCK_DEPTH = 32,    /* blocks expanded inside one another */
+    MAX_BLOCK_PARAMS = 64,   /* parameters of one block */
+    MAX_EXPANSION = 1 << 16, /* layers, and block instances, of one net */
+};
 
 typedef struct Lower {
     Arena *arena;            /* everything allocated here */
@@ -69,6 +82,8 @@ typedef struct Lower {
     const Block *stack[MAX_BLOCK_DEPTH];  /* blocks being expanded */
     int depth;               /* entries in stack */
     const Stmt *loss_stmt, *opt_stmt, *train_stmt;  /* for duplicate notes */
+    bool too_big;            /* MAX_EXPANSION reached (reported once) */
+    NameMap layers;          /* node names -> node id + 1, for duplicates */
 } Lower;
 
 static const char *const SYMBOLS[] = {"same", "constant", "step", "cosine"};
@@ -104,12 +119,53 @@ static const char *value_desc(Lower *L, Value v)
 
 /* ---- scopes ------------------------------------------------------------ */
 
+/* ---- name tables --------------------------------------------------------- */
+
+/* Large nets bind many names: looking each up in a list would be quadratic. */
+static uint32_t hash_name(const char *s)
+{
+    uint32_t h = 2166136261u;  /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void *map_get(const NameMap *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    for (uint32_t i = hash_name(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i])
+            return NULL;
+        if (strcmp(m->keys[i], key) == 0)
+            return m->vals[i];
+    }
+}
+
+/* Sets key to val, growing the table to stay at most half full. */
+static void map_put(Arena *a, NameMap *m, const char *key, void *val)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        NameMap old = *m;
+        m->cap = old.cap ? 2 * old.cap : 64;
+        m->n = 0;
+        m->keys = arena_alloc(a, sizeof *m->keys * m->cap);
+        m->vals = arena_alloc(a, sizeof *m->vals * m->cap);
+        for (uint32_t i = 0; i < old.cap; i++)
+            if (old.keys[i])
+                map_put(a, m, old.keys[i], old.vals[i]);
+    }
+    uint32_t i = hash_name(key) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & (m->cap - 1);
+    m->n += !m->keys[i];
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
 static Binding *lookup(Scope *s, const char *name)
 {
-    for (Binding *b = s->vars; b; b = b->next)
-        if (strcmp(b->name, name) == 0)
-            return b;
-    return NULL;
+    return map_get(&s->index, name);
 }
 
 static void bind(Lower *L, const char *name, SrcLoc loc, Value v)
@@ -120,6 +176,7 @@ static void bind(Lower *L, const char *name, SrcLoc loc, Value v)
     b->val = v;
     b->next = L->scope->vars;
     L->scope->vars = b;
+    map_put(L->arena, &L->scope->index, name, b);
 }
 
 /* The scope's names, for "did you mean". */
@@ -140,15 +197,20 @@ static const Block *find_block(const AstFile *f, const char *name)
     return NULL;
 }
 
-/* The statement that defines a name later in the current net or block body. */
-static const Stmt *defined_later(Lower *L, const char *name)
+/* The statement of body that defines name, or NULL. */
+static const Stmt *find_def(const Stmt *body, const char *name)
 {
-    const Stmt *body = L->depth > 0 ? L->stack[L->depth - 1]->body : L->net->stmts;
     for (const Stmt *s = body; s; s = s->next)
         if ((s->kind == ST_ASSIGN || s->kind == ST_INPUT || s->kind == ST_LABEL) &&
             strcmp(s->name, name) == 0)
             return s;
     return NULL;
+}
+
+/* The statement that defines a name later in the current net or block body. */
+static const Stmt *defined_later(Lower *L, const char *name)
+{
+    return find_def(L->depth > 0 ? L->stack[L->depth - 1]->body : L->net->stmts, name);
 }
 
 /* ---- expressions ------------------------------------------------------- */
@@ -174,7 +236,12 @@ static Value eval_name(Lower *L, const Expr *e)
             return (Value){.kind = VAL_SYM, .str = e->name, .loc = e->loc};
     const Stmt *later = defined_later(L, e->name);
     const char *near = nearest_var(L, e->name);
-    if (!later && (is_callable_op(ir_op_lookup(e->name)) || find_block(L->file, e->name))) {
+    const Stmt *outside = L->depth > 0 && !later ? find_def(L->net->stmts, e->name) : NULL;
+    if (outside) {
+        lerror(L, e->loc, "'%s' is defined outside block '%s'; a block sees only its parameters and its own names",
+               e->name, L->stack[L->depth - 1]->name);
+        diag_note(L->d, outside->nameloc, "'%s' is defined here; pass it to the block as an argument", e->name);
+    } else if (!later && (is_callable_op(ir_op_lookup(e->name)) || find_block(L->file, e->name))) {
         lerror(L, e->loc, "'%s' is %s, not a value; apply it with 'x -> %s' or '%s(x)'", e->name,
                find_block(L->file, e->name) ? "a block" : "an op", e->name, e->name);
     } else if (later) {
@@ -222,7 +289,11 @@ static void unknown_arg(Lower *L, const Arg *a, const char *what, const char *co
 {
     const char *near = diag_nearest(a->key, names, n);
     const char *hint = near ? arena_printf(L->arena, "; did you mean '%s'?", near) : "";
-    if (strcmp(what, "train") == 0)
+    if (!near && strcmp(a->key, "lr") == 0)
+        hint = " (the learning rate is set by the optimizer: optimizer sgd(lr = ...))";
+    if (strcmp(a->key, "name") == 0 && strncmp(what, "block ", 6) == 0)
+        lerror(L, a->keyloc, "%s takes no 'name'; its layers are named '<block>_<k>.<layer>'", what);
+    else if (strcmp(what, "train") == 0)
         lerror(L, a->keyloc, "unknown train key '%s'%s", a->key, hint);
     else
         lerror(L, a->keyloc, "%s has no argument '%s'%s", what, a->key, hint);
@@ -340,6 +411,7 @@ static const Range RANGES[] = {
     {"kernel", 1, 1e6, false, false},    {"stride", 1, 1e6, false, false},
     {"dilation", 1, 1e6, false, false},  {"groups", 1, 1e9, false, false},
     {"pad", 0, 1e6, false, false},       {"momentum", 0, 1, false, false},
+    {"axis", -IR_MAXDIM, IR_MAXDIM - 1, false, false},
     {"eps", 0, 1, true, false},          {"p", 0, 1, false, true},
     {"lr", 0, 1e9, false, false},        {"dampening", 0, 1e9, false, false},
     {"weight_decay", 0, 1e9, false, false}, {"beta1", 0, 1, false, true},
@@ -367,7 +439,9 @@ static bool check_range(Lower *L, Value v, const char *arg, const char *what, bo
         bool above = r->hi_open ? v.num >= r->hi : v.num > r->hi;
         if (!below && !above && isfinite(v.num))
             return true;
-        if (r->hi >= 1e6)
+        if (r->hi >= 1e6 && above)  /* the upper bound is only a sanity limit */
+            lerror(L, v.loc, "%s must be at most %g, got %g", arg_desc(L, arg, what), r->hi, v.num);
+        else if (r->hi >= 1e6)
             lerror(L, v.loc, "%s must be %s %g, got %g", arg_desc(L, arg, what),
                    r->lo_open ? "greater than" : "at least", r->lo, v.num);
         else
@@ -378,10 +452,53 @@ static bool check_range(Lower *L, Value v, const char *arg, const char *what, bo
     return true;
 }
 
+/* The index of a in slots[0..n), or -1. */
+static int slot_of(const Arg *const *slots, int n, const Arg *a)
+{
+    for (int i = 0; i < n; i++)
+        if (slots[i] == a)
+            return i;
+    return -1;
+}
+
+/* Evaluates the `name = "..."` of an op into *name_out. */
+static bool eval_layer_name(Lower *L, const Expr *e, const char *what, const char **name_out)
+{
+    if (e->kind == EX_NAME && !lookup(L->scope, e->name)) {  /* a block parameter may hold the string */
+        lerror(L, e->loc, "argument 'name' of %s must be a string; write name = \"%s\"", what, e->name);
+        return false;
+    }
+    Value v = eval(L, e);
+    if (v.kind != VAL_STR) {
+        if (v.kind != VAL_NONE)
+            lerror(L, v.loc, "argument 'name' of %s must be a string, not %s", what, value_desc(L, v));
+        return false;
+    }
+    if (!v.str[0] || strspn(v.str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(v.str)) {
+        lerror(L, v.loc, "layer name \"%s\" must be letters, digits and '_'", v.str);
+        return false;
+    }
+    *name_out = v.str;
+    return true;
+}
+
+/* Evaluates one argument for parameter p and checks its type and range. */
+static bool eval_sig_arg(Lower *L, const IrSigParam *p, const Expr *ae, const char *what, bool in_op, Value *out)
+{
+    bool word = ae->kind == EX_NAME && (p->type == 'Y' || (p->type == 'P' && !lookup(L->scope, ae->name)));
+    Value v = word ? (Value){.kind = VAL_SYM, .str = ae->name, .loc = ae->loc}  /* a bare word */
+                   : eval(L, ae);
+    if (v.kind == VAL_NONE || !check_type(L, v, p->type, p->name, what) || !check_range(L, v, p->name, what, in_op))
+        return false;
+    *out = v;
+    return true;
+}
+
 /*
- * Evaluates the arguments of a call against a signature.  vals[i] is the
- * value of parameter i (its default when not given; VAL_NONE when absent
- * without a default or when erroneous).  Returns false on any error.
+ * Evaluates the arguments of a call against a signature, in source order
+ * (layer names count in that order).  vals[i] is the value of parameter i
+ * (its default when not given; VAL_NONE when absent without a default or
+ * when erroneous).  Returns false on any error.
  */
 static bool eval_sig_args(Lower *L, const Expr *call, const char *what, const IrSig *sig,
                           bool allow_name, Value *vals, SrcLoc *locs, const char **name_out)
@@ -389,53 +506,36 @@ static bool eval_sig_args(Lower *L, const Expr *call, const char *what, const Ir
     const char *names[IR_MAXARG + 1];
     const Arg *slots[IR_MAXARG + 1];
     int n = sig->n;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         names[i] = sig->p[i].name;
-    if (allow_name)
-        names[n++] = "name";
-    bool ok = match_args(L, call, what, names, n, sig->n, slots);  /* `name` only by keyword */
-    for (int i = 0; i < sig->n; i++) {
-        const IrSigParam *p = &sig->p[i];
         locs[i] = call->loc;
         vals[i] = (Value){.kind = VAL_NONE, .loc = call->loc};
-        if (!slots[i]) {
-            if (p->required || p->type == 'T') {  /* a tensor operand has no default */
-                lerror(L, call->loc, "%s needs argument '%s'", what, p->name);
-                ok = false;
-            } else if (p->dflt) {
-                vals[i] = parse_default(p->dflt, call->loc);
-            }
-            continue;
-        }
-        locs[i] = slots[i]->val->loc;
-        const Expr *ae = slots[i]->val;
-        bool word = ae->kind == EX_NAME && (p->type == 'Y' || (p->type == 'P' && !lookup(L->scope, ae->name)));
-        Value v = word ? (Value){.kind = VAL_SYM, .str = ae->name, .loc = ae->loc}  /* a bare word */
-                       : eval(L, ae);
-        if (v.kind == VAL_NONE) {
-            ok = false;
-            continue;
-        }
-        if (!check_type(L, v, p->type, p->name, what) || !check_range(L, v, p->name, what, allow_name)) {
-            ok = false;
-            continue;
-        }
-        vals[i] = v;
     }
-    if (allow_name && name_out) {
+    if (allow_name)
+        names[n++] = "name";
+    if (name_out)
         *name_out = NULL;
-        if (slots[sig->n]) {
-            Value v = eval(L, slots[sig->n]->val);
-            if (v.kind != VAL_STR) {
-                if (v.kind != VAL_NONE)
-                    lerror(L, v.loc, "argument 'name' of %s must be a string, not %s", what, value_desc(L, v));
-                ok = false;
-            } else if (!v.str[0] || strspn(v.str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(v.str)) {
-                lerror(L, v.loc, "layer name \"%s\" must be letters, digits and '_'", v.str);
-                ok = false;
-            } else {
-                *name_out = v.str;
-            }
+    bool matched = match_args(L, call, what, names, n, sig->n, slots);  /* `name` only by keyword */
+    bool ok = matched;
+    for (const Arg *a = call->args; a; a = a->next) {
+        int i = slot_of(slots, n, a);
+        if (i == sig->n) {
+            ok &= eval_layer_name(L, a->val, what, name_out);
+        } else if (i >= 0) {
+            locs[i] = a->val->loc;
+            ok &= eval_sig_arg(L, &sig->p[i], a->val, what, allow_name, &vals[i]);
+        }
+    }
+    for (int i = 0; i < sig->n; i++) {
+        const IrSigParam *p = &sig->p[i];
+        if (slots[i])
+            continue;
+        if (p->required || p->type == 'T') {  /* a tensor operand has no default */
+            if (matched)  /* else the misplaced argument was the mistake */
+                lerror(L, call->loc, "%s needs argument '%s'", what, p->name);
+            ok = false;
+        } else if (p->dflt) {
+            vals[i] = parse_default(p->dflt, call->loc);
         }
     }
     return ok;
@@ -444,7 +544,7 @@ static bool eval_sig_args(Lower *L, const Expr *call, const char *what, const Ir
 /* Stores an evaluated argument into the node's attributes. */
 static void set_attr(IrAttrs *a, const char *arg, Value v)
 {
-    int iv = (int)v.num;
+    int iv = fabs(v.num) < 1e9 ? (int)v.num : 0;  /* integer arguments are range-checked; others unused */
     float fv = (float)v.num;
     if (!strcmp(arg, "units") || !strcmp(arg, "filters"))
         a->units = iv;
@@ -473,14 +573,16 @@ static void set_attr(IrAttrs *a, const char *arg, Value v)
         a->p = fv;
 }
 
-static bool name_taken(Lower *L, const char *name, int *other)
+/* Records node id's name; if another node has it already, returns false and that node in *other. */
+static bool claim_name(Lower *L, int id, int *other)
 {
-    for (int i = 0; i < L->g->nnodes; i++)
-        if (L->g->nodes[i].name && strcmp(L->g->nodes[i].name, name) == 0) {
-            *other = i;
-            return true;
-        }
-    return false;
+    intptr_t prev = (intptr_t)map_get(&L->layers, L->g->nodes[id].name);
+    if (prev) {
+        *other = (int)prev - 1;
+        return false;
+    }
+    map_put(L->arena, &L->layers, L->g->nodes[id].name, (void *)(intptr_t)(id + 1));
+    return true;
 }
 
 /* A label holds training targets only: the net cannot compute with it. */
@@ -496,6 +598,23 @@ static bool check_no_label(Lower *L, const IrSig *sig, const Value *vals)
             return false;
         }
     }
+    return true;
+}
+
+static bool too_big(Lower *L, SrcLoc loc);
+
+/*
+ * Blocks nested in blocks can expand exponentially (each using the one
+ * below twice); stops, with one message, at MAX_EXPANSION layers or
+ * block instances.
+ */
+static bool too_big(Lower *L, SrcLoc loc)
+{
+    if (L->g->nnodes < MAX_EXPANSION && L->g->ninsts < MAX_EXPANSION)
+        return false;
+    if (!L->too_big)
+        lerror(L, loc, "net '%s' expands to more than %d layers or block instances", L->net->name, MAX_EXPANSION);
+    L->too_big = true;
     return true;
 }
 
@@ -519,7 +638,7 @@ static Value lower_op(Lower *L, IrOp op, const Expr *call)
     int k = ++L->scope->opcount[op];  /* after the arguments: they come first in source order */
     if (!ok)
         return (Value){.kind = VAL_NONE, .loc = call->loc};
-    if (!check_no_label(L, &sig, vals))
+    if (!check_no_label(L, &sig, vals) || too_big(L, call->loc))
         return (Value){.kind = VAL_NONE, .loc = call->loc};
     int id = ir_add_node(L->g, op, call->loc);
     IrNode *n = &L->g->nodes[id];
@@ -534,9 +653,11 @@ static Value lower_op(Lower *L, IrOp op, const Expr *call)
     const char *base = explicit_name ? explicit_name : arena_printf(L->arena, "%s_%d", ir_ops[op].name, k);
     n->name = arena_printf(L->arena, "%s%s", L->scope->prefix, base);
     int other;
-    if (name_taken(L, n->name, &other) && other != id) {
+    if (!claim_name(L, id, &other)) {
         lerror(L, call->loc, "layer name '%s' is used twice", n->name);
-        diag_note(L->d, L->g->nodes[other].loc, "'%s' is this layer", n->name);
+        IrOp oop = L->g->nodes[other].op;
+        diag_note(L->d, L->g->nodes[other].loc, "'%s' is this %s", n->name,
+                  oop == IR_INPUT ? "input" : oop == IR_LABEL ? "label" : "layer");
     }
     return (Value){.kind = VAL_TENSOR, .node = id, .loc = call->loc};
 }
@@ -559,27 +680,34 @@ static int block_instance(Lower *L, const Block *b)
 /* Binds a block's parameters from a call's arguments, in the caller's scope. */
 static bool bind_block_args(Lower *L, const Block *b, const Expr *call, Value *vals, const char **names)
 {
-    const Arg *slots[64];
+    const Arg *slots[MAX_BLOCK_PARAMS];
     int n = 0;
-    for (const Param *p = b->params; p && n < 64; p = p->next)
+    for (const Param *p = b->params; p && n < MAX_BLOCK_PARAMS; p = p->next)
         names[n++] = p->name;
     const char *what = arena_printf(L->arena, "block '%s'", b->name);
-    bool ok = match_args(L, call, what, names, n, n, slots);
+    bool matched = match_args(L, call, what, names, n, n, slots);
+    bool ok = matched;
+    for (int i = 0; i < n; i++)
+        vals[i] = (Value){.kind = VAL_NONE, .loc = call->loc};
+    for (const Arg *a = call->args; a; a = a->next) {  /* in source order, as for ops */
+        int i = slot_of(slots, n, a);
+        if (i >= 0 && (vals[i] = eval(L, a->val)).kind == VAL_NONE)
+            ok = false;
+    }
     int i = 0;
     for (const Param *p = b->params; p && i < n; p = p->next, i++) {
-        if (slots[i]) {
-            vals[i] = eval(L, slots[i]->val);
-        } else if (p->dflt) {
+        if (slots[i])
+            continue;
+        if (p->dflt) {
             vals[i] = p->dflt->kind == EX_NAME ? (Value){.kind = VAL_SYM, .str = p->dflt->name, .loc = p->dflt->loc}
                                                : const_of(p->dflt);
         } else {
-            lerror(L, call->loc, "%s needs argument '%s'", what, p->name);
-            diag_note(L->d, p->loc, "'%s' is declared here", p->name);
+            if (matched) {
+                lerror(L, call->loc, "%s needs argument '%s'", what, p->name);
+                diag_note(L->d, p->loc, "'%s' is declared here", p->name);
+            }
             ok = false;
-            continue;
         }
-        if (vals[i].kind == VAL_NONE)
-            ok = false;
     }
     if (ok && vals[0].kind != VAL_TENSOR) {
         lerror(L, vals[0].loc, "the first argument of %s must be a tensor, not %s", what, value_desc(L, vals[0]));
@@ -602,8 +730,10 @@ static Value lower_block(Lower *L, const Block *b, const Expr *call)
         lerror(L, call->loc, "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
         return none;
     }
-    Value vals[64];
-    const char *names[64];
+    if (too_big(L, call->loc))
+        return none;
+    Value vals[MAX_BLOCK_PARAMS];
+    const char *names[MAX_BLOCK_PARAMS];
     bool ok = bind_block_args(L, b, call, vals, names);
     int k = block_instance(L, b);  /* after the arguments, as for ops */
     if (!ok)
@@ -618,7 +748,7 @@ static Value lower_block(Lower *L, const Block *b, const Expr *call)
     L->scope = &inner;
     L->stack[L->depth++] = b;
     int i = 0;
-    for (const Param *p = b->params; p; p = p->next, i++)
+    for (const Param *p = b->params; p && i < MAX_BLOCK_PARAMS; p = p->next, i++)
         bind(L, p->name, p->loc, vals[i]);
     for (const Stmt *s = b->body; s; s = s->next)
         lower_assign(L, s);
@@ -720,6 +850,8 @@ static void lower_decl(Lower *L, const Stmt *s)
         for (int i = 0; i < t->ndim; i++)
             n->shape.dim[i] = (int)t->dims[i];
     }
+    int other;
+    claim_name(L, id, &other);  /* a layer may not take an input's name either */
     bind(L, s->name, s->nameloc, (Value){.kind = VAL_TENSOR, .node = id, .loc = s->nameloc});
 }
 
@@ -1007,6 +1139,12 @@ static void check_block(const Block *b, Diag *d)
 {
     if (ir_op_lookup(b->name) >= 0)
         diag_error(d, b->loc, "block '%s' has the name of a built-in op", b->name);
+    int n = 0;
+    for (const Param *p = b->params; p; p = p->next)
+        if (++n == MAX_BLOCK_PARAMS + 1) {
+            diag_error(d, p->loc, "block '%s' has more than %d parameters", b->name, MAX_BLOCK_PARAMS);
+            return;
+        }
     for (const Param *p = b->params; p; p = p->next)
         for (const Param *q = b->params; q != p; q = q->next)
             if (strcmp(p->name, q->name) == 0) {

@@ -9,6 +9,13 @@
 #include "ast.h"
 #include "diag.h"
 
+enum { PC_TAILS = 8 };  /* lists being built at once that appends remember */
+
+typedef struct ListTail {
+    void *head;  /* first node of a list being built */
+    void *tail;  /* a node of it at or near its end */
+} ListTail;
+
 typedef struct ParseCtx {
     void *scanner;        /* flex reentrant scanner */
     Arena *arena;         /* where nodes and strings go */
@@ -20,6 +27,8 @@ typedef struct ParseCtx {
     AstFile *file;        /* result */
     Block *last_block;    /* tail of file->blocks */
     Net *last_net;        /* tail of file->nets */
+    ListTail tails[PC_TAILS];  /* recent lists' tails, so appending is O(1) */
+    unsigned ntails;      /* appends that added an entry (round robin) */
 } ParseCtx;
 
 typedef struct NumLit {

@@ -43,15 +43,17 @@ static void serror(ShapeCtx *c, const IrNode *n, SrcLoc loc, const char *fmt, ..
     ir_note_inst(c->d, c->g, n->inst);
 }
 
-/* "note: 'x' is [16, 14, 14], computed by conv2d_1 here" */
+/* "note: 'x' is [16, 14, 14], computed by conv2d_1 here" (or "conv2d_1 computes ..." for an unnamed value) */
 static void note_origin(ShapeCtx *c, int id)
 {
     const IrNode *n = &c->g->nodes[id];
     if (n->op == IR_INPUT || n->op == IR_LABEL)
         diag_note(c->d, n->argloc[0], "'%s' is declared %s here", n->name,
                   n->is_class ? arena_printf(c->g->arena, "class[%d]", n->a.nclass) : sstr(c, &n->shape));
+    else if (n->var)
+        diag_note(c->d, n->loc, "'%s' is %s, computed by %s here", n->var, sstr(c, &n->shape), n->name);
     else
-        diag_note(c->d, n->loc, "'%s' is %s, computed by %s here", label_of(n), sstr(c, &n->shape), n->name);
+        diag_note(c->d, n->loc, "%s computes %s here", n->name, sstr(c, &n->shape));
 }
 
 static bool need_rank(ShapeCtx *c, IrNode *n, int lo, int hi, const char *what)
@@ -71,6 +73,17 @@ static void add_param(IrGraph *g, int node, const char *suffix, IrParamRole role
     g->params[p].fan_in = fan_in;
 }
 
+/* A parameter tensor is limited to 2^30 elements, like an activation. */
+static bool param_fits(ShapeCtx *c, const IrNode *n, const char *suffix, int ndim, const int *dims)
+{
+    IrShape s = ir_shape(ndim, dims);
+    if (ir_numel(&s) <= (1 << 30))
+        return true;
+    serror(c, n, n->loc, "'%s.%s' would have %lld elements; the limit is 2^30", n->name, suffix,
+           (long long)ir_numel(&s));
+    return false;
+}
+
 static bool shape_dense(ShapeCtx *c, int id)
 {
     IrNode *n = &c->g->nodes[id];
@@ -80,6 +93,8 @@ static bool shape_dense(ShapeCtx *c, int id)
     int d = x.dim[x.ndim - 1];
     n->shape = x;
     n->shape.dim[x.ndim - 1] = n->a.units;
+    if (!param_fits(c, n, "weight", 2, (int[]){n->a.units, d}))
+        return false;
     add_param(c->g, id, "weight", IRP_WEIGHT, 2, (int[]){n->a.units, d}, d);
     if (n->a.bias)
         add_param(c->g, id, "bias", IRP_BIAS, 1, &n->a.units, d);
@@ -89,9 +104,9 @@ static bool shape_dense(ShapeCtx *c, int id)
 /* Output size of a window op along one axis, or < 1 if the window does not fit. */
 static int window_out(int in, int pad_lo, int pad_hi, int k, int dilation, int stride)
 {
-    int span = dilation * (k - 1) + 1;
-    int room = in + pad_lo + pad_hi - span;
-    return room < 0 ? 0 : room / stride + 1;
+    int64_t span = (int64_t)dilation * (k - 1) + 1;  /* up to 10^12 */
+    int64_t room = (int64_t)in + pad_lo + pad_hi - span;
+    return room < 0 ? 0 : (int)(room / stride + 1);
 }
 
 static bool shape_conv(ShapeCtx *c, int id)
@@ -113,15 +128,20 @@ static bool shape_conv(ShapeCtx *c, int id)
             serror(c, n, n->argloc[3], "pad = same needs stride 1, got stride %d", a->stride[0]);
             return false;
         }
-        int total = a->dilation[0] * (a->kernel[0] - 1);
-        a->pad[0] = a->pad[1] = total / 2;
-        a->pad[2] = a->pad[3] = total - total / 2;
+        int64_t total = (int64_t)a->dilation[0] * (a->kernel[0] - 1);
+        if (total >= (1 << 30)) {
+            serror(c, n, n->argloc[5], "conv2d kernel %d with dilation %d spans %lld pixels; the limit is 2^30",
+                   a->kernel[0], a->dilation[0], (long long)total + 1);
+            return false;
+        }
+        a->pad[0] = a->pad[1] = (int)(total / 2);
+        a->pad[2] = a->pad[3] = (int)(total - total / 2);
     }
     int ho = window_out(x.dim[1], a->pad[0], a->pad[2], a->kernel[0], a->dilation[0], a->stride[0]);
     int wo = window_out(x.dim[2], a->pad[1], a->pad[3], a->kernel[1], a->dilation[1], a->stride[1]);
     if (ho < 1 || wo < 1) {
-        int span = a->dilation[0] * (a->kernel[0] - 1) + 1;
-        serror(c, n, n->argloc[2], "conv2d kernel %dx%d%s is larger than its padded input %dx%d",
+        long long span = (long long)a->dilation[0] * (a->kernel[0] - 1) + 1;
+        serror(c, n, n->argloc[2], "conv2d kernel %lldx%lld%s is larger than its padded input %dx%d",
                span, span, a->dilation[0] > 1 ? " (dilated)" : "", x.dim[1] + a->pad[0] + a->pad[2],
                x.dim[2] + a->pad[1] + a->pad[3]);
         note_origin(c, n->in[0]);
@@ -129,6 +149,8 @@ static bool shape_conv(ShapeCtx *c, int id)
     }
     n->shape = ir_shape(3, (int[]){a->units, ho, wo});
     int cin = x.dim[0] / a->groups, k = a->kernel[0];
+    if (!param_fits(c, n, "weight", 4, (int[]){a->units, cin, k, k}))
+        return false;  /* so cin * k * k fits an int */
     add_param(c->g, id, "weight", IRP_WEIGHT, 4, (int[]){a->units, cin, k, k}, cin * k * k);
     if (a->bias)
         add_param(c->g, id, "bias", IRP_BIAS, 1, &a->units, cin * k * k);
@@ -317,9 +339,14 @@ void shape_run(IrGraph *g, Diag *d)
             n->shape.ndim = -1;
             continue;
         }
-        if (ir_numel(&n->shape) > (1 << 30)) {
+        int64_t numel = ir_numel(&n->shape);
+        if (numel == INT64_MAX) {  /* saturated */
+            serror(&c, n, n->loc, "'%s' would have more than 2^63 elements per sample; the limit is 2^30",
+                   label_of(n));
+            n->shape.ndim = -1;
+        } else if (numel > (1 << 30)) {
             serror(&c, n, n->loc, "'%s' would have %lld elements per sample; the limit is 2^30",
-                   label_of(n), (long long)ir_numel(&n->shape));
+                   label_of(n), (long long)numel);
             n->shape.ndim = -1;
         }
     }

@@ -51,21 +51,20 @@ void summary_totals(const IrGraph *g, SummaryTotals *t)
 {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < g->nparams; i++) {
-        if (g->params[i].trainable)
-            t->trainable += ir_numel(&g->params[i].shape);
-        else
-            t->frozen += ir_numel(&g->params[i].shape);
+        int64_t *sum = g->params[i].trainable ? &t->trainable : &t->frozen;
+        *sum = ir_add_sat(*sum, ir_numel(&g->params[i].shape));
     }
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         int64_t f, b;
         ir_flops(g, n, &f, &b);
         bool is_loss = (ir_ops[n->op].flags & IRF_LOSS) || n->op == IR_LOSS_SUM;
+        /* Saturating sums: a pool window may be far larger than its input. */
         if (!is_loss)
-            t->fwd_flops += f;
-        t->train_flops += f + b;
+            t->fwd_flops = ir_add_sat(t->fwd_flops, f);
+        t->train_flops = ir_add_sat(t->train_flops, ir_add_sat(f, b));
         if (!is_loss && n->op != IR_LABEL)
-            t->act_bytes += 4 * ir_numel(&n->shape);
+            t->act_bytes = ir_add_sat(t->act_bytes, ir_mul_sat(4, ir_numel(&n->shape)));
     }
 }
 

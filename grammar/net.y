@@ -15,6 +15,7 @@
 %define api.prefix {netyy}
 %define api.location.type {SrcLoc}
 %define parse.error custom
+%define parse.lac full
 %locations
 %expect 0
 %param {void *scanner}
@@ -30,6 +31,7 @@ int netyy_raw_lex(NETYYSTYPE *lval, SrcLoc *lloc, void *scanner);
 }
 
 %code {
+#include <ctype.h>
 #include <string.h>
 
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                                        \
@@ -46,13 +48,13 @@ static void netyyerror(SrcLoc *loc, void *scanner, ParseCtx *pc, const char *msg
 static Expr *mk_expr(ParseCtx *pc, ExprKind k, SrcLoc loc);
 static Expr *mk_num(ParseCtx *pc, NumLit n, int neg, SrcLoc loc);
 static Arg *mk_arg(ParseCtx *pc, const char *key, SrcLoc keyloc, Expr *val);
-static Arg *arg_append(Arg *list, Arg *a);
+static Arg *arg_append(ParseCtx *pc, Arg *list, Arg *a);
 static Expr *mk_pipe(ParseCtx *pc, Expr *lhs, Expr *call, SrcLoc loc);
 static Stmt *mk_stmt(ParseCtx *pc, StmtKind k, SrcLoc loc);
 static void add_block(ParseCtx *pc, Block *b);
 static void add_net(ParseCtx *pc, Net *n);
-#define APPEND(list, item) append_node((void **)&(list), (item), offsetof(__typeof__(*(item)), next))
-static void append_node(void **list, void *item, size_t next_off);
+#define APPEND(list, item) append_node(pc, (void **)&(list), (item), offsetof(__typeof__(*(item)), next))
+static void append_node(ParseCtx *pc, void **list, void *item, size_t next_off);
 }
 
 %union {
@@ -92,6 +94,7 @@ file
     : %empty
     | file block                { add_block(pc, $2); }
     | file net                  { add_net(pc, $2); }
+    | file error                /* skip to the next 'block' or 'net' */
     ;
 
 /* block = "block" IDENT "(" IDENT { "," param } ")" "{" { assign } "return" expr ";" "}" */
@@ -100,9 +103,9 @@ block
         { $$ = arena_alloc(pc->arena, sizeof(Block));
           $$->name = $2; $$->loc = @2; $$->params = $4; $$->body = $7; $$->ret = $9; }
     | "block" IDENT '(' params ')' '{' assigns error '}'
-        { $$ = NULL; }
+        { $$ = NULL; yyerrok; }
     | "block" error '}'
-        { $$ = NULL; }
+        { $$ = NULL; yyerrok; }
     ;
 
 params
@@ -119,7 +122,7 @@ param
 assigns
     : %empty                    { $$ = NULL; }
     | assigns assign            { $$ = $1; if ($2) APPEND($$, $2); }
-    | assigns error ';'         { $$ = $1; }
+    | assigns error ';'         { $$ = $1; yyerrok; }
     ;
 
 /* net = "net" IDENT "{" { stmt } "}" */
@@ -127,15 +130,15 @@ net
     : "net" IDENT '{' stmts '}'
         { $$ = arena_alloc(pc->arena, sizeof(Net)); $$->name = $2; $$->loc = @2; $$->stmts = $4; }
     | "net" IDENT '{' stmts error '}'
-        { $$ = arena_alloc(pc->arena, sizeof(Net)); $$->name = $2; $$->loc = @2; $$->stmts = $4; }
+        { $$ = arena_alloc(pc->arena, sizeof(Net)); $$->name = $2; $$->loc = @2; $$->stmts = $4; yyerrok; }
     | "net" error '}'
-        { $$ = NULL; }
+        { $$ = NULL; yyerrok; }
     ;
 
 stmts
     : %empty                    { $$ = NULL; }
     | stmts stmt                { $$ = $1; if ($2) APPEND($$, $2); }
-    | stmts error ';'           { $$ = $1; }
+    | stmts error ';'           { $$ = $1; yyerrok; }
     ;
 
 stmt
@@ -152,6 +155,7 @@ stmt
     | "loss" lterms ';'         { $$ = mk_stmt(pc, ST_LOSS, @$); $$->terms = $2; }
     | "optimizer" call ';'      { $$ = mk_stmt(pc, ST_OPTIMIZER, @$); $$->expr = $2; }
     | "train" '{' kvs '}'       { $$ = mk_stmt(pc, ST_TRAIN, @$); $$->kvs = $3; }
+    | "train" '{' kvs error '}' { $$ = NULL; yyerrok; }
     ;
 
 /* ttype = "f32" "[" INT { "," INT } "]" */
@@ -195,8 +199,8 @@ number
 
 kvs
     : %empty                    { $$ = NULL; }
-    | kvs kv                    { $$ = arg_append($1, $2); }
-    | kvs error ';'             { $$ = $1; }
+    | kvs kv                    { $$ = arg_append(pc, $1, $2); }
+    | kvs error ';'             { $$ = $1; yyerrok; }
     ;
 
 kv
@@ -236,7 +240,7 @@ arglist
 
 args
     : arg                       { $$ = $1; }
-    | args ',' arg              { $$ = arg_append($1, $3); }
+    | args ',' arg              { $$ = arg_append(pc, $1, $3); }
     ;
 
 /* arg = [ IDENT "=" ] ( expr | value ) */
@@ -278,24 +282,44 @@ int netyylex(NETYYSTYPE *lval, SrcLoc *lloc, void *scanner)
     return t;
 }
 
-static void append_node(void **list, void *item, size_t next_off)
+/* Notes that the list starting at head reaches tail. */
+static void remember_tail(ParseCtx *pc, void *head, void *tail)
 {
-    void **p = list;
-    while (*p)
-        p = (void **)((char *)*p + next_off);
-    *p = item;
+    for (int i = 0; i < PC_TAILS; i++)
+        if (pc->tails[i].head == head) {
+            pc->tails[i].tail = tail;
+            return;
+        }
+    pc->tails[pc->ntails++ % PC_TAILS] = (ListTail){head, tail};
 }
 
-static Arg *arg_append(Arg *list, Arg *a)
+/*
+ * Appends item to the list *list, whose nodes link through the pointer at
+ * next_off.  The walk to the end starts from the remembered tail of the
+ * list when there is one, so a list of n statements is built in O(n), not
+ * O(n^2).
+ */
+static void append_node(ParseCtx *pc, void **list, void *item, size_t next_off)
 {
-    if (!a)
-        return list;
-    if (!list)
-        return a;
-    Arg *p = list;
-    while (p->next)
-        p = p->next;
-    p->next = a;
+    if (!*list) {
+        *list = item;
+        remember_tail(pc, item, item);
+        return;
+    }
+    char *p = *list;
+    for (int i = 0; i < PC_TAILS; i++)
+        if (pc->tails[i].head == *list)
+            p = pc->tails[i].tail;
+    while (*(void **)(p + next_off))
+        p = *(void **)(p + next_off);
+    *(void **)(p + next_off) = item;
+    remember_tail(pc, *list, item);
+}
+
+static Arg *arg_append(ParseCtx *pc, Arg *list, Arg *a)
+{
+    if (a)
+        append_node(pc, (void **)&list, a, offsetof(Arg, next));
     return list;
 }
 
@@ -382,48 +406,203 @@ static const char *token_desc(ParseCtx *pc, yysymbol_kind_t k, const SrcLoc *loc
         snprintf(buf, cap, "%s '%.*s'", name, n, pc->src->text + loc->off);
         return buf;
     }
-    if (name[0] == '"') {  /* "block" -> 'block' */
-        size_t n = strlen(name);
-        snprintf(buf, cap, "'%.*s'", (int)(n - 2), name + 1);
+    if (k >= YYSYMBOL_BLOCK && k <= YYSYMBOL_ARROW) {  /* keywords and '->' come unquoted */
+        snprintf(buf, cap, "'%s'", name);
         return buf;
     }
     return name;  /* ';' and friends come quoted already */
 }
 
+/* Keywords that can never be names ('true' and 'false' are values). */
+static bool is_keyword(yysymbol_kind_t k)
+{
+    return k >= YYSYMBOL_BLOCK && k <= YYSYMBOL_CLASS;
+}
+
+/* True if k is the punctuation token written `c` ('(' for '('). */
+static bool is_punct(yysymbol_kind_t k, char c)
+{
+    const char *name = yysymbol_name(k);
+    return name[0] == '\'' && name[1] == c && name[2] == '\'';
+}
+
+/* The nearest keyword among kinds[0..n) to the n-byte word at text, or NULL. */
+static const char *near_keyword(const char *text, uint32_t len, const yysymbol_kind_t *kinds, int n)
+{
+    char word[64];
+    const char *cands[YYNTOKENS];
+    int m = 0;
+    if (len == 0 || len >= sizeof word)
+        return NULL;
+    memcpy(word, text, len);
+    word[len] = '\0';
+    for (int i = 0; i < n; i++)
+        if (is_keyword(kinds[i]))
+            cands[m++] = yysymbol_name(kinds[i]);
+    return diag_nearest(word, cands, m);
+}
+
+/*
+ * `outptu y;` parses as the start of an assignment and fails at `y`.  If the
+ * identifier before the failing one looks like a statement keyword, says so.
+ */
+static bool report_misspelled_stmt(ParseCtx *pc, const SrcLoc *loc)
+{
+    static const yysymbol_kind_t stmts[] = {YYSYMBOL_INPUT, YYSYMBOL_LABEL, YYSYMBOL_OUTPUT, YYSYMBOL_LOSS,
+                                            YYSYMBOL_OPTIMIZER, YYSYMBOL_TRAIN, YYSYMBOL_RETURN};
+    const char *t = pc->src->text;
+    uint32_t start = pc->prev_end;
+    while (start > 0 && (isalnum((unsigned char)t[start - 1]) || t[start - 1] == '_'))
+        start--;
+    const char *kw = near_keyword(t + start, pc->prev_end - start, stmts, sizeof stmts / sizeof *stmts);
+    if (!kw || start == pc->prev_end || pc->prev_end >= loc->off)
+        return false;
+    diag_error(pc->diag, (SrcLoc){start, pc->prev_end - start}, "unknown statement '%.*s'; did you mean '%s'?",
+               (int)(pc->prev_end - start), t + start, kw);
+    return true;
+}
+
+/* `output = ...`: a keyword where a name was meant, seen at the '='. */
+static bool report_keyword_as_name(ParseCtx *pc)
+{
+    static const char *const kws[] = {"block", "net", "input", "label", "output", "loss",
+                                      "optimizer", "train", "return", "f32", "class"};
+    const char *t = pc->src->text;
+    uint32_t start = pc->prev_end;
+    while (start > 0 && (isalnum((unsigned char)t[start - 1]) || t[start - 1] == '_'))
+        start--;
+    for (size_t i = 0; i < sizeof kws / sizeof *kws; i++)
+        if (pc->prev_end - start == strlen(kws[i]) && strncmp(t + start, kws[i], strlen(kws[i])) == 0) {
+            diag_error(pc->diag, (SrcLoc){start, pc->prev_end - start},
+                       "'%s' is a reserved word and cannot be used as a name", kws[i]);
+            return true;
+        }
+    return false;
+}
+
+/* "'->', ',' or ')'": the expected tokens worth listing, or "" if too many; returns their number. */
+static int expected_list(yysymbol_kind_t *exp, int n, char *want, size_t cap)
+{
+    bool can_end = false;
+    for (int i = 0; i < n; i++)
+        can_end |= exp[i] == YYSYMBOL_YYEOF || is_punct(exp[i], ')') || is_punct(exp[i], ';');
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        /* Where the construct may end here, '(' and '=' would only extend a name. */
+        if (exp[i] == YYSYMBOL_YYEOF || (can_end && (is_punct(exp[i], '(') || is_punct(exp[i], '='))))
+            continue;
+        exp[m++] = exp[i];
+    }
+    want[0] = '\0';
+    if (m > 4)
+        return m;
+    for (int i = 0; i < m; i++) {
+        char one[64];
+        if (i)
+            strncat(want, i == m - 1 ? " or " : ", ", cap - strlen(want) - 1);
+        strncat(want, token_desc(NULL, exp[i], NULL, one, sizeof one), cap - strlen(want) - 1);
+    }
+    return m;
+}
+
+static bool expects(const yysymbol_kind_t *exp, int n, yysymbol_kind_t k)
+{
+    for (int i = 0; i < n; i++)
+        if (exp[i] == k)
+            return true;
+    return false;
+}
+
+static bool expects_punct(const yysymbol_kind_t *exp, int n, char c)
+{
+    for (int i = 0; i < n; i++)
+        if (is_punct(exp[i], c))
+            return true;
+    return false;
+}
+
+/* True if a keyword other than 'true'/'false' is among the expected tokens. */
+static bool expects_keyword(const yysymbol_kind_t *exp, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (is_keyword(exp[i]))
+            return true;
+    return false;
+}
+
+static bool is_constant(yysymbol_kind_t k)
+{
+    return k == YYSYMBOL_INT || k == YYSYMBOL_FLOAT || k == YYSYMBOL_STRING || k == YYSYMBOL_TRUE ||
+           k == YYSYMBOL_FALSE || is_punct(k, '-');
+}
+
+/*
+ * Common mistakes that get a message of their own rather than "unexpected X,
+ * expected Y".  Returns true if it reported one.
+ */
+static bool report_known_mistake(ParseCtx *pc, yysymbol_kind_t tok, const yysymbol_kind_t *exp, int n,
+                                 const SrcLoc *loc, const char *what)
+{
+    Diag *d = pc->diag;
+    bool only_eq = n == 1 && is_punct(exp[0], '=');
+    if (tok == YYSYMBOL_IDENT && only_eq && report_misspelled_stmt(pc, loc))
+        return true;
+    if (is_punct(tok, '=') && report_keyword_as_name(pc))
+        return true;
+    if (tok >= YYSYMBOL_INPUT && tok <= YYSYMBOL_TRAIN && expects(exp, n, YYSYMBOL_RETURN))
+        diag_error(d, *loc, "%s statements belong in a net; a block holds assignments and 'return'", what);
+    else if (n == 2 && expects(exp, n, YYSYMBOL_IDENT) && expects_punct(exp, n, '(') && is_constant(tok))
+        diag_error(d, *loc, "unexpected %s, expected a tensor (names hold tensors only)", what);
+    else if (tok == YYSYMBOL_ARROW && only_eq)
+        diag_error(d, *loc, "an expression cannot stand alone as a statement; assign it: 'name = ...;'");
+    else if (is_punct(tok, '}') && expects(exp, n, YYSYMBOL_RETURN))
+        diag_error(d, *loc, "a block must end with 'return EXPR;'");
+    else if (is_keyword(tok) && expects(exp, n, YYSYMBOL_IDENT) && !expects_keyword(exp, n))
+        diag_error(d, *loc, "%s is a reserved word and cannot be used as a name", what);
+    else
+        return false;
+    return true;
+}
+
+/* A missing ';' is best shown right after the token before it, when that is on an earlier line. */
+static bool report_missing_semicolon(ParseCtx *pc, const yysymbol_kind_t *exp, int n, const SrcLoc *loc,
+                                     const char *what)
+{
+    int l1, c1, l2, c2;
+    if (!expects_punct(exp, n, ';') || pc->prev_end >= loc->off)
+        return false;
+    diag_line_col(pc->src, pc->prev_end, &l1, &c1);
+    diag_line_col(pc->src, loc->off, &l2, &c2);
+    if (l1 == l2)
+        return false;
+    diag_error(pc->diag, (SrcLoc){pc->prev_end, 0}, "expected ';' before %s", what);
+    return true;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseCtx *pc)
 {
     (void)scanner;
-    enum { MAXEXP = 6 };
-    yysymbol_kind_t exp[MAXEXP];
-    int n = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
     yysymbol_kind_t tok = yypcontext_token(ctx);
     const SrcLoc *loc = yypcontext_location(ctx);
-    char found[80], want[256] = "", one[64];
-    token_desc(pc, tok, loc, found, sizeof found);
-    int semi = 0;
-    for (int i = 0; i < n && n <= 4; i++) {
-        if (exp[i] == YYSYMBOL_YYEOF)
-            continue;
-        if (strcmp(yysymbol_name(exp[i]), "';'") == 0)
-            semi = 1;
-        const char *d = token_desc(pc, exp[i], NULL, one, sizeof one);
-        if (want[0])
-            strncat(want, i == n - 1 ? " or " : ", ", sizeof want - strlen(want) - 1);
-        strncat(want, d, sizeof want - strlen(want) - 1);
-    }
-    if (semi && pc->prev_end < loc->off) {
-        /* A missing ';' is best shown right after the token before it. */
-        int l1, c1, l2, c2;
-        diag_line_col(pc->src, pc->prev_end, &l1, &c1);
-        diag_line_col(pc->src, loc->off, &l2, &c2);
-        if (l1 != l2) {
-            diag_error(pc->diag, (SrcLoc){pc->prev_end, 0}, "expected ';' before %s", found);
-            return 0;
-        }
-    }
-    if (want[0])
-        diag_error(pc->diag, *loc, "unexpected %s, expected %s", found, want);
+    char found[80], want[256];
+    const char *what = token_desc(pc, tok, loc, found, sizeof found);
+    if (report_known_mistake(pc, tok, exp, n, loc, what) || report_missing_semicolon(pc, exp, n, loc, what))
+        return 0;
+    const char *kw = tok == YYSYMBOL_IDENT ? near_keyword(pc->src->text + loc->off, loc->len, exp, n) : NULL;
+    bool brace = expects_punct(exp, n, '}');
+    bool value = expects(exp, n, YYSYMBOL_IDENT) && expects(exp, n, YYSYMBOL_INT);
+    if (expected_list(exp, n, want, sizeof want) < 2)
+        kw = NULL;  /* "expected 'f32'; did you mean 'f32'?" says nothing new */
+    if (!want[0] && value)
+        snprintf(want, sizeof want, "a name or a value");
+    if (tok == YYSYMBOL_YYEOF && !want[0] && brace)
+        diag_error(pc->diag, *loc, "unexpected end of file; a '}' is missing");
+    else if (want[0])
+        diag_error(pc->diag, *loc, "unexpected %s, expected %s%s%s%s", what, want, kw ? "; did you mean '" : "",
+                   kw ? kw : "", kw ? "'?" : "");
     else
-        diag_error(pc->diag, *loc, "unexpected %s", found);
+        diag_error(pc->diag, *loc, "unexpected %s", what);
     return 0;
 }

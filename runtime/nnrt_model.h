@@ -38,6 +38,23 @@ typedef struct NnrtParamDesc {
     int trainable;                  /* updated by training */
 } NnrtParamDesc;
 
+typedef enum NnrtSchedule { NNRT_SCHED_CONSTANT, NNRT_SCHED_STEP, NNRT_SCHED_COSINE } NnrtSchedule;
+
+/* The net's `train { }` settings (defaults filled) and its optimizer's lr. */
+typedef struct NnrtTrainConfig {
+    int batch;              /* samples per step */
+    int epochs;             /* passes over the data */
+    uint64_t seed;          /* shuffling and dropout masks */
+    int shuffle;            /* reshuffle every epoch */
+    NnrtSchedule schedule;  /* learning-rate schedule, by epoch */
+    int step_size;          /* NNRT_SCHED_STEP: epochs between decays */
+    double gamma;           /* NNRT_SCHED_STEP: decay factor */
+    int warmup;             /* linear warmup, in steps */
+    double clip_norm;       /* global gradient-norm clip (applied inside train_step), 0 = off */
+    double lr;              /* the optimizer's base learning rate */
+    const char *optimizer;  /* "adam", ... */
+} NnrtTrainConfig;
+
 typedef struct NnrtModelDesc {
     const char *name;               /* net name */
     const char *source;             /* .net file it was compiled from */
@@ -54,7 +71,38 @@ typedef struct NnrtModelDesc {
     void *(*create)(void *arena, size_t bytes, int max_batch, NnrtError *err);
     float *(*param_block)(void *model);
     int (*forward)(void *model, int batch, const float *const *inputs, float *const *outputs);
+
+    /* Training: set when the net has a loss, NULL/0 otherwise.  Labels are
+     * passed as int32_t arrays for class labels, float arrays otherwise. */
+    int trainable;                  /* the net has a loss and an optimizer */
+    NnrtTrainConfig train;          /* defaults from the .net file */
+    int acc_output, acc_label;      /* output and label compared for accuracy (cross_entropy), or -1 */
+    int nstate;                     /* optimizer state tensors per trainable parameter */
+    const char *const *state_names; /* their names: "exp_avg", "exp_avg_sq", ... */
+    size_t (*train_arena_bytes)(int max_batch);
+    void *(*create_train)(void *arena, size_t bytes, int max_batch, NnrtError *err);
+    /* State k laid out like the trainable part of the parameter block (param offsets). */
+    float *(*state_block)(void *model, int k);
+    int64_t *(*step_counter)(void *model);     /* optimizer steps taken so far */
+    void (*set_seed)(void *model, uint64_t seed);  /* dropout mask stream */
+    /* One step on a batch: forward in training mode, backward, update with
+     * learning rate lr.  *loss gets the batch's loss; outputs[i], when not
+     * NULL, the batch's output i.  0, or -1 for a batch out of range or a
+     * model created without training memory, -2 for a label out of range. */
+    int (*train_step)(void *model, int batch, const float *const *inputs, const void *const *labels, float lr,
+                      float *loss, float *const *outputs);
+    /* The loss in inference mode (running statistics, no dropout) and the outputs. */
+    int (*evaluate)(void *model, int batch, const float *const *inputs, const void *const *labels, float *loss,
+                    float *const *outputs);
 } NnrtModelDesc;
+
+/*
+ * Learning rate at global step `step` (0-based) in epoch `epoch` (0-based):
+ * base_lr * f_sched(epoch) * f_warm(step), where f_sched is 1 (constant),
+ * gamma^floor(epoch / step_size) (step) or (1 + cos(pi epoch / epochs)) / 2
+ * (cosine), and f_warm(step) = min(1, (step + 1) / warmup) when warmup > 0.
+ */
+double nnrt_lr_at(const NnrtTrainConfig *c, double base_lr, int epoch, int64_t step);
 
 /* Default initialization (PyTorch's rules), deterministic from seed. */
 void nnrt_init_params(const NnrtModelDesc *d, float *block, uint64_t seed);

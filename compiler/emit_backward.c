@@ -1,0 +1,546 @@
+/*
+ * emit_backward.c — kernels only the training step uses: forward ops whose
+ * training semantics differ (batchnorm on batch statistics, dropout with
+ * a mask), loss values, and every backward (BWD) node.
+ *
+ * A kernel's arguments are described once, by kernel_args(): their C
+ * types, names, and the expression the training step passes for them.
+ * The signature and the call site are both printed from that list, so
+ * they cannot disagree.
+ */
+#include "emit.h"
+#include "emit_int.h"
+
+#include <math.h>
+#include <string.h>
+
+static const IrShape *shape_of(const IrGraph *g, int id)
+{
+    return &g->nodes[id].shape;
+}
+
+static long long numel_of(const IrGraph *g, int id)
+{
+    return (long long)ir_numel(shape_of(g, id));
+}
+
+static void add_arg(KArgs *a, const char *type, const char *name, const char *expr)
+{
+    if (a->n == KARGS_MAX)
+        netc_die("kernel has too many arguments");
+    a->arg[a->n++] = (KArg){type, name, expr};
+}
+
+bool emit_has_train_kernel(const IrGraph *g, int id)
+{
+    IrOp op = g->nodes[id].op;
+    return id < g->nforward && (op == IR_BATCHNORM || op == IR_DROPOUT || (ir_ops[op].flags & IRF_LOSS));
+}
+
+const char *emit_label_type(const IrNode *label)
+{
+    return label->is_class ? "int32_t" : "float";
+}
+
+/* Every parameter of the node: what a training-mode forward kernel reads (and updates). */
+static void param_args(const IrGraph *g, int of, KArgs *a, bool writable_stats)
+{
+    static const char *const names[] = {"w", "bias", "rmean", "rvar"};
+    const IrNode *f = &g->nodes[of];
+    for (int i = 0; i < f->nparam; i++) {
+        const IrParam *p = &g->params[f->param[i]];
+        bool rw = writable_stats && !p->trainable;
+        add_arg(a, rw ? "float *restrict" : "const float *restrict", names[p->role],
+                arena_printf(g->arena, "p + %lld", (long long)g->param_off[f->param[i]]));
+    }
+}
+
+static void grad_args(const IrGraph *g, int of, KArgs *a)
+{
+    static const char *const names[] = {"dw", "dbias"};
+    const IrNode *f = &g->nodes[of];
+    for (int i = 0; i < f->nparam; i++) {
+        const IrParam *p = &g->params[f->param[i]];
+        if (p->trainable)
+            add_arg(a, "float *restrict", names[p->role],
+                    arena_printf(g->arena, "gr + %lld", (long long)g->param_off[f->param[i]]));
+    }
+}
+
+static const char *tensor_type(const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    return n->op == IR_LABEL ? arena_printf(g->arena, "const %s *restrict", emit_label_type(n)) : "const float *restrict";
+}
+
+/* Names for the forward tensors a BWD kernel reads (see ad_saved). */
+static const char *saved_name(const IrGraph *g, const IrNode *b, int k)
+{
+    const IrNode *f = &g->nodes[b->a.of];
+    int id = b->in[k];
+    if (ir_ops[f->op].flags & IRF_LOSS)
+        return k == 0 ? "x" : "t";
+    if (id == b->a.of)
+        return "y";
+    return f->op == IR_MUL ? "other" : "x";
+}
+
+void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
+{
+    const IrNode *n = &g->nodes[id];
+    a->n = 0;
+    a->ret = "void";
+    if (n->op == IR_BATCHNORM) {
+        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
+        param_args(g, id, a, true);
+        add_arg(a, "float *restrict", "stats", arena_printf(g->arena, "st + %lld", (long long)n->stat_off));
+        add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, PLAN_TRAIN, id));
+    } else if (n->op == IR_DROPOUT) {
+        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
+        add_arg(a, "uint64_t", "key", arena_printf(g->arena, "dropout_key(m, %d)", n->a.dropout_id));
+        add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, PLAN_TRAIN, id));
+    } else if (ir_ops[n->op].flags & IRF_LOSS) {
+        a->ret = "float";
+        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
+        add_arg(a, tensor_type(g, n->in[1]), "t", emit_tensor_ptr(g, PLAN_TRAIN, n->in[1]));
+    } else if (n->op == IR_BWD) {
+        const IrNode *f = &g->nodes[n->a.of];
+        bool loss = ir_ops[f->op].flags & IRF_LOSS;
+        for (int k = 0; k < n->nin; k++) {
+            int t = n->in[k];
+            bool is_dy = !loss && k == 0;
+            add_arg(a, tensor_type(g, t), is_dy ? "dy" : saved_name(g, n, k), emit_tensor_ptr(g, PLAN_TRAIN, t));
+        }
+        if (n->a.wrt >= 0 && (f->op == IR_DENSE || f->op == IR_CONV2D || f->op == IR_BATCHNORM || f->op == IR_LAYERNORM))
+            add_arg(a, "const float *restrict", "w", arena_printf(g->arena, "p + %lld", (long long)g->param_off[f->param[0]]));
+        if (f->op == IR_BATCHNORM)
+            add_arg(a, "const float *restrict", "stats", arena_printf(g->arena, "st + %lld", (long long)f->stat_off));
+        if (f->op == IR_DROPOUT)
+            add_arg(a, "uint64_t", "key", arena_printf(g->arena, "dropout_key(m, %d)", f->a.dropout_id));
+        if (n->a.wrt < 0)
+            grad_args(g, n->a.of, a);
+        else
+            add_arg(a, "float *restrict", "dx", emit_tensor_ptr(g, PLAN_TRAIN, id));
+    } else {
+        netc_die("no training kernel for %s", ir_ops[n->op].name);
+    }
+}
+
+const char *emit_train_kernel_name(const IrGraph *g, int id)
+{
+    const char *base = emit_kernel_name(g, id);
+    return id < g->nforward && !(ir_ops[g->nodes[id].op].flags & IRF_LOSS) ? arena_printf(g->arena, "%s_train", base)
+                                                                            : base;
+}
+
+static void emit_args_signature(Emitter *e, const IrGraph *g, int id, const KArgs *a)
+{
+    fprintf(e->out, "static %s %s(int batch", a->ret, emit_train_kernel_name(g, id));
+    for (int i = 0; i < a->n; i++)
+        fprintf(e->out, ", %s %s", a->arg[i].type, a->arg[i].name);
+    fputs(")\n", e->out);
+    emit_line(e, "{");
+}
+
+/* ---- forward in training mode -------------------------------------------- */
+
+/* batchnorm on batch statistics; saves mean and 1/std, updates running stats. */
+static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    int c = n->shape.dim[0];
+    long long inner = ir_numel(&n->shape) / c;
+    char eps[32], mom[32], keep[32];
+    emit_float(eps, sizeof eps, n->a.eps);
+    emit_float(mom, sizeof mom, n->a.momentum);
+    emit_float(keep, sizeof keep, 1.0 - n->a.momentum);
+    emit_line(e, "const double count = (double)batch * %lld;", inner);
+    emit_line(e, "for (int c = 0; c < %d; c++) {", c);
+    emit_line(e, "double sum = 0.0, sq = 0.0;");
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) sum += xc[i];", inner);
+    emit_line(e, "}");
+    emit_line(e, "const double mean = sum / count;");
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) sq += ((double)xc[i] - mean) * ((double)xc[i] - mean);", inner);
+    emit_line(e, "}");
+    emit_line(e, "const double var = sq / count;");
+    emit_line(e, "const float invstd = (float)(1.0 / sqrt(var + %s));", eps);
+    emit_line(e, "stats[c] = (float)mean;");
+    emit_line(e, "stats[%d + c] = invstd;", c);
+    emit_line(e, "const float scale = w[c] * invstd, shift = bias[c] - (float)mean * scale;");
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "float *yc = y + ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) yc[i] = xc[i] * scale + shift;", inner);
+    emit_line(e, "}");
+    emit_line(e, "rmean[c] = %s * rmean[c] + %s * (float)mean;", keep, mom);
+    emit_line(e, "rvar[c] = %s * rvar[c] + %s * (float)(count > 1 ? var * count / (count - 1) : var);", keep, mom);
+    emit_line(e, "}");
+}
+
+/* Keep threshold and scale of a dropout mask: keep when hash >= threshold. */
+static void dropout_consts(const IrNode *n, unsigned long long *thr, char *scale, size_t cap)
+{
+    *thr = (unsigned long long)floor((double)n->a.p * 4294967296.0);
+    emit_float(scale, cap, 1.0 / (1.0 - (double)n->a.p));
+}
+
+static void k_dropout_train(Emitter *e, const IrNode *n, bool backward)
+{
+    unsigned long long thr;
+    char scale[32];
+    dropout_consts(n, &thr, scale, sizeof scale);
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", (long long)ir_numel(&n->shape));
+    emit_line(e, "    %s[i] = nnrt_hash_u32(key, i) >= %lluu ? %s[i] * %s : 0.0f;", backward ? "dx" : "y", thr,
+              backward ? "dy" : "x", scale);
+}
+
+/* ---- losses ------------------------------------------------------------------ */
+
+static void k_loss(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    long long d = numel_of(g, n->in[0]);
+    if (n->op == IR_CROSS_ENTROPY) {
+        emit_line(e, "double total = 0.0;");
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
+        emit_line(e, "float m = xr[0], s = 0.0f;");
+        emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+        emit_line(e, "for (int i = 0; i < %lld; i++) s += expf(xr[i] - m);", d);
+        emit_line(e, "total += (double)(m + logf(s) - xr[t[n]]);");
+        emit_line(e, "}");
+        emit_line(e, "return (float)(total / batch);");
+        return;
+    }
+    static const char *term[] = {[IR_MSE] = "(x[i] - t[i]) * (x[i] - t[i])", [IR_L1] = "fabsf(x[i] - t[i])",
+                                 [IR_BCE_WITH_LOGITS] = "fmaxf(x[i], 0.0f) - x[i] * t[i] + log1pf(expf(-fabsf(x[i])))"};
+    emit_line(e, "double total = 0.0;");
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", d);
+    emit_line(e, "    total += (double)(%s);", term[n->op]);
+    emit_line(e, "return (float)(total / ((double)batch * %lld));", d);
+}
+
+static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
+{
+    const IrNode *f = &g->nodes[b->a.of];
+    long long d = numel_of(g, f->in[0]);
+    char w[32];
+    emit_float(w, sizeof w, f->a.weight);
+    if (f->op == IR_CROSS_ENTROPY) {
+        emit_line(e, "const float scale = %s / (float)batch;", w);
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
+        emit_line(e, "float *dr = dx + (size_t)n * %lld;", d);
+        emit_line(e, "float m = xr[0], s = 0.0f;");
+        emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+        emit_line(e, "for (int i = 0; i < %lld; i++) {", d);
+        emit_line(e, "dr[i] = expf(xr[i] - m);");
+        emit_line(e, "s += dr[i];");
+        emit_line(e, "}");
+        emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = dr[i] / s * scale;", d);
+        emit_line(e, "dr[t[n]] -= scale;");
+        emit_line(e, "}");
+        return;
+    }
+    static const char *grad[] = {[IR_MSE] = "2.0f * (x[i] - t[i])",
+                                 [IR_L1] = "(float)((x[i] > t[i]) - (x[i] < t[i]))",
+                                 [IR_BCE_WITH_LOGITS] = "(1.0f / (1.0f + expf(-x[i])) - t[i])"};
+    emit_line(e, "const float scale = %s / ((float)batch * %lld.0f);", w, d);
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", d);
+    emit_line(e, "    dx[i] = %s * scale;", grad[f->op]);
+}
+
+/* ---- backward of each op ------------------------------------------------- */
+
+/* dense: dx = dy W; dW = dy^T x, dbias = column sums of dy. */
+static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int d = xs->dim[xs->ndim - 1], u = f->a.units;
+    long long rows = ir_numel(xs) / d;
+    if (b->a.wrt >= 0) {
+        emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+        emit_line(e, "const float *dyr = dy + r * %d;", u);
+        emit_line(e, "float *dxr = dx + r * %d;", d);
+        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = 0.0f;", d);
+        emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+        emit_line(e, "const float gu = dyr[u];");
+        emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
+        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] += gu * wu[i];", d);
+        emit_line(e, "}");
+        emit_line(e, "}");
+        return;
+    }
+    emit_line(e, "memset(dw, 0, sizeof(float) * %lld);", (long long)u * d);
+    if (f->a.bias)
+        emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *dyr = dy + r * %d;", u);
+    emit_line(e, "const float *xr = x + r * %d;", d);
+    emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+    emit_line(e, "const float gu = dyr[u];");
+    if (f->a.bias)
+        emit_line(e, "dbias[u] += gu;");
+    emit_line(e, "float *dwu = dw + (size_t)u * %d;", d);
+    emit_line(e, "for (int i = 0; i < %d; i++) dwu[i] += gu * xr[i];", d);
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* conv2d: scatter each output gradient back over its window. */
+static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    const IrAttrs *a = &f->a;
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2];
+    int fo = f->shape.dim[0], ho = f->shape.dim[1], wo = f->shape.dim[2];
+    int cg = c / a->groups, fg = fo / a->groups, k = a->kernel[0];
+    bool params = b->a.wrt < 0;
+    if (params) {
+        emit_line(e, "memset(dw, 0, sizeof(float) * %d);", fo * cg * k * k);
+        if (a->bias)
+            emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", fo);
+    } else {
+        emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
+    }
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "for (int f = 0; f < %d; f++) {", fo);
+    emit_line(e, "const size_t xoff = ((size_t)n * %d + (size_t)(f / %d) * %d) * %d;", c, fg, cg, h * w);
+    emit_line(e, "const float *dyf = dy + ((size_t)n * %d + f) * %d;", fo, ho * wo);
+    emit_line(e, params ? "float *wf = dw + (size_t)f * %d;" : "const float *wf = w + (size_t)f * %d;", cg * k * k);
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    emit_line(e, "const float gy = dyf[oh * %d + ow];", wo);
+    if (params && a->bias)
+        emit_line(e, "dbias[f] += gy;");
+    emit_line(e, "for (int c = 0; c < %d; c++) {", cg);
+    emit_line(e, "for (int kh = 0; kh < %d; kh++) {", k);
+    emit_line(e, "const int ih = oh * %d - %d + kh * %d;", a->stride[0], a->pad[0], a->dilation[0]);
+    emit_line(e, "if (ih < 0 || ih >= %d) continue;", h);
+    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "const int iw = ow * %d - %d + kw * %d;", a->stride[1], a->pad[1], a->dilation[1]);
+    emit_line(e, "if (iw < 0 || iw >= %d) continue;", w);
+    if (params)
+        emit_line(e, "wf[(c * %d + kh) * %d + kw] += gy * x[xoff + (size_t)(c * %d + ih) * %d + iw];", k, k, h, w);
+    else
+        emit_line(e, "dx[xoff + (size_t)(c * %d + ih) * %d + iw] += gy * wf[(c * %d + kh) * %d + kw];", h, w, k, k);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* Pools: the gradient goes to the window's first maximum, or is shared evenly. */
+static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *f)
+{
+    const IrAttrs *a = &f->a;
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], ho = f->shape.dim[1], wo = f->shape.dim[2];
+    int k = a->kernel[0], s = a->stride[0], p = a->pad[0];
+    bool mx = f->op == IR_MAXPOOL2D;
+    emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
+    emit_line(e, "for (size_t nc = 0; nc < (size_t)batch * %d; nc++) {", c);
+    if (mx)
+        emit_line(e, "const float *xc = x + nc * %d;", h * w);
+    emit_line(e, "float *dxc = dx + nc * %d;", h * w);
+    emit_line(e, "const float *dyc = dy + nc * %d;", ho * wo);
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    if (mx)
+        emit_line(e, "float best = -INFINITY;"), emit_line(e, "int at = -1;");
+    emit_line(e, "for (int kh = 0; kh < %d; kh++) {", k);
+    emit_line(e, "const int ih = oh * %d - %d + kh;", s, p);
+    emit_line(e, "if (ih < 0 || ih >= %d) continue;", h);
+    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "const int iw = ow * %d - %d + kw;", s, p);
+    emit_line(e, "if (iw < 0 || iw >= %d) continue;", w);
+    if (mx) {
+        emit_line(e, "if (xc[ih * %d + iw] > best) {", w);
+        emit_line(e, "best = xc[ih * %d + iw];", w);
+        emit_line(e, "at = ih * %d + iw;", w);
+        emit_line(e, "}");
+    } else {
+        emit_line(e, "dxc[ih * %d + iw] += dyc[oh * %d + ow] / %d.0f;", w, wo, k * k);
+    }
+    emit_line(e, "}");
+    emit_line(e, "}");
+    if (mx)
+        emit_line(e, "if (at >= 0) dxc[at] += dyc[oh * %d + ow];", wo);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* d/dv of the unary elementwise ops, as an expression of g (dy), x or y. */
+static const char *unary_grad(const IrGraph *g, const IrNode *f)
+{
+    char buf[32];
+    switch (f->op) {
+    case IR_RELU: return "y[i] > 0.0f ? dy[i] : 0.0f";
+    case IR_LEAKY_RELU: return arena_printf(g->arena, "x[i] > 0.0f ? dy[i] : %s * dy[i]", emit_float(buf, sizeof buf, f->a.alpha));
+    case IR_SIGMOID: return "dy[i] * y[i] * (1.0f - y[i])";
+    case IR_TANH: return "dy[i] * (1.0f - y[i] * y[i])";
+    case IR_GELU:
+        return "dy[i] * (0.5f * (1.0f + erff(x[i] * 0.707106781186547524f)) + "
+               "x[i] * 0.398942280401432678f * expf(-0.5f * x[i] * x[i]))";
+    case IR_SILU: return "dy[i] * (1.0f / (1.0f + expf(-x[i]))) * (1.0f + x[i] * (1.0f - 1.0f / (1.0f + expf(-x[i]))))";
+    case IR_MUL: return "dy[i] * other[i]";
+    default: netc_unreachable();
+    }
+}
+
+static void k_softmax_bwd(Emitter *e, const IrNode *f)
+{
+    int l = f->shape.dim[f->shape.ndim - 1];
+    long long rows = ir_numel(&f->shape) / l;
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *yr = y + r * %d, *dyr = dy + r * %d;", l, l);
+    emit_line(e, "float *dxr = dx + r * %d;", l);
+    emit_line(e, "float s = 0.0f;");
+    if (f->op == IR_SOFTMAX) {
+        emit_line(e, "for (int i = 0; i < %d; i++) s += dyr[i] * yr[i];", l);
+        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = yr[i] * (dyr[i] - s);", l);
+    } else {
+        emit_line(e, "for (int i = 0; i < %d; i++) s += dyr[i];", l);
+        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = dyr[i] - expf(yr[i]) * s;", l);
+    }
+    emit_line(e, "}");
+}
+
+/* batchnorm on batch statistics: dx, or dweight and dbias, per channel. */
+static void k_bn_bwd(Emitter *e, const IrNode *b, const IrNode *f)
+{
+    int c = f->shape.dim[0];
+    long long inner = ir_numel(&f->shape) / c;
+    if (b->a.wrt >= 0)
+        emit_line(e, "const float count = (float)batch * %lld.0f;", inner);
+    emit_line(e, "for (int c = 0; c < %d; c++) {", c);
+    emit_line(e, "const float mean = stats[c], invstd = stats[%d + c];", c);
+    emit_line(e, "float sdy = 0.0f, sdyx = 0.0f;");
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const size_t o = ((size_t)n * %d + c) * %lld;", c, inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) {", inner);
+    emit_line(e, "sdy += dy[o + i];");
+    emit_line(e, "sdyx += dy[o + i] * (x[o + i] - mean) * invstd;");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    if (b->a.wrt < 0) {
+        emit_line(e, "dw[c] = sdyx;");
+        emit_line(e, "dbias[c] = sdy;");
+    } else {
+        emit_line(e, "const float k = w[c] * invstd;");
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "const size_t o = ((size_t)n * %d + c) * %lld;", c, inner);
+        emit_line(e, "for (int i = 0; i < %lld; i++)", inner);
+        emit_line(e, "    dx[o + i] = k * (dy[o + i] - sdy / count - (x[o + i] - mean) * invstd * sdyx / count);");
+        emit_line(e, "}");
+    }
+    emit_line(e, "}");
+}
+
+static void k_ln_bwd(Emitter *e, const IrNode *b, const IrNode *f)
+{
+    int d = f->shape.dim[f->shape.ndim - 1];
+    long long rows = ir_numel(&f->shape) / d;
+    char eps[32];
+    emit_float(eps, sizeof eps, f->a.eps);
+    if (b->a.wrt < 0) {
+        emit_line(e, "memset(dw, 0, sizeof(float) * %d);", d);
+        emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", d);
+    }
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *xr = x + r * %d, *dyr = dy + r * %d;", d, d);
+    emit_line(e, "float mean = 0.0f, var = 0.0f;");
+    emit_line(e, "for (int i = 0; i < %d; i++) mean += xr[i];", d);
+    emit_line(e, "mean /= %d.0f;", d);
+    emit_line(e, "for (int i = 0; i < %d; i++) var += (xr[i] - mean) * (xr[i] - mean);", d);
+    emit_line(e, "const float rstd = 1.0f / sqrtf(var / %d.0f + %s);", d, eps);
+    if (b->a.wrt < 0) {
+        emit_line(e, "for (int i = 0; i < %d; i++) {", d);
+        emit_line(e, "dw[i] += dyr[i] * (xr[i] - mean) * rstd;");
+        emit_line(e, "dbias[i] += dyr[i];");
+        emit_line(e, "}");
+    } else {
+        emit_line(e, "float *dxr = dx + r * %d;", d);
+        emit_line(e, "float sg = 0.0f, sgx = 0.0f;");
+        emit_line(e, "for (int i = 0; i < %d; i++) {", d);
+        emit_line(e, "sg += dyr[i] * w[i];");
+        emit_line(e, "sgx += dyr[i] * w[i] * (xr[i] - mean) * rstd;");
+        emit_line(e, "}");
+        emit_line(e, "for (int i = 0; i < %d; i++)", d);
+        emit_line(e, "    dxr[i] = rstd * (dyr[i] * w[i] - sg / %d.0f - (xr[i] - mean) * rstd * sgx / %d.0f);", d, d);
+    }
+    emit_line(e, "}");
+}
+
+static void k_concat_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    int ax = f->a.axis;
+    long long outer = 1, inner = 1;
+    for (int i = 0; i < ax; i++)
+        outer *= f->shape.dim[i];
+    for (int i = ax + 1; i < f->shape.ndim; i++)
+        inner *= f->shape.dim[i];
+    long long ca = shape_of(g, f->in[0])->dim[ax] * inner, cb = shape_of(g, f->in[1])->dim[ax] * inner;
+    long long mine = b->a.wrt == 0 ? ca : cb, skip = b->a.wrt == 0 ? 0 : ca;
+    emit_line(e, "for (size_t o = 0; o < (size_t)batch * %lld; o++)", outer);
+    emit_line(e, "    memcpy(dx + o * %lld, dy + o * %lld + %lld, sizeof(float) * %lld);", mine, ca + cb, skip, mine);
+}
+
+static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
+{
+    const IrNode *f = &g->nodes[b->a.of];
+    switch (f->op) {
+    case IR_CROSS_ENTROPY:
+    case IR_MSE:
+    case IR_L1:
+    case IR_BCE_WITH_LOGITS: k_loss_bwd(e, g, b); break;
+    case IR_DENSE: k_dense_bwd(e, g, b, f); break;
+    case IR_CONV2D: k_conv_bwd(e, g, b, f); break;
+    case IR_MAXPOOL2D:
+    case IR_AVGPOOL2D: k_pool_bwd(e, g, f); break;
+    case IR_GLOBAL_AVGPOOL: {
+        const IrShape *xs = shape_of(g, f->in[0]);
+        int hw = xs->dim[1] * xs->dim[2];
+        emit_line(e, "for (size_t nc = 0; nc < (size_t)batch * %d; nc++)", xs->dim[0]);
+        emit_line(e, "    for (int i = 0; i < %d; i++) dx[nc * %d + i] = dy[nc] / %d.0f;", hw, hw, hw);
+        break;
+    }
+    case IR_RELU: case IR_LEAKY_RELU: case IR_SIGMOID: case IR_TANH: case IR_GELU: case IR_SILU: case IR_MUL:
+        emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", (long long)ir_numel(&b->shape));
+        emit_line(e, "    dx[i] = %s;", unary_grad(g, f));
+        break;
+    case IR_SOFTMAX:
+    case IR_LOG_SOFTMAX: k_softmax_bwd(e, f); break;
+    case IR_BATCHNORM: k_bn_bwd(e, b, f); break;
+    case IR_LAYERNORM: k_ln_bwd(e, b, f); break;
+    case IR_DROPOUT: k_dropout_train(e, f, true); break;
+    case IR_CONCAT: k_concat_bwd(e, g, b, f); break;
+    default: netc_die("no backward kernel for %s", ir_ops[f->op].name);
+    }
+}
+
+void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    KArgs a;
+    emit_kernel_args(g, id, &a);
+    emit_kernel_comment(e, g, id);
+    if (n->op == IR_BATCHNORM || n->op == IR_DROPOUT)
+        fprintf(e->out, "/* (training mode: %s) */\n",
+                n->op == IR_BATCHNORM ? "batch statistics, running statistics updated" : "random mask");
+    emit_args_signature(e, g, id, &a);
+    switch (n->op) {
+    case IR_BATCHNORM: k_bn_train(e, g, n); break;
+    case IR_DROPOUT: k_dropout_train(e, n, false); break;
+    case IR_BWD: k_bwd(e, g, n); break;
+    default: k_loss(e, g, n); break;
+    }
+    emit_line(e, "}");
+    emit_blank(e);
+}

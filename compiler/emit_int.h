@@ -1,0 +1,29 @@
+/*
+ * emit_int.h — what the emitter's files share and nothing else needs.
+ */
+#ifndef NETC_EMIT_INT_H
+#define NETC_EMIT_INT_H
+
+#include "emit.h"
+
+enum { KARGS_MAX = 16 };
+
+/* One argument of a kernel: as declared, and as passed by its caller. */
+typedef struct KArg {
+    const char *type;  /* "const float *restrict" */
+    const char *name;  /* "dy" */
+    const char *expr;  /* "work + 128 * mb" */
+} KArg;
+
+typedef struct KArgs {
+    const char *ret;       /* "void", or "float" for loss values */
+    int n;                 /* arguments after `int batch` */
+    KArg arg[KARGS_MAX];
+} KArgs;
+
+void emit_kernel_args(const IrGraph *g, int node, KArgs *a);
+const char *emit_train_kernel_name(const IrGraph *g, int node);
+/* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
+const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);
+
+#endif

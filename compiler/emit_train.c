@@ -1,0 +1,548 @@
+/*
+ * emit_train.c — the generated training API: create_train, train_step,
+ * evaluate, and the optimizer update.
+ *
+ * train_step runs the forward pass in training mode on the training plan
+ * (every tensor backward needs stays alive), the loss terms, the backward
+ * kernels in the order autodiff made them, optional gradient clipping,
+ * and one vectorizable pass over the trainable part of the parameter
+ * block that updates parameters and optimizer state together.  The update
+ * follows torch.optim (PyTorch 1.13) operation by operation.
+ */
+#include "emit.h"
+#include "emit_int.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static bool can_train(const IrGraph *g)
+{
+    return g->loss >= 0 && g->opt.kind != OPT_NONE;
+}
+
+static const char *upper(const IrGraph *g, const char *s)
+{
+    char *u = arena_strdup(g->arena, s);
+    for (char *p = u; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return u;
+}
+
+/* Optimizer state tensors per parameter, by torch.optim's names. */
+static int state_names(const IrGraph *g, const char **names)
+{
+    const IrOptim *o = &g->opt;
+    int n = 0;
+    switch (o->kind) {
+    case OPT_SGD:
+        if (ir_hp(o, "momentum") != 0)
+            names[n++] = "momentum_buffer";
+        break;
+    case OPT_ADAGRAD: names[n++] = "sum"; break;
+    case OPT_RMSPROP:
+        names[n++] = "square_avg";
+        if (ir_hp(o, "momentum") != 0)
+            names[n++] = "momentum_buffer";
+        if (ir_hp(o, "centered") != 0)
+            names[n++] = "grad_avg";
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        names[n++] = "exp_avg";
+        names[n++] = "exp_avg_sq";
+        if (ir_hp(o, "amsgrad") != 0)
+            names[n++] = "max_exp_avg_sq";
+        break;
+    case OPT_NONE: break;
+    }
+    return n;
+}
+
+/* Inputs, then labels, as parameters of train_step / evaluate. */
+static void io_params(FILE *out, const IrGraph *g)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == IR_INPUT)
+            fprintf(out, ", const float *in_%s", g->nodes[i].name);
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == IR_LABEL)
+            fprintf(out, ", const %s *lab_%s", emit_label_type(&g->nodes[i]), g->nodes[i].name);
+}
+
+static void out_params(FILE *out, const IrGraph *g)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        fprintf(out, ", float *out_%s", g->outputs[i].name);
+}
+
+void emit_train_header(FILE *out, const IrGraph *g)
+{
+    if (!can_train(g))
+        return;
+    const char *N = g->name, *U = upper(g, N);
+    const char *names[4];
+    int ns = state_names(g, names);
+    fprintf(out, "\n/* ---- training ---- */\n\n");
+    fprintf(out, "#define %s_TRAINABLE_FLOATS %lld  /* the trainable part of the parameter block */\n", U,
+            (long long)g->trainable_floats);
+    fprintf(out, "#define %s_TRAIN_WORK_FLOATS %lld  /* training workspace per sample (%lld without reuse) */\n", U,
+            (long long)g->work_floats[PLAN_TRAIN], (long long)g->work_floats_noreuse[PLAN_TRAIN]);
+    fprintf(out, "#define %s_STATE_TENSORS %d  /* optimizer state per parameter (%s) */\n", U, ns, g->opt.name);
+    fprintf(out, "/* Bytes of arena %s_create_train() needs for batches of at most B samples. */\n", N);
+    fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
+                 "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
+                 "     (size_t)%lld * 4 + 512 + (size_t)(B) * %lld * 4)\n\n",
+            U, U, U, U, (long long)g->stat_floats,
+            (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
+                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0));
+    fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
+    fprintf(out, "/* A model that can also train: gradients, optimizer state, training workspace. */\n");
+    fprintf(out, "%s_model *%s_create_train(void *arena, size_t bytes, int max_batch, NnrtError *err);\n", N, N);
+    fprintf(out, "/* Seeds the dropout masks (the net's train seed by default). */\n");
+    fprintf(out, "void %s_set_seed(%s_model *m, uint64_t seed);\n", N, N);
+    fprintf(out, "/*\n * One optimizer step on a batch with learning rate lr; *loss gets the batch's\n"
+                 " * loss (before the update), and each non-NULL out_* the batch's output.\n"
+                 " * Class labels are int32_t in [0, classes).  Returns 0; -1 if batch is out\n"
+                 " * of range or the model was made by %s_create; -2 if a label is out of range.\n */\n", N);
+    fprintf(out, "int %s_train_step(%s_model *m, int batch", N, N);
+    io_params(out, g);
+    fprintf(out, ", float lr, float *loss");
+    out_params(out, g);
+    fprintf(out, ");\n/* The loss in inference mode (running statistics, no dropout); outputs are required. */\n");
+    fprintf(out, "int %s_evaluate(%s_model *m, int batch", N, N);
+    io_params(out, g);
+    fprintf(out, ", float *loss");
+    out_params(out, g);
+    fprintf(out, ");\n/* Optimizer state k (0 <= k < %s_STATE_TENSORS), laid out like the parameter block. */\n", U);
+    fprintf(out, "float *%s_state(%s_model *m, int k);\n", N, N);
+    fprintf(out, "int64_t *%s_step_counter(%s_model *m);\n", N, N);
+    fprintf(out, "/* Gradients of the last step, laid out like the parameter block (NULL for inference models). */\n");
+    fprintf(out, "float *%s_grad(%s_model *m);\n", N, N);
+}
+
+/* ---- the optimizer update ---------------------------------------------------- */
+
+static const char *lit(const IrGraph *g, double v)
+{
+    char buf[32];
+    return arena_strdup(g->arena, emit_float(buf, sizeof buf, v));
+}
+
+static void update_sgd(Emitter *e, const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    double mom = ir_hp(o, "momentum"), damp = ir_hp(o, "dampening"), wd = ir_hp(o, "weight_decay");
+    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, wd != 0 ? "float d = gr[i] + %s * p[i];" : "float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
+    if (mom != 0) {
+        emit_line(e, "s0[i] = first ? d : %s * s0[i] + %s * d;", lit(g, mom), lit(g, 1 - damp));
+        emit_line(e, ir_hp(o, "nesterov") != 0 ? "d = d + %s * s0[i];" : "d = s0[i];%s",
+                  ir_hp(o, "nesterov") != 0 ? lit(g, mom) : "");
+    }
+    emit_line(e, "p[i] -= lr * d;");
+    emit_line(e, "}");
+}
+
+static void update_adagrad(Emitter *e, const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    double wd = ir_hp(o, "weight_decay");
+    emit_line(e, "const float clr = (float)(lr / (1.0 + (double)m->step * %.17g));", ir_hp(o, "lr_decay"));
+    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
+    emit_line(e, "s0[i] += d * d;");
+    emit_line(e, "p[i] -= clr * d / (sqrtf(s0[i]) + %s);", lit(g, ir_hp(o, "eps")));
+    emit_line(e, "}");
+}
+
+static void update_rmsprop(Emitter *e, const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    double a = ir_hp(o, "alpha"), wd = ir_hp(o, "weight_decay"), mom = ir_hp(o, "momentum");
+    bool centered = ir_hp(o, "centered") != 0;
+    const char *ga = mom != 0 ? "s2" : "s1";
+    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
+    emit_line(e, "s0[i] = %s * s0[i] + %s * d * d;", lit(g, a), lit(g, 1 - a));
+    if (centered) {
+        emit_line(e, "%s[i] = %s * %s[i] + %s * d;", ga, lit(g, a), ga, lit(g, 1 - a));
+        emit_line(e, "const float avg = sqrtf(s0[i] - %s[i] * %s[i]) + %s;", ga, ga, lit(g, ir_hp(o, "eps")));
+    } else {
+        emit_line(e, "const float avg = sqrtf(s0[i]) + %s;", lit(g, ir_hp(o, "eps")));
+    }
+    if (mom != 0) {
+        emit_line(e, "s1[i] = %s * s1[i] + d / avg;", lit(g, mom));
+        emit_line(e, "p[i] -= lr * s1[i];");
+    } else {
+        emit_line(e, "p[i] -= lr * d / avg;");
+    }
+    emit_line(e, "}");
+}
+
+static void update_adam(Emitter *e, const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2"), wd = ir_hp(o, "weight_decay");
+    bool adamw = o->kind == OPT_ADAMW, ams = ir_hp(o, "amsgrad") != 0;
+    emit_line(e, "const double t = (double)m->step + 1.0;");
+    emit_line(e, "const float step_size = (float)(lr / (1.0 - pow(%.17g, t)));", b1);
+    emit_line(e, "const float bc2_sqrt = (float)sqrt(1.0 - pow(%.17g, t));", b2);
+    if (adamw && wd != 0)
+        emit_line(e, "const float decay = (float)(1.0 - (double)lr * %.17g);", wd);
+    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    if (adamw && wd != 0)
+        emit_line(e, "p[i] *= decay;");
+    emit_line(e, !adamw && wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s",
+              !adamw && wd != 0 ? lit(g, wd) : "");
+    emit_line(e, "s0[i] = %s * s0[i] + %s * d;", lit(g, b1), lit(g, 1 - b1));
+    emit_line(e, "s1[i] = %s * s1[i] + %s * d * d;", lit(g, b2), lit(g, 1 - b2));
+    if (ams) {
+        emit_line(e, "s2[i] = s2[i] > s1[i] ? s2[i] : s1[i];");
+        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s2[i]) / bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
+    } else {
+        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s1[i]) / bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
+    }
+    emit_line(e, "}");
+}
+
+static void emit_update(Emitter *e, const IrGraph *g)
+{
+    const char *names[4];
+    int ns = state_names(g, names);
+    fprintf(e->out, "/*\n * The %s update over every trainable parameter at once (", g->opt.name);
+    for (int i = 0; i < g->opt.nhp; i++)
+        fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
+    fprintf(e->out, ").\n */\nstatic void %s_update(%s_model *m, float lr)\n", g->name, g->name);
+    emit_line(e, "{");
+    emit_line(e, "float *restrict p = m->params;");
+    emit_line(e, "const float *restrict gr = m->grad;");
+    for (int i = 0; i < ns; i++)
+        emit_line(e, "float *restrict s%d = m->state[%d];  /* %s */", i, i, names[i]);
+    if (g->opt.kind == OPT_SGD && ir_hp(&g->opt, "momentum") != 0)
+        emit_line(e, "const int first = m->step == 0;");
+    switch (g->opt.kind) {
+    case OPT_SGD: update_sgd(e, g); break;
+    case OPT_ADAGRAD: update_adagrad(e, g); break;
+    case OPT_RMSPROP: update_rmsprop(e, g); break;
+    case OPT_ADAM:
+    case OPT_ADAMW: update_adam(e, g); break;
+    case OPT_NONE: break;
+    }
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+static void emit_clip(Emitter *e, const IrGraph *g)
+{
+    if (g->train.clip_norm <= 0)
+        return;
+    emit_line(e, "{  /* clip the global gradient norm to %g */", g->train.clip_norm);
+    emit_line(e, "double sq = 0.0;");
+    emit_line(e, "for (size_t i = 0; i < %lld; i++) sq += (double)gr[i] * gr[i];", (long long)g->trainable_floats);
+    emit_line(e, "const double coef = %.17g / (sqrt(sq) + 1e-6);", g->train.clip_norm);
+    emit_line(e, "if (coef < 1.0)");
+    emit_line(e, "    for (size_t i = 0; i < %lld; i++) gr[i] *= (float)coef;", (long long)g->trainable_floats);
+    emit_line(e, "}");
+}
+
+/* Prints a call of a kernel with its argument expressions. */
+static void emit_call(Emitter *e, const IrGraph *g, int id, const char *lhs)
+{
+    KArgs a;
+    emit_kernel_args(g, id, &a);
+    for (int i = 0; i < e->depth; i++)
+        fputs("    ", e->out);
+    fprintf(e->out, "%s%s(batch", lhs ? lhs : "", emit_train_kernel_name(g, id));
+    for (int i = 0; i < a.n; i++)
+        fprintf(e->out, ", %s", a.arg[i].expr);
+    fputs(");\n", e->out);
+}
+
+/* A forward kernel shared with inference, called on the training plan. */
+static void emit_plain_call(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    for (int i = 0; i < e->depth; i++)
+        fputs("    ", e->out);
+    fprintf(e->out, "%s(batch", emit_kernel_name(g, id));
+    for (int j = 0; j < n->nin; j++)
+        fprintf(e->out, ", %s", emit_tensor_ptr(g, PLAN_TRAIN, n->in[j]));
+    for (int j = 0; j < n->nparam; j++)
+        fprintf(e->out, ", p + %lld", (long long)g->param_off[n->param[j]]);
+    fprintf(e->out, ", %s);\n", emit_tensor_ptr(g, PLAN_TRAIN, id));
+}
+
+/* Checks class labels are in range; returns -2 from the caller if not. */
+static void emit_label_checks(Emitter *e, const IrGraph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_LABEL || !n->is_class || n->place[PLAN_TRAIN].buf == BUF_NONE)
+            continue;
+        emit_line(e, "for (int n = 0; n < batch; n++)");
+        emit_line(e, "    if (lab_%s[n] < 0 || lab_%s[n] >= %d)", n->name, n->name, n->a.nclass);
+        emit_line(e, "        return -2;");
+    }
+}
+
+/* loss = sum of w_k * term_k, each term computed by its kernel. */
+static void emit_loss_sum(Emitter *e, const IrGraph *g, bool train)
+{
+    const IrNode *sum = &g->nodes[g->loss];
+    emit_line(e, "float total = 0.0f;");
+    for (int k = 0; k < sum->nin; k++) {
+        int t = sum->in[k];
+        const IrNode *n = &g->nodes[t];
+        char w[32];
+        emit_float(w, sizeof w, n->a.weight);
+        if (train) {
+            emit_call(e, g, t, arena_printf(g->arena, "total += %s * ", w));
+        } else {
+            emit_line(e, "total += %s * %s(batch, %s, %s);", w, emit_kernel_name(g, t),
+                      emit_tensor_ptr(g, PLAN_INFER, n->in[0]), arena_printf(g->arena, "%s_%s",
+                      g->nodes[n->in[1]].op == IR_LABEL ? "lab" : "in", g->nodes[n->in[1]].name));
+        }
+    }
+}
+
+static void emit_train_step(Emitter *e, const IrGraph *g)
+{
+    const char *N = g->name;
+    fprintf(e->out, "int %s_train_step(%s_model *m, int batch", N, N);
+    io_params(e->out, g);
+    fprintf(e->out, ", float lr, float *loss");
+    out_params(e->out, g);
+    fputs(")\n", e->out);
+    emit_line(e, "{");
+    emit_line(e, "if (!m->grad || batch < 1 || batch > m->max_batch)");
+    emit_line(e, "    return -1;");
+    emit_label_checks(e, g);
+    emit_line(e, "float *const work = m->work;");
+    emit_line(e, "float *const p = m->params;");
+    emit_line(e, "float *const gr = m->grad;");
+    emit_line(e, "float *const st = m->stats;");
+    emit_line(e, "const size_t mb = (size_t)m->max_batch;");
+    emit_line(e, "(void)st;");
+    emit_line(e, "(void)gr;");
+    emit_line(e, "/* forward, training mode */");
+    for (int i = 0; i < g->nforward; i++) {
+        const IrNode *n = &g->nodes[i];
+        IrBuf b = n->place[PLAN_TRAIN].buf;
+        if (b == BUF_NONE || b == BUF_INPUT || b == BUF_ALIAS || n->op == IR_LOSS_SUM || (ir_ops[n->op].flags & IRF_LOSS))
+            continue;
+        if (emit_has_train_kernel(g, i))
+            emit_call(e, g, i, NULL);
+        else
+            emit_plain_call(e, g, i);
+    }
+    emit_loss_sum(e, g, true);
+    emit_line(e, "/* backward */");
+    for (int i = g->nforward; i < g->nnodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->place[PLAN_TRAIN].buf == BUF_ALIAS)
+            continue;
+        if (n->op == IR_ADD)
+            emit_plain_call(e, g, i);
+        else
+            emit_call(e, g, i, NULL);
+    }
+    emit_clip(e, g);
+    emit_line(e, "%s_update(m, lr);", N);
+    emit_line(e, "m->step++;");
+    for (int i = 0; i < g->noutputs; i++) {
+        int id = g->outputs[i].node;
+        if (g->nodes[id].place[PLAN_TRAIN].buf == BUF_NONE)
+            continue;
+        emit_line(e, "if (out_%s)", g->outputs[i].name);
+        emit_line(e, "    memcpy(out_%s, %s, sizeof(float) * (size_t)batch * %lld);", g->outputs[i].name,
+                  emit_tensor_ptr(g, PLAN_TRAIN, id), (long long)ir_numel(&g->nodes[id].shape));
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->nodes[g->outputs[i].node].place[PLAN_TRAIN].buf == BUF_NONE)
+            emit_line(e, "(void)out_%s;  /* not computed in training */", g->outputs[i].name);
+    emit_line(e, "*loss = total;");
+    emit_line(e, "return 0;");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+static void emit_evaluate(Emitter *e, const IrGraph *g)
+{
+    const char *N = g->name;
+    fprintf(e->out, "int %s_evaluate(%s_model *m, int batch", N, N);
+    io_params(e->out, g);
+    fprintf(e->out, ", float *loss");
+    out_params(e->out, g);
+    fputs(")\n", e->out);
+    emit_line(e, "{");
+    emit_label_checks(e, g);
+    for (int k = 0; k < e->depth; k++)
+        fputs("    ", e->out);
+    fprintf(e->out, "if (%s_forward(m, batch", N);
+    for (int j = 0; j < g->nnodes; j++)
+        if (g->nodes[j].op == IR_INPUT)
+            fprintf(e->out, ", in_%s", g->nodes[j].name);
+    for (int j = 0; j < g->noutputs; j++)
+        fprintf(e->out, ", out_%s", g->outputs[j].name);
+    fputs(") != 0)\n", e->out);
+    emit_line(e, "    return -1;");
+    emit_loss_sum(e, g, false);
+    emit_line(e, "*loss = total;");
+    emit_line(e, "return 0;");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+static void emit_train_api(Emitter *e, const IrGraph *g)
+{
+    const char *N = g->name, *U = upper(g, N);
+    FILE *out = e->out;
+    fprintf(out, "size_t %s_train_arena_bytes(int max_batch)\n{\n    return %s_TRAIN_ARENA_BYTES(max_batch < 1 ? 1 : max_batch);\n}\n\n", N, U);
+    fprintf(out,
+            "%s_model *%s_create_train(void *arena, size_t bytes, int max_batch, NnrtError *err)\n{\n"
+            "    if (max_batch >= 1 && bytes < %s_train_arena_bytes(max_batch)) {\n"
+            "        nnrt_errorf(err, \"%s: arena of %%zu bytes is too small to train; max_batch %%d needs %%zu\", bytes,\n"
+            "                    max_batch, %s_train_arena_bytes(max_batch));\n"
+            "        return NULL;\n    }\n"
+            "    %s_model *m = %s_create(arena, bytes, max_batch, err);\n"
+            "    if (!m)\n        return NULL;\n"
+            "    NnrtArena a;\n"
+            "    nnrt_arena_init(&a, arena, bytes);\n"
+            "    a.used = (size_t)((unsigned char *)(m->work + %s_WORK_FLOATS * (size_t)max_batch) - (unsigned char *)arena);\n"
+            "    nnrt_arena_alloc(&a, sizeof(float) * (size_t)max_batch * %lld, 64);  /* the workspace grows */\n"
+            "    m->grad = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
+            "    memset(m->grad, 0, sizeof(float) * %s_TRAINABLE_FLOATS);\n"
+            "    for (int k = 0; k < %s_STATE_TENSORS; k++)\n"
+            "        m->state[k] = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
+            "    m->stats = nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64);\n"
+            "    %s_reset_state(m);\n"
+            "    m->seed = %lluu;\n"
+            "    return m;\n}\n\n",
+            N, N, N, N, N, N, N, U,
+            (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
+                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0),
+            U, U, U, U, (long long)g->stat_floats, N, (unsigned long long)g->train.seed);
+    fprintf(out, "void %s_set_seed(%s_model *m, uint64_t seed)\n{\n    m->seed = seed;\n}\n\n", N, N);
+    fprintf(out, "float *%s_state(%s_model *m, int k)\n{\n    return k >= 0 && k < %s_STATE_TENSORS ? m->state[k] : NULL;\n}\n\n", N, N, U);
+    fprintf(out, "int64_t *%s_step_counter(%s_model *m)\n{\n    return &m->step;\n}\n\n", N, N);
+    fprintf(out, "float *%s_grad(%s_model *m)\n{\n    return m->grad;\n}\n\n", N, N);
+}
+
+/* Fresh optimizer state: zeros, or adagrad's initial accumulator. */
+static void emit_reset_state(Emitter *e, const IrGraph *g)
+{
+    const char *names[4];
+    int ns = state_names(g, names);
+    double init = g->opt.kind == OPT_ADAGRAD ? ir_hp(&g->opt, "initial_accumulator_value") : 0;
+    fprintf(e->out, "static void %s_reset_state(%s_model *m)\n", g->name, g->name);
+    emit_line(e, "{");
+    emit_line(e, "m->step = 0;");
+    for (int k = 0; k < ns; k++)
+        emit_line(e, "for (size_t i = 0; i < %lld; i++) m->state[%d][i] = %s;", (long long)g->trainable_floats, k,
+                  k == 0 ? lit(g, init) : "0.0f");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+void emit_train_source(Emitter *e, const IrGraph *g)
+{
+    if (!can_train(g))
+        return;
+    fprintf(e->out, "/* ---- training ---- */\n\n");
+    bool any_dropout = false;
+    for (int i = 0; i < g->nnodes; i++)
+        any_dropout |= g->nodes[i].op == IR_DROPOUT && g->nodes[i].place[PLAN_TRAIN].buf != BUF_NONE;
+    if (any_dropout) {
+        fprintf(e->out, "/* The mask stream of dropout layer j at the current step (docs/language.md). */\n");
+        fprintf(e->out, "static uint64_t dropout_key(const %s_model *m, int j)\n", g->name);
+        emit_line(e, "{");
+        emit_line(e, "return m->seed + (uint64_t)m->step * 0x9E3779B97F4A7C15ull + (uint64_t)j * 0xBF58476D1CE4E5B9ull;");
+        emit_line(e, "}");
+        emit_blank(e);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        IrBuf b = n->place[PLAN_TRAIN].buf;
+        if (b == BUF_NONE || b == BUF_ALIAS || n->op == IR_LOSS_SUM)
+            continue;
+        if (emit_has_train_kernel(g, i) || n->op == IR_BWD)
+            emit_train_kernel(e, g, i);
+        else if (i >= g->nforward)
+            emit_kernel(e, g, i);  /* gradient sums */
+    }
+    emit_update(e, g);
+    emit_reset_state(e, g);
+    emit_train_step(e, g);
+    emit_evaluate(e, g);
+    emit_train_api(e, g);
+}
+
+void emit_train_desc_fields(FILE *out, const IrGraph *g)
+{
+    const char *N = g->name;
+    if (!can_train(g)) {
+        fprintf(out, "    0, {0}, -1, -1, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n");
+        return;
+    }
+    const char *names[4];
+    int ns = state_names(g, names);
+    const IrTrain *t = &g->train;
+    int acc_out = -1, acc_lab = -1;
+    const IrNode *sum = &g->nodes[g->loss];
+    for (int k = 0; k < sum->nin && acc_out < 0; k++) {
+        const IrNode *l = &g->nodes[sum->in[k]];
+        if (l->op != IR_CROSS_ENTROPY)
+            continue;
+        acc_out = g->nodes[l->in[0]].out_index;
+        for (int i = 0, j = 0; i < g->nnodes; i++)
+            if (g->nodes[i].op == IR_LABEL) {
+                if (i == l->in[1])
+                    acc_lab = j;
+                j++;
+            }
+    }
+    static const char *sched[] = {"NNRT_SCHED_CONSTANT", "NNRT_SCHED_STEP", "NNRT_SCHED_COSINE"};
+    fprintf(out, "    1,\n    {%d, %d, %lluu, %d, %s, %d, %.17g, %d, %.17g, %.17g, \"%s\"},\n", t->batch, t->epochs,
+            (unsigned long long)t->seed, t->shuffle, sched[t->schedule], t->step_size, t->gamma, t->warmup,
+            t->clip_norm, ir_hp(&g->opt, "lr"), g->opt.name);
+    fprintf(out, "    %d, %d,\n    %d, %s_state_names,\n", acc_out, acc_lab, ns, N);
+    fprintf(out, "    %s_train_arena_bytes, %s_create_train_v, %s_state_v, %s_step_counter_v, %s_set_seed_v,\n"
+                 "    %s_train_step_v, %s_evaluate_v,\n", N, N, N, N, N, N, N);
+}
+
+/* Generic wrappers the descriptor points at (before the descriptor). */
+void emit_train_wrappers(FILE *out, const IrGraph *g)
+{
+    if (!can_train(g))
+        return;
+    const char *N = g->name;
+    const char *names[4];
+    int ns = state_names(g, names);
+    fprintf(out, "static const char *const %s_state_names[] = {", N);
+    for (int i = 0; i < ns; i++)
+        fprintf(out, "\"%s\", ", names[i]);
+    fprintf(out, "NULL};\n\n");
+    fprintf(out, "static void *%s_create_train_v(void *arena, size_t bytes, int max_batch, NnrtError *err)\n{\n"
+                 "    return %s_create_train(arena, bytes, max_batch, err);\n}\n\n", N, N);
+    fprintf(out, "static float *%s_state_v(void *m, int k)\n{\n    return %s_state(m, k);\n}\n\n", N, N);
+    fprintf(out, "static int64_t *%s_step_counter_v(void *m)\n{\n    return %s_step_counter(m);\n}\n\n", N, N);
+    fprintf(out, "static void %s_set_seed_v(void *m, uint64_t seed)\n{\n    %s_set_seed(m, seed);\n}\n\n", N, N);
+    for (int pass = 0; pass < 2; pass++) {
+        bool train = pass == 0;
+        fprintf(out, "static int %s_%s_v(void *m, int batch, const float *const *in, const void *const *lab, %s"
+                     "float *loss, float *const *out)\n{\n    (void)in;\n    (void)lab;\n",
+                N, train ? "train_step" : "evaluate", train ? "float lr, " : "");
+        fprintf(out, "    return %s_%s(m, batch", N, train ? "train_step" : "evaluate");
+        int ni = 0, nl = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (g->nodes[i].op == IR_INPUT)
+                fprintf(out, ", in[%d]", ni++);
+        for (int i = 0; i < g->nnodes; i++)
+            if (g->nodes[i].op == IR_LABEL)
+                fprintf(out, ", (const %s *)lab[%d]", emit_label_type(&g->nodes[i]), nl++);
+        fprintf(out, train ? ", lr, loss" : ", loss");
+        for (int i = 0; i < g->noutputs; i++)
+            fprintf(out, train ? ", out ? out[%d] : NULL" : ", out[%d]", i);
+        fprintf(out, ");\n}\n\n");
+    }
+}
