@@ -34,7 +34,7 @@ COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/net.tab.o $(BUILD)/ne
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
 HEADERS       = $(wildcard compiler/*.h compiler/*.def runtime/*.h) $(BUILD)/net.tab.h
 
-.PHONY: all demo test asan fuzz clean unit-tests error-tests reference-tests
+.PHONY: all demo test check asan fuzz clean unit-tests error-tests reference-tests gradcheck-tests e2e-tests
 
 $(BUILD)/net.tab.c $(BUILD)/net.tab.h: grammar/net.y $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
@@ -78,6 +78,13 @@ $(BUILD)/tests/npycmp: tests/tools/npycmp.c $(BUILD)/libnnrt.a
 
 reference-tests: all $(BUILD)/tests/npycmp
 	@CC="$(CC)" SANFLAGS="$(SANFLAGS)" bash tests/reference/run.sh $(BUILD)
+	@CC="$(CC)" SANFLAGS="$(SANFLAGS)" bash tests/reference/train_run.sh $(BUILD)
+
+gradcheck-tests: all
+	@CC="$(CC)" SANFLAGS="$(SANFLAGS)" bash tests/gradcheck/run.sh $(BUILD)
+
+e2e-tests: all $(BUILD)/tests/npycmp
+	@CC="$(CC)" SANFLAGS="$(SANFLAGS)" bash tests/e2e/run.sh $(BUILD)
 
 unit-tests: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -85,17 +92,21 @@ unit-tests: $(UNIT_BINS)
 error-tests: $(BUILD)/netc
 	@bash tests/errors/run.sh $(BUILD)/netc
 
-test: all unit-tests error-tests
-	@bash tests/run-all.sh $(BUILD)
+# Every suite once; `make test` runs it plainly and then under the sanitizers.
+check: all unit-tests error-tests reference-tests gradcheck-tests e2e-tests
+	@echo "all suites passed ($(BUILD))"
+
+test: check
+	@$(MAKE) --no-print-directory asan
 
 asan:
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" check
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)
 
-fuzz:
+fuzz: all
 	@bash fuzz/run.sh
 
 clean:

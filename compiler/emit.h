@@ -33,6 +33,7 @@ void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o);
 void emit_kernel(Emitter *e, const IrGraph *g, int node);
 const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
 void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
+void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
 
 /* emit_backward.c: training-mode forward kernels, loss and backward kernels. */
 bool emit_has_train_kernel(const IrGraph *g, int node);  /* forward differs in training */

@@ -173,7 +173,9 @@ static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
     emit_line(e, "float *yc = y + ((size_t)n * %d + c) * %lld;", c, inner);
-    emit_line(e, "for (int i = 0; i < %lld; i++) yc[i] = xc[i] * scale + shift;", inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) {", inner);
+    emit_store(e, g, n, "yc[i]", "xc[i] * scale + shift");
+    emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "rmean[c] = %s * rmean[c] + %s * (float)mean;", keep, mom);
     emit_line(e, "rvar[c] = %s * rvar[c] + %s * (float)(count > 1 ? var * count / (count - 1) : var);", keep, mom);

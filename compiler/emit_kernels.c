@@ -12,6 +12,7 @@
  */
 #include "emit.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const PARAM_ARG[] = {
@@ -77,6 +78,8 @@ void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
     case IR_DROPOUT: emit_line(e, " *   inference: identity (p %g in training)", a->p); break;
     default: break;
     }
+    if (n->a.epilogue)
+        emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[n->a.epilogue].op].name, g->nodes[n->a.epilogue].name);
     char fl[32];
     snprintf(fl, sizeof fl, "%lld", (long long)fwd);
     emit_line(e, " *   %s FLOPs per sample; %s:%d:%d", fl, g->src->path, line, col);
@@ -110,6 +113,23 @@ static const char *elem_expr(const IrGraph *g, const IrNode *n)
     }
 }
 
+/*
+ * Stores `val` into `dst`, through the node's fused activation if it has
+ * one: "dst = val;" or "{ const float v = val; dst = <activation of v>; }".
+ */
+void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val)
+{
+    if (!n->a.epilogue) {
+        emit_line(e, "%s = %s;", dst, val);
+        return;
+    }
+    emit_line(e, "{");
+    emit_line(e, "const float v = %s;", val);
+    emit_line(e, "%s = %s;  /* fused %s */", dst, elem_expr(g, &g->nodes[n->a.epilogue]),
+              g->nodes[n->a.epilogue].name);
+    emit_line(e, "}");
+}
+
 static void k_unary(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", numel(&n->shape));
@@ -118,10 +138,11 @@ static void k_unary(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
 }
 
-static void k_binary(Emitter *e, const IrNode *n)
+static void k_binary(Emitter *e, const IrGraph *g, const IrNode *n)
 {
-    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", numel(&n->shape));
-    emit_line(e, "    y[i] = x[i] %c x2[i];", n->op == IR_ADD ? '+' : '*');
+    emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", numel(&n->shape));
+    emit_store(e, g, n, "y[i]", n->op == IR_ADD ? "x[i] + x2[i]" : "x[i] * x2[i]");
+    emit_line(e, "}");
 }
 
 static void k_copy(Emitter *e, const IrNode *n)
@@ -168,11 +189,14 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     }
     if (main_d < d)
         emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * wu[d];", main_d, d);
-    for (int i = 0; i < e->depth; i++)
-        fputs("    ", e->out);
-    fputs("yr[u] = ", e->out);
-    emit_acc_sum(e->out, 0, k);
-    fputs(n->a.bias ? " + bias[u];\n" : ";\n", e->out);
+    char *sum = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&sum, &len);
+    emit_acc_sum(mem, 0, k);
+    fputs(n->a.bias ? " + bias[u]" : "", mem);
+    fclose(mem);
+    emit_store(e, g, n, "yr[u]", arena_strdup(g->arena, sum));
+    free(sum);
     emit_line(e, "}");
     emit_line(e, "}");
 }
@@ -211,7 +235,7 @@ static void k_conv(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
-    emit_line(e, "yn[(f * %d + oh) * %d + ow] = acc%s;", ho, wo, a->bias ? " + bias[f]" : "");
+    emit_store(e, g, n, arena_printf(g->arena, "yn[(f * %d + oh) * %d + ow]", ho, wo), a->bias ? "acc + bias[f]" : "acc");
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
@@ -291,7 +315,7 @@ static void k_softmax(Emitter *e, const IrNode *n)
 }
 
 /* batchnorm with running statistics: y = x * scale[c] + shift[c]. */
-static void k_batchnorm(Emitter *e, const IrNode *n)
+static void k_batchnorm(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     int c = n->shape.dim[0];
     long long inner = numel(&n->shape) / c;
@@ -302,7 +326,9 @@ static void k_batchnorm(Emitter *e, const IrNode *n)
     emit_line(e, "const float shift = bias[c] - rmean[c] * scale;");
     emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
     emit_line(e, "float *yc = y + ((size_t)n * %d + c) * %lld;", c, inner);
-    emit_line(e, "for (int i = 0; i < %lld; i++) yc[i] = xc[i] * scale + shift;", inner);
+    emit_line(e, "for (int i = 0; i < %lld; i++) {", inner);
+    emit_store(e, g, n, "yc[i]", "xc[i] * scale + shift");
+    emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
 }
@@ -358,10 +384,10 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
         break;
     case IR_SOFTMAX:
     case IR_LOG_SOFTMAX: k_softmax(e, n); break;
-    case IR_BATCHNORM: k_batchnorm(e, n); break;
+    case IR_BATCHNORM: k_batchnorm(e, g, n); break;
     case IR_LAYERNORM: k_layernorm(e, n); break;
     case IR_ADD:
-    case IR_MUL: k_binary(e, n); break;
+    case IR_MUL: k_binary(e, g, n); break;
     case IR_CONCAT: k_concat(e, g, n); break;
     default: netc_die("no inference kernel for op %s", ir_ops[n->op].name);
     }

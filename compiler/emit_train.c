@@ -28,34 +28,9 @@ static const char *upper(const IrGraph *g, const char *s)
     return u;
 }
 
-/* Optimizer state tensors per parameter, by torch.optim's names. */
 static int state_names(const IrGraph *g, const char **names)
 {
-    const IrOptim *o = &g->opt;
-    int n = 0;
-    switch (o->kind) {
-    case OPT_SGD:
-        if (ir_hp(o, "momentum") != 0)
-            names[n++] = "momentum_buffer";
-        break;
-    case OPT_ADAGRAD: names[n++] = "sum"; break;
-    case OPT_RMSPROP:
-        names[n++] = "square_avg";
-        if (ir_hp(o, "momentum") != 0)
-            names[n++] = "momentum_buffer";
-        if (ir_hp(o, "centered") != 0)
-            names[n++] = "grad_avg";
-        break;
-    case OPT_ADAM:
-    case OPT_ADAMW:
-        names[n++] = "exp_avg";
-        names[n++] = "exp_avg_sq";
-        if (ir_hp(o, "amsgrad") != 0)
-            names[n++] = "max_exp_avg_sq";
-        break;
-    case OPT_NONE: break;
-    }
-    return n;
+    return ir_opt_states(&g->opt, names);
 }
 
 /* Inputs, then labels, as parameters of train_step / evaluate. */
@@ -336,6 +311,18 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
             emit_plain_call(e, g, i);
     }
     emit_loss_sum(e, g, true);
+    /* Outputs are copied before backward reuses their memory. */
+    for (int i = 0; i < g->noutputs; i++) {
+        int id = g->outputs[i].node;
+        if (g->nodes[id].place[PLAN_TRAIN].buf == BUF_NONE)
+            continue;
+        emit_line(e, "if (out_%s)", g->outputs[i].name);
+        emit_line(e, "    memcpy(out_%s, %s, sizeof(float) * (size_t)batch * %lld);", g->outputs[i].name,
+                  emit_tensor_ptr(g, PLAN_TRAIN, id), (long long)ir_numel(&g->nodes[id].shape));
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->nodes[g->outputs[i].node].place[PLAN_TRAIN].buf == BUF_NONE)
+            emit_line(e, "(void)out_%s;  /* not computed in training */", g->outputs[i].name);
     emit_line(e, "/* backward */");
     for (int i = g->nforward; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
@@ -349,17 +336,6 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
     emit_clip(e, g);
     emit_line(e, "%s_update(m, lr);", N);
     emit_line(e, "m->step++;");
-    for (int i = 0; i < g->noutputs; i++) {
-        int id = g->outputs[i].node;
-        if (g->nodes[id].place[PLAN_TRAIN].buf == BUF_NONE)
-            continue;
-        emit_line(e, "if (out_%s)", g->outputs[i].name);
-        emit_line(e, "    memcpy(out_%s, %s, sizeof(float) * (size_t)batch * %lld);", g->outputs[i].name,
-                  emit_tensor_ptr(g, PLAN_TRAIN, id), (long long)ir_numel(&g->nodes[id].shape));
-    }
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->nodes[g->outputs[i].node].place[PLAN_TRAIN].buf == BUF_NONE)
-            emit_line(e, "(void)out_%s;  /* not computed in training */", g->outputs[i].name);
     emit_line(e, "*loss = total;");
     emit_line(e, "return 0;");
     emit_line(e, "}");

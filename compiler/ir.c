@@ -152,13 +152,14 @@ static void elem_cost(IrOp op, int *f, int *b)
 /*
  * Floating-point operations per sample for one node, forward and backward
  * (a multiply-add counts 2).  Backward leaves out the input gradient of a
- * layer whose input is a graph input: nothing needs it.
+ * layer whose input needs none (autodiff's needs_grad: it depends on no
+ * trainable parameter, like the net's inputs).
  */
 void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd)
 {
     int64_t out = ir_numel(&n->shape);
     int64_t in = n->nin ? ir_numel(&g->nodes[n->in[0]].shape) : 0;
-    bool need_dx = n->nin && g->nodes[n->in[0]].op != IR_INPUT;
+    bool need_dx = n->nin && g->nodes[n->in[0]].needs_grad;  /* set by autodiff */
     int64_t mm, f = 0, b = 0;
     int ef, eb;
     switch (n->op) {
@@ -257,3 +258,33 @@ void ir_live_for_inference(const IrGraph *g, bool *live)
             for (int j = 0; j < g->nodes[i].nin; j++)
                 live[g->nodes[i].in[j]] = true;
 }
+
+/* Optimizer state tensors per parameter, by torch.optim's names. */
+int ir_opt_states(const IrOptim *o, const char **names)
+{
+    int n = 0;
+    switch (o->kind) {
+    case OPT_SGD:
+        if (ir_hp(o, "momentum") != 0)
+            names[n++] = "momentum_buffer";
+        break;
+    case OPT_ADAGRAD: names[n++] = "sum"; break;
+    case OPT_RMSPROP:
+        names[n++] = "square_avg";
+        if (ir_hp(o, "momentum") != 0)
+            names[n++] = "momentum_buffer";
+        if (ir_hp(o, "centered") != 0)
+            names[n++] = "grad_avg";
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        names[n++] = "exp_avg";
+        names[n++] = "exp_avg_sq";
+        if (ir_hp(o, "amsgrad") != 0)
+            names[n++] = "max_exp_avg_sq";
+        break;
+    case OPT_NONE: break;
+    }
+    return n;
+}
+

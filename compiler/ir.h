@@ -65,6 +65,8 @@ typedef struct IrAttrs {
     int of;             /* BWD: the forward node differentiated */
     int wrt;            /* BWD: its input differentiated, or -1 for its parameters */
     int dropout_id;     /* dropout: 1, 2, ... in layer order (mask stream) */
+    int epilogue;       /* fusion: activation node applied at the end of this kernel, 0 if none */
+    bool fused;         /* fusion: this activation runs in its producer's epilogue */
 } IrAttrs;
 
 typedef enum IrParamRole {
@@ -188,6 +190,7 @@ typedef struct IrGraph {
     IrOptim opt;           /* optimizer, kind OPT_NONE if absent */
     IrTrain train;         /* training settings with defaults filled */
     IrTarget target;       /* instruction set the code is scheduled for */
+    bool no_fuse;          /* --no-fuse: the fusion pass leaves the graph alone */
     int nforward;          /* autodiff: nodes before this index are the forward pass */
     int64_t work_floats[2];   /* memplan: workspace floats per sample, with reuse, per plan */
     int64_t work_floats_noreuse[2];  /* the same without reuse, for comparison */
@@ -219,6 +222,7 @@ char *ir_shape_str(Arena *a, const IrShape *s);   /* "[16, 28, 28]" */
 const char *ir_opt_name(IrOptKind k);
 const char *ir_schedule_name(IrSchedule s);
 double ir_hp(const IrOptim *o, const char *name);  /* hyper-parameter by name */
+int ir_opt_states(const IrOptim *o, const char **names);  /* state tensors per parameter: "exp_avg", ... */
 void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd);
 
 /* A parsed op signature (see ir_ops.def). */

@@ -75,6 +75,10 @@ static void print_node(FILE *out, const IrGraph *g, int id)
     fputs(") : ", out);
     print_shape(out, &n->shape);
     print_attrs(out, n);
+    if (n->a.epilogue)
+        fprintf(out, "  epilogue=%%%d", n->a.epilogue);
+    if (n->a.fused)
+        fprintf(out, "  fused");
     if (n->sched.vec)
         fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);
     static const char *bufs[] = {"", "input", "output", "work", "alias", "effect"};

@@ -29,6 +29,7 @@ typedef struct Options {
     bool generic;       /* --target generic */
     bool no_runtime;    /* --no-runtime */
     bool main;          /* --main: emit also writes <net>_main.c */
+    bool no_fuse;       /* --no-fuse */
     const char *cmdline;  /* the command as typed, for generated front matter */
 } Options;
 
@@ -60,14 +61,15 @@ static const Command COMMANDS[] = {
     {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS]",
      "Prints the graph IR of a net after the given pass (default: the last).\n"
      "Passes, in order:\n"},
-    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-runtime] [--main]",
+    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-fuse] [--no-runtime] [--main]",
      "Writes DIR/<net>.h and DIR/<net>.c: specialized C for the net's forward\n"
      "pass with the embedding API (see docs/embedding.md), and the runtime\n"
      "sources it links against (nnrt_*.c, nnrt_*.h) unless --no-runtime.\n"
      "--main also writes <net>_main.c, the main() of the standalone binary.\n"
      "--target native (default) schedules for this machine's vector unit;\n"
-     "generic for any machine of this architecture.\n"},
-    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--keep DIR]",
+     "generic for any machine of this architecture.  --no-fuse turns the\n"
+     "fusion pass off (for comparison).\n"},
+    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
      "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
      "the optimization level (default -O2); --target native adds\n"
@@ -130,6 +132,8 @@ static int for_nets(const Options *o, bool all, int (*fn)(Compilation *, const N
 {
     Compilation c;
     int rc = passes_load(&c, o->file);
+    c.target = build_host_target(!o->generic);
+    c.no_fuse = o->no_fuse;
     if (rc == 0) {
         if (!o->net && all) {
             for (const Net *n = c.ast->nets; n; n = n->next)
@@ -208,6 +212,7 @@ static BuildOptions build_options(const Options *o)
 static IrGraph *compile_net(Compilation *c, const Options *o, int *rc)
 {
     c->target = build_host_target(!o->generic);
+    c->no_fuse = o->no_fuse;
     const Net *n = passes_pick_net(c, o->net);
     if (!n) {
         *rc = EXIT_USAGE;
@@ -308,6 +313,8 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
             o->no_runtime = true;
         } else if (!strcmp(a, "--main")) {
             o->main = true;
+        } else if (!strcmp(a, "--no-fuse")) {
+            o->no_fuse = true;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3]) {
             o->opt = a;
         } else if (a[0] == '-' && a[1]) {

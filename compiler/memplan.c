@@ -59,6 +59,8 @@ static IrBuf infer_kind(const IrNode *n)
 {
     if (n->op == IR_INPUT)
         return BUF_INPUT;
+    if (n->a.fused)
+        return BUF_ALIAS;  /* computed in its producer's epilogue */
     if (n->out_index >= 0)
         return BUF_OUTPUT;  /* an aliasing op that is an output copies */
     if (n->op == IR_FLATTEN || n->op == IR_DROPOUT)
@@ -72,7 +74,7 @@ static IrBuf train_kind(const IrGraph *g, const IrNode *n)
         return BUF_INPUT;
     if ((ir_ops[n->op].flags & IRF_LOSS) || n->op == IR_LOSS_SUM)
         return BUF_EFFECT;
-    if (n->op == IR_FLATTEN)
+    if (n->op == IR_FLATTEN || n->a.fused)
         return BUF_ALIAS;
     if (n->op == IR_BWD) {
         IrOp f = g->nodes[n->a.of].op;

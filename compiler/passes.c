@@ -5,6 +5,7 @@
  *   lower                   AST -> IR: names, blocks, arguments
  *   shape                   shapes, attribute resolution, parameters
  *   autodiff                the backward graph
+ *   fuse                    activations into producers' epilogues
  *   schedule                loop-nest shape of every kernel
  *   memplan                 where every tensor lives
  *
@@ -15,6 +16,7 @@
 #include "passes.h"
 
 #include "autodiff.h"
+#include "fuse.h"
 #include "lower.h"
 #include "memplan.h"
 #include "schedule.h"
@@ -28,6 +30,7 @@ const Pass passes[] = {
     {"lower", NULL, "names resolved, blocks expanded, layers named, arguments checked"},
     {"shape", shape_run, "shapes inferred and checked, parameters created"},
     {"autodiff", ad_run, "backward graph appended: gradients of every tensor the loss needs"},
+    {"fuse", fuse_run, "activations fused into the epilogue of the kernel producing their input"},
     {"schedule", sched_run, "loop-nest shape of every kernel (vector width, unrolling, tiles)"},
     {"memplan", mp_run, "buffers: inputs, outputs, aliases, and workspace offsets with reuse"},
 };
@@ -125,6 +128,7 @@ IrGraph *passes_run(Compilation *c, const Net *net, const char *last)
 {
     IrGraph *g = lower_run(c->ast, net, c->arena, &c->diag);
     g->target = c->target;
+    g->no_fuse = c->no_fuse;
     for (int i = 0; i < npasses; i++) {
         /* Shape checking still runs after lowering errors, to report more. */
         if (passes[i].run && (c->diag.nerrors == 0 || passes[i].run == shape_run))

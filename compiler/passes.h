@@ -25,6 +25,7 @@ typedef struct Compilation {
     Diag diag;        /* its diagnostics */
     AstFile *ast;     /* parse result */
     IrTarget target;  /* what to schedule for */
+    bool no_fuse;     /* skip the fusion pass */
 } Compilation;
 
 /* Reads and parses path.  Returns 0, 1 on errors in the input (reported). */

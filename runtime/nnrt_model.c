@@ -7,13 +7,13 @@
 #include <math.h>
 #include <string.h>
 
-double nnrt_lr_at(const NnrtTrainConfig *c, double base_lr, int epoch, int64_t step)
+double nnrt_lr_at(const NnrtTrainConfig *c, double base_lr, int epochs, int epoch, int64_t step)
 {
     double f = 1.0;
     switch (c->schedule) {
     case NNRT_SCHED_CONSTANT: break;
     case NNRT_SCHED_STEP: f = pow(c->gamma, (double)(epoch / (c->step_size > 0 ? c->step_size : 1))); break;
-    case NNRT_SCHED_COSINE: f = 0.5 * (1.0 + cos(3.14159265358979323846 * epoch / (c->epochs > 0 ? c->epochs : 1))); break;
+    case NNRT_SCHED_COSINE: f = 0.5 * (1.0 + cos(3.14159265358979323846 * epoch / (epochs > 0 ? epochs : 1))); break;
     }
     if (c->warmup > 0 && step < c->warmup)
         f *= (double)(step + 1) / c->warmup;

@@ -97,12 +97,13 @@ typedef struct NnrtModelDesc {
 } NnrtModelDesc;
 
 /*
- * Learning rate at global step `step` (0-based) in epoch `epoch` (0-based):
- * base_lr * f_sched(epoch) * f_warm(step), where f_sched is 1 (constant),
- * gamma^floor(epoch / step_size) (step) or (1 + cos(pi epoch / epochs)) / 2
- * (cosine), and f_warm(step) = min(1, (step + 1) / warmup) when warmup > 0.
+ * Learning rate at global step `step` (0-based, over the whole run) in
+ * epoch `epoch` (0-based) of `epochs`: base_lr * f_sched(epoch) *
+ * f_warm(step), where f_sched is 1 (constant), gamma^floor(epoch /
+ * step_size) (step) or (1 + cos(pi epoch / epochs)) / 2 (cosine), and
+ * f_warm(step) = min(1, (step + 1) / warmup) when warmup > 0.
  */
-double nnrt_lr_at(const NnrtTrainConfig *c, double base_lr, int epoch, int64_t step);
+double nnrt_lr_at(const NnrtTrainConfig *c, double base_lr, int epochs, int epoch, int64_t step);
 
 /* Default initialization (PyTorch's rules), deterministic from seed. */
 void nnrt_init_params(const NnrtModelDesc *d, float *block, uint64_t seed);

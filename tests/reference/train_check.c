@@ -119,7 +119,7 @@ int main(int argc, char **argv)
             nnrt_array_get_f32(&labels, (size_t)(s * batch * lab_size), (size_t)(batch * lab_size), 1.0f, yf);
             lab[0] = yf;
         }
-        float lr = (float)nnrt_lr_at(&d->train, d->train.lr, 0, s);
+        float lr = (float)nnrt_lr_at(&d->train, d->train.lr, d->train.epochs, 0, s);
         if (d->train_step(m, batch, in, lab, lr, &losses[s], NULL) != 0)
             return fail("train_step", "returned an error");
     }

@@ -1,0 +1,72 @@
+/*
+ * fuse.c — the fusion pass: activations into the kernels that produce
+ * their input.
+ *
+ * Requires: the backward graph (autodiff.c), so that every reader of a
+ * tensor is known.
+ * Guarantees: an activation whose input is computed by a dense, conv2d,
+ * batchnorm or add node that nobody else reads (and that is not an
+ * output) is marked `fused`, and its producer's `epilogue` names it: the
+ * producer's kernel applies the activation before storing, and the
+ * activation node computes nothing (memplan makes it an alias of its
+ * producer).  The pre-activation tensor then never exists.
+ *
+ * In a net that trains, only relu, sigmoid and tanh are fused: their
+ * derivatives read the activation's output, which the fused kernel still
+ * stores, while leaky_relu, gelu and silu need the pre-activation.  The
+ * softmax of cross-entropy is fused into the loss kernels and the
+ * optimizer update is one pass by construction (emit_train.c).
+ * --no-fuse skips this pass, for comparison.
+ */
+#include "fuse.h"
+
+#include <stdlib.h>
+
+static bool is_producer(IrOp op)
+{
+    return op == IR_DENSE || op == IR_CONV2D || op == IR_BATCHNORM || op == IR_ADD;
+}
+
+static bool is_fusable_act(const IrGraph *g, IrOp op)
+{
+    switch (op) {
+    case IR_RELU:
+    case IR_SIGMOID:
+    case IR_TANH: return true;
+    case IR_LEAKY_RELU:
+    case IR_GELU:
+    case IR_SILU: return g->loss < 0;  /* inference only: backward needs the input */
+    default: return false;
+    }
+}
+
+static bool is_output(const IrGraph *g, int id)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i].node == id)
+            return true;
+    return false;
+}
+
+void fuse_run(IrGraph *g, Diag *d)
+{
+    (void)d;
+    if (g->no_fuse)
+        return;
+    int *readers = calloc((size_t)g->nnodes + 1, sizeof *readers);
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            readers[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->nforward; i++) {
+        IrNode *act = &g->nodes[i];
+        if (!is_fusable_act(g, act->op))
+            continue;
+        int p = act->in[0];
+        IrNode *prod = &g->nodes[p];
+        if (!is_producer(prod->op) || prod->a.epilogue || readers[p] != 1 || is_output(g, p) || is_output(g, i))
+            continue;
+        prod->a.epilogue = i;
+        act->a.fused = true;
+    }
+    free(readers);
+}
