@@ -5,6 +5,7 @@
 #   make test       every test
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer targets (clang), seeded from examples/ and tests/
+#   make bench      benchmarks: netc bench and netc vs PyTorch (docs/performance.md)
 #   make CC=clang   the same with clang
 
 CC      ?= cc
@@ -34,7 +35,7 @@ COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/net.tab.o $(BUILD)/ne
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
 HEADERS       = $(wildcard compiler/*.h compiler/*.def runtime/*.h) $(BUILD)/net.tab.h
 
-.PHONY: all demo test check asan fuzz clean unit-tests error-tests reference-tests gradcheck-tests e2e-tests
+.PHONY: all demo test check asan fuzz bench clean unit-tests error-tests reference-tests gradcheck-tests e2e-tests
 
 $(BUILD)/net.tab.c $(BUILD)/net.tab.h: grammar/net.y $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
@@ -108,6 +109,9 @@ demo: all
 
 fuzz: all
 	@bash fuzz/run.sh
+
+bench: all
+	bash bench/run.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -21,8 +21,8 @@ AstFile *ast_parse(const SrcFile *src, Arena *arena, Diag *d)
     int rc = netyyparse(pc.scanner, &pc);
     netyy_delete_buffer(buf, pc.scanner);
     netyylex_destroy(pc.scanner);
-    if (rc == 2)
-        netc_die("parser ran out of memory");
+    /* rc 2 is bison's "memory exhausted": its stack limit, reached by
+     * nesting too deep, already reported by netyyerror (grammar/net.y). */
     if (rc != 0 && d->nerrors == 0)
         diag_error(d, (SrcLoc){src->len, 0}, "cannot parse this file");
     return pc.file;
@@ -34,21 +34,28 @@ const char *ast_stmt_kind_name(StmtKind k)
     return names[k];
 }
 
-static void print_expr(FILE *out, const Expr *e);
+/* Deeper expressions print as "..." (a long pipe chain nests one call per arrow). */
+enum { PRINT_DEPTH = 1000 };
 
-static void print_args(FILE *out, const Arg *a)
+static void print_expr(FILE *out, const Expr *e, int depth);
+
+static void print_args(FILE *out, const Arg *a, int depth)
 {
     for (; a; a = a->next) {
         if (a->key)
             fprintf(out, "%s=", a->key);
-        print_expr(out, a->val);
+        print_expr(out, a->val, depth);
         if (a->next)
             fputs(", ", out);
     }
 }
 
-static void print_expr(FILE *out, const Expr *e)
+static void print_expr(FILE *out, const Expr *e, int depth)
 {
+    if (depth > PRINT_DEPTH) {
+        fputs("...", out);
+        return;
+    }
     switch (e->kind) {
     case EX_NAME: fputs(e->name, out); break;
     case EX_NUM: fprintf(out, "%.9g", e->num); break;
@@ -56,7 +63,7 @@ static void print_expr(FILE *out, const Expr *e)
     case EX_BOOL: fputs(e->num ? "true" : "false", out); break;
     case EX_CALL:
         fprintf(out, "%s(", e->name);
-        print_args(out, e->args);
+        print_args(out, e->args, depth + 1);
         fputc(')', out);
         break;
     }
@@ -85,7 +92,7 @@ static void print_stmt(FILE *out, const Stmt *s)
         break;
     case ST_ASSIGN:
         fprintf(out, "%s = ", s->name);
-        print_expr(out, s->expr);
+        print_expr(out, s->expr, 0);
         break;
     case ST_OUTPUT:
         for (const NameRef *n = s->names; n; n = n->next)
@@ -94,13 +101,13 @@ static void print_stmt(FILE *out, const Stmt *s)
     case ST_LOSS:
         for (const LossTerm *t = s->terms; t; t = t->next) {
             fprintf(out, "%.9g * ", t->weight);
-            print_expr(out, t->call);
+            print_expr(out, t->call, 0);
             if (t->next)
                 fputs(" + ", out);
         }
         break;
-    case ST_OPTIMIZER: print_expr(out, s->expr); break;
-    case ST_TRAIN: print_args(out, s->kvs); break;
+    case ST_OPTIMIZER: print_expr(out, s->expr, 0); break;
+    case ST_TRAIN: print_args(out, s->kvs, 0); break;
     }
     fputc('\n', out);
 }
@@ -113,7 +120,7 @@ void ast_print(FILE *out, const AstFile *f)
             fputs(p->name, out);
             if (p->dflt) {
                 fputc('=', out);
-                print_expr(out, p->dflt);
+                print_expr(out, p->dflt, 0);
             }
             if (p->next)
                 fputs(", ", out);
@@ -122,7 +129,7 @@ void ast_print(FILE *out, const AstFile *f)
         for (const Stmt *s = b->body; s; s = s->next)
             print_stmt(out, s);
         fputs("  return ", out);
-        print_expr(out, b->ret);
+        print_expr(out, b->ret, 0);
         fputc('\n', out);
     }
     for (const Net *n = f->nets; n; n = n->next) {

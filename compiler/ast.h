@@ -116,8 +116,9 @@ struct Net {
 };
 
 typedef struct AstFile {
-    Block *blocks;  /* every block, in order */
-    Net *nets;      /* every net, in order */
+    Block *blocks;      /* every block, in order */
+    Net *nets;          /* every net, in order */
+    void *block_index;  /* blocks by name: lower.c's table, made by lower_check_file */
 } AstFile;
 
 /* Parses src into an AST; syntax errors go to d.  Returns NULL only on fatal errors. */

@@ -109,6 +109,9 @@ static int compile(const IrGraph *g, const char *dir, const char *out, const Bui
     argv[n++] = (char *)(o->opt ? o->opt : "-O2");
     if (o->native)
         argv[n++] = "-march=native";
+    char *flags = o->cflags ? arena_strdup(g->arena, o->cflags) : NULL;
+    for (char *f = flags ? strtok(flags, " ") : NULL; f && n < MAXARGS / 2; f = strtok(NULL, " "))
+        argv[n++] = f;
     argv[n++] = arena_printf(g->arena, "-I%s", dir);
     argv[n++] = "-o";
     argv[n++] = (char *)out;

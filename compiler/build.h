@@ -11,6 +11,7 @@ typedef struct BuildOptions {
     const char *cc;         /* C compiler: --cc, else $CC, else "cc" */
     const char *opt;        /* optimization flag: "-O2" */
     bool native;            /* --target native: -march=native */
+    const char *cflags;     /* extra compiler flags, space-separated ("-DNNRT_PROFILE"), or NULL */
     bool runtime;           /* also write the runtime sources */
     bool main;              /* also write <net>_main.c */
     const char *cmdline;    /* for the front matter */

@@ -9,6 +9,7 @@
 #include "emit.h"
 #include "emit_int.h"
 
+#include "nnrt_gemm.h"
 #include "summary.h"
 #include "version.h"
 
@@ -57,6 +58,87 @@ static int64_t scratch_params(const IrGraph *g)
     return g->nparams;
 }
 
+/* One GEMM call of the model: M and K may grow with the batch. */
+typedef struct GemmSite {
+    int64_t m, m_batch;   /* M = m + m_batch * batch */
+    int64_t n, n_batch;   /* N = n + n_batch * batch */
+    int64_t k, k_batch;   /* K = k + k_batch * batch */
+    const IrSched *blk;   /* blocking from the schedule, or NULL for the default */
+    bool train;           /* only in train_step */
+} GemmSite;
+
+/* Every GEMM call shape of the forward pass and of train_step. */
+static int gemm_sites(const IrGraph *g, GemmSite *out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < g->nforward && n + 3 <= cap; i++) {
+        const IrNode *x = &g->nodes[i];
+        if (!x->sched.gemm)
+            continue;
+        if (x->op == IR_DENSE) {
+            const IrShape *xs = &g->nodes[x->in[0]].shape;
+            int64_t d = xs->dim[xs->ndim - 1], rows = ir_numel(xs) / d, u = x->a.units;
+            out[n++] = (GemmSite){0, rows, u, 0, d, 0, &x->sched, false};
+            out[n++] = (GemmSite){0, rows, d, 0, u, 0, NULL, true};
+            out[n++] = (GemmSite){u, 0, d, 0, 0, rows, NULL, true};
+        } else {
+            int64_t c = g->nodes[x->in[0]].shape.dim[0], kk = c / x->a.groups * x->a.kernel[0] * x->a.kernel[0];
+            int64_t fg = x->a.units / x->a.groups, hw = x->shape.dim[1] * x->shape.dim[2];
+            bool b = x->a.groups == 1;  /* one GEMM for the batch */
+            out[n++] = (GemmSite){fg, 0, b ? 0 : hw, b ? hw : 0, kk, 0, &x->sched, false};
+            out[n++] = (GemmSite){fg, 0, kk, 0, b ? 0 : hw, b ? hw : 0, NULL, true};
+            out[n++] = (GemmSite){kk, 0, b ? 0 : hw, b ? hw : 0, fg, 0, NULL, true};
+        }
+    }
+    return n;
+}
+
+/* The packing bytes of one thread for any batch up to 2^16: the arena macro's bound. */
+int64_t emit_pack_bound(const IrGraph *g, bool train)
+{
+    GemmSite s[512];
+    int n = gemm_sites(g, s, 512);
+    size_t need = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i].train && !train)
+            continue;
+        NnrtGemmBlocking b = {0, 0, 0}, *pb = NULL;
+        if (s[i].blk) {
+            b = (NnrtGemmBlocking){s[i].blk->tile[0], s[i].blk->tile[1], s[i].blk->tile[2]};
+            pb = &b;
+        }
+        for (int64_t batch = 1; batch <= 65536; batch *= 4) {
+            size_t bytes = nnrt_sgemm_pack_bytes_threads((int)(s[i].m + s[i].m_batch * batch),
+                                                         (int)(s[i].n + s[i].n_batch * batch),
+                                                         (int)(s[i].k + s[i].k_batch * batch), pb, 1);
+            need = bytes > need ? bytes : need;
+        }
+    }
+    return (int64_t)need;
+}
+
+/* size_t <net>_pack_bytes(int max_batch, int train): for the thread pool in force. */
+static void emit_pack_bytes_fn(FILE *out, const IrGraph *g)
+{
+    GemmSite s[512];
+    int n = gemm_sites(g, s, 512);
+    fprintf(out, "/* Packing workspace of the GEMM calls, for the thread pool in force (nnrt_gemm.h). */\n");
+    fprintf(out, "static size_t %s_pack_bytes(int max_batch, int train)\n{\n    size_t need = 0, b = 0;\n    (void)max_batch;\n    (void)train;\n    (void)b;\n", g->name);
+    for (int i = 0; i < n; i++) {
+        const char *blk = "NULL";
+        if (s[i].blk) {
+            fprintf(out, "    static const NnrtGemmBlocking blk%d = {%d, %d, %d};\n", i, s[i].blk->tile[0], s[i].blk->tile[1],
+                    s[i].blk->tile[2]);
+            blk = arena_printf(g->arena, "&blk%d", i);
+        }
+        fprintf(out, "    %sb = nnrt_sgemm_pack_bytes(%lld + %lld * max_batch, %lld + %lld * max_batch, %lld + %lld * max_batch, %s);\n",
+                s[i].train ? "if (train) " : "", (long long)s[i].m, (long long)s[i].m_batch, (long long)s[i].n,
+                (long long)s[i].n_batch, (long long)s[i].k, (long long)s[i].k_batch, blk);
+        fprintf(out, "    %sneed = b > need ? b : need;\n", s[i].train ? "if (train) " : "");
+    }
+    fprintf(out, "    return need;\n}\n\n");
+}
+
 void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
 {
     const char *N = g->name, *U = upper(g, g->name);
@@ -78,9 +160,14 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "#define %s_PARAM_FLOATS %lld  /* parameter block, 64-byte aligned tensors */\n", U, (long long)g->param_floats);
     fprintf(out, "#define %s_WORK_FLOATS %lld  /* workspace per sample (%lld without reuse) */\n", U,
             (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats_noreuse[PLAN_INFER]);
-    fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples. */\n", N);
-    fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)512 + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%lld) + \\\n"
-                 "     (size_t)(B) * %s_WORK_FLOATS * 4)\n\n", U, U, (long long)scratch_params(g), U);
+    fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the GEMM convolutions, per sample */\n", U, (long long)g->col_floats);
+    fprintf(out, "#define %s_PACK_BYTES %lld  /* GEMM packing workspace for one thread (any batch up to 65536) */\n", U,
+            (long long)emit_pack_bound(g, false));
+    fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples, with one\n"
+                 " * thread; with a thread pool (nnrt_threads.h) ask %s_arena_bytes(). */\n", N, N);
+    fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)768 + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%lld) + \\\n"
+                 "     (size_t)%s_PACK_BYTES + (size_t)(B) * (%s_WORK_FLOATS + %s_COL_FLOATS) * 4)\n\n",
+            U, U, (long long)scratch_params(g), U, U, U);
     fprintf(out, "typedef struct %s_model %s_model;\n\n", N, N);
     fprintf(out, "size_t %s_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* Lays a model out in the caller's arena; parameters start initialized from seed 0. */\n");
@@ -89,7 +176,9 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "void %s_init(%s_model *m, uint64_t seed);\n", N, N);
     fprintf(out, "/* Loads weights from a safetensors image in memory. */\n");
     fprintf(out, "int %s_load(%s_model *m, const void *safetensors, size_t len, NnrtError *err);\n", N, N);
-    fprintf(out, "#ifndef NNRT_NO_FILE_IO\nint %s_load_file(%s_model *m, const char *path, NnrtError *err);\n#endif\n", N, N);
+    fprintf(out, "#ifndef NNRT_NO_FILE_IO\nint %s_load_file(%s_model *m, const char *path, NnrtError *err);\n", N, N);
+    fprintf(out, "/* Writes every parameter to a safetensors file, atomically. */\n");
+    fprintf(out, "int %s_save(%s_model *m, const char *path, NnrtError *err);\n#endif\n", N, N);
     fprintf(out, "/* The parameter tensor of that name (\"dense_1.weight\"), or NULL. */\n");
     fprintf(out, "float *%s_param(%s_model *m, const char *name);\n", N, N);
     fprintf(out, "/* Runs the net on batch samples (1 <= batch <= max_batch); 0, or -1 if batch is out of range. */\n");
@@ -119,6 +208,12 @@ const char *emit_tensor_ptr(const IrGraph *g, int plan, int id)
     }
 }
 
+bool emit_is_infer_call(const IrGraph *g, int i)
+{
+    IrBuf b = g->nodes[i].place[PLAN_INFER].buf;
+    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS;
+}
+
 static const char *tensor_ptr(const IrGraph *g, int id)
 {
     return emit_tensor_ptr(g, PLAN_INFER, id);
@@ -145,17 +240,16 @@ static void emit_forward(Emitter *e, const IrGraph *g)
     emit_line(e, "(void)mb;");
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        IrBuf b = n->place[PLAN_INFER].buf;
-        if (b == BUF_NONE || b == BUF_INPUT || b == BUF_ALIAS)
+        if (!emit_is_infer_call(g, i))
             continue;
         for (int k = 0; k < e->depth; k++)
             fputs("    ", e->out);
-        fprintf(e->out, "%s(batch", emit_kernel_name(g, i));
+        fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s(batch", g->name, PROF_INFER(g, i), emit_kernel_name(g, i));
         for (int j = 0; j < n->nin; j++)
             fprintf(e->out, ", %s", tensor_ptr(g, n->in[j]));
         for (int j = 0; j < n->nparam; j++)
             fprintf(e->out, ", p + %lld", (long long)g->param_off[n->param[j]]);
-        fprintf(e->out, ", %s);\n", tensor_ptr(g, i));
+        fprintf(e->out, ", %s%s));\n", tensor_ptr(g, i), emit_gemm_args(n));
     }
     emit_line(e, "return 0;");
     emit_line(e, "}");
@@ -242,13 +336,14 @@ static void emit_desc(FILE *out, const IrGraph *g)
             nin, g->noutputs, nlab, N, N, N, g->nparams, N, upper(g, N));
     fprintf(out, "    %s_arena_bytes, %s_create_v, %s_param_block, %s_forward_v,\n", N, N, N, N);
     emit_train_desc_fields(out, g);
-    fprintf(out, "};\n\n");
+    fprintf(out, "#ifdef NNRT_PROFILE\n    %s_prof, %d,\n#else\n    NULL, 0,\n#endif\n};\n\n", N, PROF_UPDATE(g) + 1);
 }
 
 static void emit_api_functions(FILE *out, const IrGraph *g)
 {
     const char *N = g->name, *U = upper(g, N);
-    fprintf(out, "size_t %s_arena_bytes(int max_batch)\n{\n    return %s_ARENA_BYTES(max_batch < 1 ? 1 : max_batch);\n}\n\n", N, U);
+    fprintf(out, "size_t %s_arena_bytes(int max_batch)\n{\n    if (max_batch < 1)\n        max_batch = 1;\n"
+                 "    return %s_ARENA_BYTES(max_batch) - %s_PACK_BYTES + %s_pack_bytes(max_batch, 0);\n}\n\n", N, U, U, N);
     fprintf(out,
             "%s_model *%s_create(void *arena, size_t bytes, int max_batch, NnrtError *err)\n{\n"
             "    if (max_batch < 1) {\n"
@@ -267,14 +362,18 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
             "    m->seed = 0;\n"
             "    m->params = nnrt_arena_alloc(&a, sizeof(float) * %s_PARAM_FLOATS, 64);\n"
             "    m->scratch = nnrt_arena_alloc(&a, NNRT_LOAD_SCRATCH_BYTES(%d), 64);\n"
+            "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_COL_FLOATS * (size_t)max_batch + 4, 64);\n"
+            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 0) + 64, 64);\n"
             "    m->work = nnrt_arena_alloc(&a, sizeof(float) * %s_WORK_FLOATS * (size_t)max_batch, 64);\n"
             "    %s_init(m, 0);\n    return m;\n}\n\n",
-            N, N, N, N, N, N, N, U, g->nparams, U, N);
+            N, N, N, N, N, N, N, U, g->nparams, U, N, U, N);
     fprintf(out, "void %s_init(%s_model *m, uint64_t seed)\n{\n    nnrt_init_params(&%s_desc, m->params, seed);\n}\n\n", N, N, N);
     fprintf(out, "int %s_load(%s_model *m, const void *safetensors, size_t len, NnrtError *err)\n{\n"
                  "    return nnrt_load_params(&%s_desc, m->params, safetensors, len, \"weights\", m->scratch, err);\n}\n\n", N, N, N);
     fprintf(out, "#ifndef NNRT_NO_FILE_IO\nint %s_load_file(%s_model *m, const char *path, NnrtError *err)\n{\n"
-                 "    return nnrt_load_params_file(&%s_desc, m->params, path, m->scratch, err);\n}\n#endif\n\n", N, N, N);
+                 "    return nnrt_load_params_file(&%s_desc, m->params, path, m->scratch, err);\n}\n\n", N, N, N);
+    fprintf(out, "int %s_save(%s_model *m, const char *path, NnrtError *err)\n{\n"
+                 "    return nnrt_save_params_file(&%s_desc, m->params, path, err);\n}\n#endif\n\n", N, N, N);
     fprintf(out, "float *%s_param(%s_model *m, const char *name)\n{\n"
                  "    for (int i = 0; i < %s_NUM_PARAMS; i++)\n"
                  "        if (strcmp(%s_params[i].name, name) == 0)\n"
@@ -287,23 +386,26 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     const char *N = g->name;
     Emitter e = {out, 0};
     front_matter(out, g, o);
-    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", N);
+    fprintf(out, "#if defined(NNRT_PROFILE) && !defined(_POSIX_C_SOURCE)\n#define _POSIX_C_SOURCE 200809L  /* clock_gettime */\n#endif\n");
+    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n\n", N);
     fprintf(out, "#ifndef NNRT_NO_FILE_IO\n#include \"nnrt_io.h\"\n#endif\n\n");
     fprintf(out, "struct %s_model {\n"
                  "    int max_batch;    /* samples per call at most */\n"
                  "    float *params;    /* parameter block */\n"
                  "    void *scratch;    /* safetensors header while loading */\n"
                  "    float *work;      /* workspace: %lld floats per sample (%lld when training) */\n"
+                 "    void *pack;       /* GEMM packing workspace */\n"
+                 "    float *col;       /* im2col buffer */\n"
                  "    float *grad;      /* training: gradients of the trainable parameters, else NULL */\n"
                  "    float *state[3];  /* training: optimizer state, laid out like grad */\n"
                  "    float *stats;     /* training: batchnorm batch statistics */\n"
                  "    int64_t step;     /* training: optimizer steps taken */\n"
                  "    uint64_t seed;    /* training: dropout mask stream */\n};\n\n",
             N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN]);
+    emit_prof_table(out, g);
+    emit_pack_bytes_fn(out, g);
     for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *n = &g->nodes[i];
-        IrBuf b = n->place[PLAN_INFER].buf;
-        if (b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS)
+        if (emit_is_infer_call(g, i))
             emit_kernel(&e, g, i);
     }
     emit_forward(&e, g);
@@ -317,4 +419,25 @@ void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o)
     front_matter(out, g, o);
     fprintf(out, "#include \"%s.h\"\n#include \"nnrt_cli.h\"\n\nint main(int argc, char **argv)\n{\n"
                  "    return nnrt_cli_main(&%s_desc, argc, argv);\n}\n", g->name, g->name);
+}
+
+/* Names and FLOPs of every kernel call, for `BIN bench` (compiled with -DNNRT_PROFILE). */
+void emit_prof_table(FILE *out, const IrGraph *g)
+{
+    fprintf(out, "#ifdef NNRT_PROFILE\nstatic NnrtProfEntry %s_prof[%d] = {\n", g->name, PROF_UPDATE(g) + 1);
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        int64_t f, b;
+        ir_flops(g, n, &f, &b);
+        const char *what = n->op == IR_BWD ? "backward" : ir_ops[n->op].name;
+        const char *fused = n->a.epilogue ? arena_printf(g->arena, " + %s", ir_ops[g->nodes[n->a.epilogue].op].name) : "";
+        if (emit_is_infer_call(g, i))
+            fprintf(out, "    [%d] = {\"%s (%s%s)\", \"forward\", %lld, 0, 0, 0},\n", PROF_INFER(g, i), n->name, what, fused,
+                    (long long)f);
+        if (emit_is_train_call(g, i))
+            fprintf(out, "    [%d] = {\"%s (%s%s)\", \"%s\", %lld, 0, 0, 0},\n", PROF_TRAIN(g, i), n->name, what, fused,
+                    i < g->nforward ? "train-forward" : "backward",
+                    (long long)(n->op == IR_BWD ? ir_bwd_flops(g, n) : f));
+    }
+    fprintf(out, "    [%d] = {\"optimizer update\", \"update\", 0, 0, 0, 0},\n};\n#endif\n\n", PROF_UPDATE(g));
 }

@@ -121,6 +121,10 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             grad_args(g, n->a.of, a);
         else
             add_arg(a, "float *restrict", "dx", emit_tensor_ptr(g, PLAN_TRAIN, id));
+        if (f->sched.gemm)
+            add_arg(a, "void *", "pack", "m->pack");
+        if (f->sched.gemm && f->op == IR_CONV2D)
+            add_arg(a, "float *restrict", "col", "m->col");
     } else {
         netc_die("no training kernel for %s", ir_ops[n->op].name);
     }
@@ -256,12 +260,31 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
 
 /* ---- backward of each op ------------------------------------------------- */
 
+/* dense on the GEMM: dX = dY W, dW = dY^T X, dbias = column sums of dY. */
+static void k_dense_bwd_gemm(Emitter *e, const IrNode *b, const IrNode *f, int d, int u, long long rows)
+{
+    if (b->a.wrt >= 0) {
+        emit_line(e, "nnrt_sgemm(0, 0, batch * %lld, %d, %d, dy, %d, w, %d, dx, %d, NULL, NULL, pack);", rows, d, u, u, d, d);
+        return;
+    }
+    emit_line(e, "nnrt_sgemm(1, 0, %d, %d, batch * %lld, dy, %d, x, %d, dw, %d, NULL, NULL, pack);", u, d, rows, u, d, d);
+    if (!f->a.bias)
+        return;
+    emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++)", rows);
+    emit_line(e, "    for (int u = 0; u < %d; u++) dbias[u] += dy[r * %d + u];", u, u);
+}
+
 /* dense: dx = dy W; dW = dy^T x, dbias = column sums of dy. */
 static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
     const IrShape *xs = shape_of(g, f->in[0]);
     int d = xs->dim[xs->ndim - 1], u = f->a.units;
     long long rows = ir_numel(xs) / d;
+    if (f->sched.gemm) {
+        k_dense_bwd_gemm(e, b, f, d, u, rows);
+        return;
+    }
     if (b->a.wrt >= 0) {
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
@@ -291,9 +314,107 @@ static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrN
     emit_line(e, "}");
 }
 
+/*
+ * conv2d on the GEMM, per sample and group: dW += dY col^T (col = im2col of
+ * x), or dcol = W^T dY and dx = col2im(dcol).
+ */
+static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    const IrAttrs *a = &f->a;
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
+    int cg = c / a->groups, fg = fo / a->groups, kk = cg * a->kernel[0] * a->kernel[0];
+    bool direct = emit_conv_is_pointwise(f), params = b->a.wrt < 0;
+    if (params) {
+        emit_line(e, "memset(dw, 0, sizeof(float) * %d);", fo * kk);
+        if (a->bias)
+            emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", fo);
+        emit_line(e, "const NnrtEpilogue acc = {NULL, 0, NNRT_ACT_NONE, 1};");
+    } else {
+        emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
+    }
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *dyn = dy + (size_t)n * %d;", fo * hw);
+    if (params) {
+        emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+        if (direct)
+            emit_line(e, "const float *cols = xn;");
+        else {
+            emit_im2col(e, g, f, "xn", "col", false, arena_printf(g->arena, "%d", hw), "0");
+            emit_line(e, "const float *cols = col;");
+        }
+        emit_line(e, "for (int gr = 0; gr < %d; gr++)", a->groups);
+        emit_line(e, "    nnrt_sgemm(0, 1, %d, %d, %d, dyn + (size_t)gr * %d, %d, cols + (size_t)gr * %d, %d, dw + (size_t)gr * %d, "
+                     "%d, &acc, NULL, pack);", fg, kk, hw, fg * hw, hw, kk * hw, hw, fg * kk, kk);
+        if (a->bias) {
+            emit_line(e, "for (int f = 0; f < %d; f++)", fo);
+            emit_line(e, "    for (int i = 0; i < %d; i++) dbias[f] += dyn[f * %d + i];", hw, hw);
+        }
+    } else {
+        emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
+        emit_line(e, "float *dcol = %s;", direct ? "dxn" : "col");
+        emit_line(e, "for (int gr = 0; gr < %d; gr++)", a->groups);
+        emit_line(e, "    nnrt_sgemm(1, 0, %d, %d, %d, w + (size_t)gr * %d, %d, dyn + (size_t)gr * %d, %d, dcol + (size_t)gr * %d, "
+                     "%d, NULL, NULL, pack);", kk, hw, fg, fg * kk, kk, fg * hw, hw, kk * hw, hw);
+        if (!direct)
+            emit_im2col(e, g, f, "dxn", "col", true, arena_printf(g->arena, "%d", hw), "0");
+    }
+    emit_line(e, "}");
+    if (direct)
+        emit_line(e, "(void)col;");
+}
+
+/*
+ * conv2d with groups == 1 as one GEMM for the batch (see
+ * k_conv_gemm_batched): dY' = dY laid out [F][batch HW]; dW = dY' cols^T
+ * with cols the batch's im2col, or dcols = W^T dY' and dx = col2im(dcols).
+ */
+static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
+    int kk = c * f->a.kernel[0] * f->a.kernel[0];
+    char ld[32];
+    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
+    const char *off = arena_printf(g->arena, "(size_t)n * %d", hw);
+    emit_line(e, "float *cols = col, *dyg = col + (size_t)batch * %d;", kk * hw);
+    emit_conv_permute(e, "dy", "dyg", fo, hw, true);
+    if (b->a.wrt < 0) {
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+        emit_im2col(e, g, f, "xn", "cols", false, ld, off);
+        emit_line(e, "}");
+        emit_line(e, "nnrt_sgemm(0, 1, %d, %d, batch * %d, dyg, batch * %d, cols, batch * %d, dw, %d, NULL, NULL, pack);", fo,
+                  kk, hw, hw, hw, kk);
+        if (f->a.bias) {
+            emit_line(e, "for (int f = 0; f < %d; f++) {", fo);
+            emit_line(e, "float s = 0.0f;");
+            emit_line(e, "for (size_t i = 0; i < (size_t)batch * %d; i++) s += dyg[(size_t)f * batch * %d + i];", hw, hw);
+            emit_line(e, "dbias[f] = s;");
+            emit_line(e, "}");
+        }
+        return;
+    }
+    emit_line(e, "nnrt_sgemm(1, 0, %d, batch * %d, %d, w, %d, dyg, batch * %d, cols, batch * %d, NULL, NULL, pack);", kk, hw,
+              fo, kk, hw, hw);
+    emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
+    emit_im2col(e, g, f, "dxn", "cols", true, ld, off);
+    emit_line(e, "}");
+}
+
 /* conv2d: scatter each output gradient back over its window. */
 static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
+    if (f->sched.gemm && emit_conv_batched(f)) {
+        k_conv_bwd_batched(e, g, b, f);
+        return;
+    }
+    if (f->sched.gemm) {
+        k_conv_bwd_gemm(e, g, b, f);
+        return;
+    }
     const IrAttrs *a = &f->a;
     const IrShape *xs = shape_of(g, f->in[0]);
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2];

@@ -23,6 +23,16 @@ typedef struct KArgs {
 
 void emit_kernel_args(const IrGraph *g, int node, KArgs *a);
 const char *emit_train_kernel_name(const IrGraph *g, int node);
+/* Whether node i is a kernel call of the forward pass / of train_step. */
+bool emit_is_infer_call(const IrGraph *g, int i);
+bool emit_is_train_call(const IrGraph *g, int i);
+/* Profile entries: node i's forward call, its train_step call, the update. */
+#define PROF_INFER(g, i) (i)
+#define PROF_TRAIN(g, i) ((g)->nnodes + (i))
+#define PROF_UPDATE(g) (2 * (g)->nnodes)
+void emit_prof_table(FILE *out, const IrGraph *g);
+int64_t emit_pack_bound(const IrGraph *g, bool train);  /* one thread, any batch up to 65536 */
+
 /* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
 const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);
 

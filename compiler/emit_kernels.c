@@ -94,8 +94,175 @@ static void emit_signature(Emitter *e, const IrGraph *g, int id)
         fprintf(e->out, ", const float *restrict %s", i ? "x2" : "x");
     for (int i = 0; i < n->nparam; i++)
         fprintf(e->out, ", const float *restrict %s", PARAM_ARG[g->params[n->param[i]].role]);
-    fprintf(e->out, ", float *restrict y)\n");
+    fprintf(e->out, ", float *restrict y%s)\n", emit_gemm_params(n));
     emit_line(e, "{");
+}
+
+/* Extra kernel parameters of GEMM kernels: the packing buffer, and the im2col buffer. */
+const char *emit_gemm_params(const IrNode *n)
+{
+    if (!n->sched.gemm)
+        return "";
+    return n->op == IR_CONV2D ? ", void *pack, float *restrict col" : ", void *pack";
+}
+
+/* The matching arguments at a call site inside a model function. */
+const char *emit_gemm_args(const IrNode *n)
+{
+    if (!n->sched.gemm)
+        return "";
+    return n->op == IR_CONV2D ? ", m->pack, m->col" : ", m->pack";
+}
+
+/* `static const NnrtGemmBlocking blk` from the node's schedule. */
+static void emit_blocking(Emitter *e, const IrNode *n)
+{
+    emit_line(e, "static const NnrtGemmBlocking blk = {%d, %d, %d};  /* mc, nc, kc */", n->sched.tile[0],
+              n->sched.tile[1], n->sched.tile[2]);
+}
+
+/* The GEMM epilogue: bias, and relu when that is the fused activation. */
+static bool epi_relu(const IrGraph *g, const IrNode *n)
+{
+    return n->a.epilogue && g->nodes[n->a.epilogue].op == IR_RELU;
+}
+
+/* A fused activation the GEMM cannot apply, as a pass over the output. */
+static void emit_act_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
+{
+    if (!n->a.epilogue || epi_relu(g, n))
+        return;
+    emit_line(e, "for (size_t i = 0; i < %s; i++) {", count);
+    emit_store(e, g, n, arena_printf(g->arena, "%s[i]", y), arena_printf(g->arena, "%s[i]", y));
+    emit_line(e, "}");
+}
+
+/* dense as Y[batch rows, U] = X[.., D] W[U, D]^T + bias, on the packed GEMM. */
+static void k_dense_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = in_shape(g, n, 0);
+    int d = xs->dim[xs->ndim - 1], u = n->a.units;
+    long long rows = numel(xs) / d;
+    emit_blocking(e, n);
+    emit_line(e, "const NnrtEpilogue ep = {%s, 0, %s, 0};", n->a.bias ? "bias" : "NULL",
+              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+    emit_line(e, "nnrt_sgemm(0, 1, batch * %lld, %d, %d, x, %d, w, %d, y, %d, &ep, &blk, pack);", rows, u, d, d, d, u);
+    emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
+}
+
+/*
+ * im2col of one sample: row (c k + kh) k + kw of col (ld floats apart),
+ * from column `off`, gets x[c][ih][iw] at oh Wo + ow, 0 in the padding.
+ * With back set it is col2im instead: src[c][ih][iw] += the row.
+ */
+void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
+                 const char *ld, const char *off)
+{
+    const IrAttrs *a = &n->a;
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], ho = n->shape.dim[1], wo = n->shape.dim[2], k = a->kernel[0];
+    emit_line(e, "for (int c = 0; c < %d; c++)", c);
+    emit_line(e, "for (int kh = 0; kh < %d; kh++)", k);
+    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "%sfloat *row = %s + (size_t)((c * %d + kh) * %d + kw) * %s + %s;", back ? "const " : "", col, k, k, ld, off);
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_line(e, "const int ih = oh * %d - %d + kh * %d;", a->stride[0], a->pad[0], a->dilation[0]);
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    emit_line(e, "const int iw = ow * %d - %d + kw * %d;", a->stride[1], a->pad[1], a->dilation[1]);
+    emit_line(e, "const int in = ih >= 0 && ih < %d && iw >= 0 && iw < %d;", h, w);
+    if (back)
+        emit_line(e, "if (in) %s[(c * %d + ih) * %d + iw] += row[oh * %d + ow];", src, h, w, wo);
+    else
+        emit_line(e, "row[oh * %d + ow] = in ? %s[(c * %d + ih) * %d + iw] : 0.0f;", wo, src, h, w);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/* Whether a convolution runs as one GEMM over the whole batch (groups == 1). */
+bool emit_conv_batched(const IrNode *n)
+{
+    return n->op == IR_CONV2D && n->a.groups == 1;
+}
+
+/*
+ * Moves between the layouts [batch][F][HW] (tensors) and [F][batch HW] (the
+ * batched GEMM's): to_gemm copies a tensor into the GEMM layout.
+ */
+void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, int hw, bool to_gemm)
+{
+    emit_line(e, "for (int n = 0; n < batch; n++)");
+    emit_line(e, "    for (int f = 0; f < %d; f++)", f);
+    if (to_gemm)
+        emit_line(e, "        memcpy(%s + ((size_t)f * batch + n) * %d, %s + ((size_t)n * %d + f) * %d, sizeof(float) * %d);",
+                  gemm, hw, tensor, f, hw, hw);
+    else
+        emit_line(e, "        memcpy(%s + ((size_t)n * %d + f) * %d, %s + ((size_t)f * batch + n) * %d, sizeof(float) * %d);",
+                  tensor, f, hw, gemm, hw, hw);
+}
+
+/*
+ * conv2d, groups == 1, as one GEMM for the batch: cols[C k k, batch HW]
+ * = im2col of every sample, Y'[F, batch HW] = W cols + bias, then Y' is
+ * laid out back as [batch][F][HW].  One large GEMM splits over threads.
+ */
+static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    int kk = c * n->a.kernel[0] * n->a.kernel[0];
+    char ld[32];
+    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
+    emit_blocking(e, n);
+    emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
+    emit_line(e, "}");
+    emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};", n->a.bias ? "bias" : "NULL",
+              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+    emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
+              kk, hw, hw);
+    emit_conv_permute(e, "y", "out", f, hw, false);
+    emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %d", f * hw));
+}
+
+/* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */
+bool emit_conv_is_pointwise(const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    return a->kernel[0] == 1 && a->stride[0] == 1 && !a->pad[0] && !a->pad[1] && !a->pad[2] && !a->pad[3];
+}
+
+/* conv2d through im2col: per sample and group, Y[Fg, HoWo] = W[Fg, Cg k k] col[Cg k k, HoWo] + bias. */
+static void k_conv_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    int cg = c / a->groups, fg = f / a->groups, kk = cg * a->kernel[0] * a->kernel[0];
+    bool direct = emit_conv_is_pointwise(n);
+    emit_blocking(e, n);
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_line(e, "float *yn = y + (size_t)n * %d;", f * hw);
+    if (direct)
+        emit_line(e, "const float *cols = xn;  /* a 1x1 convolution reads its input as is */");
+    else {
+        emit_im2col(e, g, n, "xn", "col", false, arena_printf(g->arena, "%d", hw), "0");
+        emit_line(e, "const float *cols = col;");
+    }
+    emit_line(e, "for (int gr = 0; gr < %d; gr++) {", a->groups);
+    emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};",
+              a->bias ? arena_printf(g->arena, "bias + gr * %d", fg) : "NULL",
+              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+    emit_line(e, "nnrt_sgemm(0, 0, %d, %d, %d, w + (size_t)gr * %d, %d, cols + (size_t)gr * %d, %d, yn + (size_t)gr * %d, %d, "
+                 "&ep, &blk, pack);", fg, hw, kk, fg * kk, kk, kk * hw, hw, fg * hw, hw);
+    emit_line(e, "}");
+    emit_act_pass(e, g, n, "yn", arena_printf(g->arena, "%d", f * hw));
+    emit_line(e, "}");
+    if (direct)
+        emit_line(e, "(void)col;");
 }
 
 /* Unary elementwise ops: the expression of v computing y. */
@@ -372,8 +539,15 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
     emit_kernel_comment(e, g, id);
     emit_signature(e, g, id);
     switch (n->op) {
-    case IR_DENSE: k_dense(e, g, n); break;
-    case IR_CONV2D: k_conv(e, g, n); break;
+    case IR_DENSE: n->sched.gemm ? k_dense_gemm(e, g, n) : k_dense(e, g, n); break;
+    case IR_CONV2D:
+        if (!n->sched.gemm)
+            k_conv(e, g, n);
+        else if (emit_conv_batched(n))
+            k_conv_gemm_batched(e, g, n);
+        else
+            k_conv_gemm(e, g, n);
+        break;
     case IR_MAXPOOL2D:
     case IR_AVGPOOL2D: k_pool(e, g, n); break;
     case IR_GLOBAL_AVGPOOL: k_global_avgpool(e, g, n); break;

@@ -64,10 +64,12 @@ void emit_train_header(FILE *out, const IrGraph *g)
             (long long)g->work_floats[PLAN_TRAIN], (long long)g->work_floats_noreuse[PLAN_TRAIN]);
     fprintf(out, "#define %s_STATE_TENSORS %d  /* optimizer state per parameter (%s) */\n", U, ns, g->opt.name);
     fprintf(out, "/* Bytes of arena %s_create_train() needs for batches of at most B samples. */\n", N);
+    fprintf(out, "#define %s_TRAIN_PACK_BYTES %lld  /* GEMM packing of train_step, one thread */\n", U,
+            (long long)emit_pack_bound(g, true));
     fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
                  "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
-                 "     (size_t)%lld * 4 + 512 + (size_t)(B) * %lld * 4)\n\n",
-            U, U, U, U, (long long)g->stat_floats,
+                 "     (size_t)%lld * 4 + 576 + (size_t)%s_TRAIN_PACK_BYTES + (size_t)(B) * %lld * 4)\n\n",
+            U, U, U, U, (long long)g->stat_floats, U,
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
                             ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0));
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
@@ -211,7 +213,8 @@ static void emit_clip(Emitter *e, const IrGraph *g)
 {
     if (g->train.clip_norm <= 0)
         return;
-    emit_line(e, "{  /* clip the global gradient norm to %g */", g->train.clip_norm);
+    emit_line(e, "/* clip the global gradient norm to %g */", g->train.clip_norm);
+    emit_line(e, "{");
     emit_line(e, "double sq = 0.0;");
     emit_line(e, "for (size_t i = 0; i < %lld; i++) sq += (double)gr[i] * gr[i];", (long long)g->trainable_floats);
     emit_line(e, "const double coef = %.17g / (sqrt(sq) + 1e-6);", g->train.clip_norm);
@@ -220,17 +223,25 @@ static void emit_clip(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
 }
 
-/* Prints a call of a kernel with its argument expressions. */
+bool emit_is_train_call(const IrGraph *g, int i)
+{
+    const IrNode *n = &g->nodes[i];
+    IrBuf b = n->place[PLAN_TRAIN].buf;
+    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS && n->op != IR_LOSS_SUM;
+}
+
+/* Prints a timed call of a kernel with its argument expressions. */
 static void emit_call(Emitter *e, const IrGraph *g, int id, const char *lhs)
 {
     KArgs a;
     emit_kernel_args(g, id, &a);
     for (int i = 0; i < e->depth; i++)
         fputs("    ", e->out);
-    fprintf(e->out, "%s%s(batch", lhs ? lhs : "", emit_train_kernel_name(g, id));
+    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s%s(batch", g->name, PROF_TRAIN(g, id), lhs ? lhs : "",
+            emit_train_kernel_name(g, id));
     for (int i = 0; i < a.n; i++)
         fprintf(e->out, ", %s", a.arg[i].expr);
-    fputs(");\n", e->out);
+    fputs("));\n", e->out);
 }
 
 /* A forward kernel shared with inference, called on the training plan. */
@@ -239,12 +250,12 @@ static void emit_plain_call(Emitter *e, const IrGraph *g, int id)
     const IrNode *n = &g->nodes[id];
     for (int i = 0; i < e->depth; i++)
         fputs("    ", e->out);
-    fprintf(e->out, "%s(batch", emit_kernel_name(g, id));
+    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s(batch", g->name, PROF_TRAIN(g, id), emit_kernel_name(g, id));
     for (int j = 0; j < n->nin; j++)
         fprintf(e->out, ", %s", emit_tensor_ptr(g, PLAN_TRAIN, n->in[j]));
     for (int j = 0; j < n->nparam; j++)
         fprintf(e->out, ", p + %lld", (long long)g->param_off[n->param[j]]);
-    fprintf(e->out, ", %s);\n", emit_tensor_ptr(g, PLAN_TRAIN, id));
+    fprintf(e->out, ", %s%s));\n", emit_tensor_ptr(g, PLAN_TRAIN, id), emit_gemm_args(n));
 }
 
 /* Checks class labels are in range; returns -2 from the caller if not. */
@@ -302,8 +313,7 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
     emit_line(e, "/* forward, training mode */");
     for (int i = 0; i < g->nforward; i++) {
         const IrNode *n = &g->nodes[i];
-        IrBuf b = n->place[PLAN_TRAIN].buf;
-        if (b == BUF_NONE || b == BUF_INPUT || b == BUF_ALIAS || n->op == IR_LOSS_SUM || (ir_ops[n->op].flags & IRF_LOSS))
+        if (!emit_is_train_call(g, i) || (ir_ops[n->op].flags & IRF_LOSS))
             continue;
         if (emit_has_train_kernel(g, i))
             emit_call(e, g, i, NULL);
@@ -326,7 +336,7 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
     emit_line(e, "/* backward */");
     for (int i = g->nforward; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        if (n->place[PLAN_TRAIN].buf == BUF_ALIAS)
+        if (!emit_is_train_call(g, i))
             continue;
         if (n->op == IR_ADD)
             emit_plain_call(e, g, i);
@@ -334,7 +344,7 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
             emit_call(e, g, i, NULL);
     }
     emit_clip(e, g);
-    emit_line(e, "%s_update(m, lr);", N);
+    emit_line(e, "NNRT_PROF(&%s_prof[%d], 1, %s_update(m, lr));", N, PROF_UPDATE(g), N);
     emit_line(e, "m->step++;");
     emit_line(e, "*loss = total;");
     emit_line(e, "return 0;");
@@ -373,7 +383,9 @@ static void emit_train_api(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name, *U = upper(g, N);
     FILE *out = e->out;
-    fprintf(out, "size_t %s_train_arena_bytes(int max_batch)\n{\n    return %s_TRAIN_ARENA_BYTES(max_batch < 1 ? 1 : max_batch);\n}\n\n", N, U);
+    fprintf(out, "size_t %s_train_arena_bytes(int max_batch)\n{\n    if (max_batch < 1)\n        max_batch = 1;\n"
+                 "    return %s_TRAIN_ARENA_BYTES(max_batch) - %s_PACK_BYTES - %s_TRAIN_PACK_BYTES + %s_pack_bytes(max_batch, 0) +\n"
+                 "           %s_pack_bytes(max_batch, 1);\n}\n\n", N, U, U, U, N, N);
     fprintf(out,
             "%s_model *%s_create_train(void *arena, size_t bytes, int max_batch, NnrtError *err)\n{\n"
             "    if (max_batch >= 1 && bytes < %s_train_arena_bytes(max_batch)) {\n"
@@ -391,13 +403,14 @@ static void emit_train_api(Emitter *e, const IrGraph *g)
             "    for (int k = 0; k < %s_STATE_TENSORS; k++)\n"
             "        m->state[k] = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
             "    m->stats = nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64);\n"
+            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 1) + 64, 64);  /* train_step's GEMMs */\n"
             "    %s_reset_state(m);\n"
             "    m->seed = %lluu;\n"
             "    return m;\n}\n\n",
             N, N, N, N, N, N, N, U,
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
                             ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0),
-            U, U, U, U, (long long)g->stat_floats, N, (unsigned long long)g->train.seed);
+            U, U, U, U, (long long)g->stat_floats, N, N, (unsigned long long)g->train.seed);
     fprintf(out, "void %s_set_seed(%s_model *m, uint64_t seed)\n{\n    m->seed = seed;\n}\n\n", N, N);
     fprintf(out, "float *%s_state(%s_model *m, int k)\n{\n    return k >= 0 && k < %s_STATE_TENSORS ? m->state[k] : NULL;\n}\n\n", N, N, U);
     fprintf(out, "int64_t *%s_step_counter(%s_model *m)\n{\n    return &m->step;\n}\n\n", N, N);

@@ -204,6 +204,17 @@ void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd)
     *bwd = b;
 }
 
+/* FLOPs per sample of one backward node: a GEMM for dense/conv, else the op's backward. */
+int64_t ir_bwd_flops(const IrGraph *g, const IrNode *b)
+{
+    const IrNode *f = &g->nodes[b->a.of];
+    int64_t fwd, bwd;
+    ir_flops(g, f, &fwd, &bwd);
+    if (f->op == IR_DENSE || f->op == IR_CONV2D)
+        return fwd - (f->a.bias ? ir_numel(&f->shape) : 0);
+    return bwd;
+}
+
 /* Splits "x:T units:I! bias:B=true" into an IrSig; a malformed spec is a bug. */
 void ir_sig_parse(const char *spec, IrSig *out)
 {

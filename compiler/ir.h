@@ -89,7 +89,8 @@ typedef struct IrParam {
 typedef struct IrSched {
     int vec;       /* vector width in floats the kernel is written for (1 = scalar) */
     int unroll;    /* independent accumulators in reductions */
-    int tile[3];   /* blocking of GEMM-shaped loops: rows, columns, depth (0 = none) */
+    bool gemm;     /* computed by the packed, register-tiled GEMM (nnrt_sgemm) */
+    int tile[3];   /* its cache blocking: mc rows, nc columns, kc depth */
 } IrSched;
 
 /* Where memplan.c put a node's tensor. */
@@ -198,6 +199,7 @@ typedef struct IrGraph {
     int64_t trainable_floats;  /* memplan: the trainable ones, which come first */
     int64_t *param_off;    /* memplan: offset of each parameter in floats */
     int64_t stat_floats;   /* memplan: batchnorm batch statistics saved for backward */
+    int64_t col_floats;    /* memplan: im2col buffer of the largest GEMM convolution */
 } IrGraph;
 
 /* ir.c */
@@ -224,6 +226,7 @@ const char *ir_schedule_name(IrSchedule s);
 double ir_hp(const IrOptim *o, const char *name);  /* hyper-parameter by name */
 int ir_opt_states(const IrOptim *o, const char **names);  /* state tensors per parameter: "exp_avg", ... */
 void ir_flops(const IrGraph *g, const IrNode *n, int64_t *fwd, int64_t *bwd);
+int64_t ir_bwd_flops(const IrGraph *g, const IrNode *bwd);
 
 /* A parsed op signature (see ir_ops.def). */
 typedef struct IrSigParam {

@@ -42,12 +42,10 @@ struct Binding {
     Binding *next;     /* older bindings */
 };
 
-typedef struct Counter Counter;
-struct Counter {
+typedef struct Counter {
     const char *block;  /* block name */
     int n;              /* instances so far in this scope */
-    Counter *next;
-};
+} Counter;
 
 /* A hash table from names to pointers, in the arena (open addressing). */
 typedef struct NameMap {
@@ -62,7 +60,7 @@ typedef struct Scope {
     NameMap index;          /* the same by name, newest binding */
     const char *prefix;     /* layer-name prefix, "" at net level */
     int opcount[IR_NOPS];   /* ops of each kind so far, for <op>_<k> */
-    Counter *blocks;        /* block instances so far, for <block>_<k> */
+    NameMap blocks;         /* block name -> Counter: instances so far, for <block>_<k> */
     int inst;               /* IrGraph.insts entry, -1 at net level */
 } Scope;
 
@@ -70,6 +68,7 @@ enum {
     MAX_BLOCK_DEPTH = 32,    /* blocks expanded inside one another */
     MAX_BLOCK_PARAMS = 64,   /* parameters of one block */
     MAX_EXPANSION = 1 << 16, /* layers, and block instances, of one net */
+    MAX_EXPR_DEPTH = 1000,   /* calls being evaluated inside one another, blocks included */
 };
 
 typedef struct Lower {
@@ -83,7 +82,10 @@ typedef struct Lower {
     int depth;               /* entries in stack */
     const Stmt *loss_stmt, *opt_stmt, *train_stmt;  /* for duplicate notes */
     bool too_big;            /* MAX_EXPANSION reached (reported once) */
+    int expr_depth;          /* eval() calls active: bounds the C stack */
+    bool too_deep;           /* MAX_EXPR_DEPTH reached (reported once) */
     NameMap layers;          /* node names -> node id + 1, for duplicates */
+    const NameMap *blocks;   /* block names -> the file's first Block of that name */
 } Lower;
 
 static const char *const SYMBOLS[] = {"same", "constant", "step", "cosine"};
@@ -189,12 +191,15 @@ static const char *nearest_var(Lower *L, const char *name)
     return diag_nearest(name, c, n);
 }
 
-static const Block *find_block(const AstFile *f, const char *name)
+static const Block *find_block(Lower *L, const char *name)
 {
-    for (const Block *b = f->blocks; b; b = b->next)
-        if (strcmp(b->name, name) == 0)
-            return b;
-    return NULL;
+    return map_get(L->blocks, name);
+}
+
+/* Past the error limit nothing more is printed: the search for hints is skipped. */
+static bool quiet(const Lower *L)
+{
+    return L->d->nerrors >= L->d->max_errors;
 }
 
 /* The statement of body that defines name, or NULL. */
@@ -234,6 +239,10 @@ static Value eval_name(Lower *L, const Expr *e)
     for (size_t i = 0; i < sizeof SYMBOLS / sizeof *SYMBOLS; i++)
         if (strcmp(e->name, SYMBOLS[i]) == 0)
             return (Value){.kind = VAL_SYM, .str = e->name, .loc = e->loc};
+    if (quiet(L)) {
+        lerror(L, e->loc, "unknown name '%s'", e->name);
+        return v;
+    }
     const Stmt *later = defined_later(L, e->name);
     const char *near = nearest_var(L, e->name);
     const Stmt *outside = L->depth > 0 && !later ? find_def(L->net->stmts, e->name) : NULL;
@@ -241,9 +250,9 @@ static Value eval_name(Lower *L, const Expr *e)
         lerror(L, e->loc, "'%s' is defined outside block '%s'; a block sees only its parameters and its own names",
                e->name, L->stack[L->depth - 1]->name);
         diag_note(L->d, outside->nameloc, "'%s' is defined here; pass it to the block as an argument", e->name);
-    } else if (!later && (is_callable_op(ir_op_lookup(e->name)) || find_block(L->file, e->name))) {
+    } else if (!later && (is_callable_op(ir_op_lookup(e->name)) || find_block(L, e->name))) {
         lerror(L, e->loc, "'%s' is %s, not a value; apply it with 'x -> %s' or '%s(x)'", e->name,
-               find_block(L->file, e->name) ? "a block" : "an op", e->name, e->name);
+               find_block(L, e->name) ? "a block" : "an op", e->name, e->name);
     } else if (later) {
         lerror(L, e->loc, "'%s' is used before it is defined", e->name);
         diag_note(L->d, later->nameloc, "'%s' is defined here", e->name);
@@ -666,15 +675,13 @@ static void lower_assign(Lower *L, const Stmt *s);
 
 static int block_instance(Lower *L, const Block *b)
 {
-    for (Counter *c = L->scope->blocks; c; c = c->next)
-        if (strcmp(c->block, b->name) == 0)
-            return ++c->n;
-    Counter *c = arena_alloc(L->arena, sizeof *c);
-    c->block = b->name;
-    c->n = 1;
-    c->next = L->scope->blocks;
-    L->scope->blocks = c;
-    return 1;
+    Counter *c = map_get(&L->scope->blocks, b->name);
+    if (!c) {
+        c = arena_alloc(L->arena, sizeof *c);
+        c->block = b->name;
+        map_put(L->arena, &L->scope->blocks, b->name, c);
+    }
+    return ++c->n;
 }
 
 /* Binds a block's parameters from a call's arguments, in the caller's scope. */
@@ -768,14 +775,14 @@ static Value eval_call(Lower *L, const Expr *e)
     int op = ir_op_lookup(e->name);
     if (is_callable_op(op))
         return lower_op(L, (IrOp)op, e);
-    const Block *b = find_block(L->file, e->name);
+    const Block *b = find_block(L, e->name);
     if (b)
         return lower_block(L, b, e);
     SrcLoc nloc = {e->loc.off, (uint32_t)strlen(e->name)};
     if (op >= 0 && (ir_ops[op].flags & IRF_LOSS)) {
         lerror(L, nloc, "'%s' is a loss; use it in a 'loss' statement", e->name);
     } else {
-        const char *near = nearest_callee(L, e->name);
+        const char *near = quiet(L) ? NULL : nearest_callee(L, e->name);
         if (near)
             lerror(L, nloc, "unknown op '%s'; did you mean '%s'?", e->name, near);
         else
@@ -784,13 +791,29 @@ static Value eval_call(Lower *L, const Expr *e)
     return (Value){.kind = VAL_NONE, .loc = e->loc};
 }
 
+/*
+ * `x -> relu -> relu -> ...` nests one call per arrow, and blocks nest
+ * their bodies' calls inside the caller's: evaluation recurses that deep,
+ * so the depth is bounded rather than the stack left to overflow.
+ */
 static Value eval(Lower *L, const Expr *e)
 {
-    switch (e->kind) {
-    case EX_NAME: return eval_name(L, e);
-    case EX_CALL: return eval_call(L, e);
-    default: return const_of(e);
+    if (L->expr_depth == MAX_EXPR_DEPTH) {
+        if (!L->too_deep)
+            lerror(L, e->loc, "expression nested too deeply (more than %d calls, counting those in blocks)",
+                   MAX_EXPR_DEPTH);
+        L->too_deep = true;
+        return (Value){.kind = VAL_NONE, .loc = e->loc};
     }
+    L->expr_depth++;
+    Value v;
+    switch (e->kind) {
+    case EX_NAME: v = eval_name(L, e); break;
+    case EX_CALL: v = eval_call(L, e); break;
+    default: v = const_of(e); break;
+    }
+    L->expr_depth--;
+    return v;
 }
 
 /* ---- statements -------------------------------------------------------- */
@@ -1107,10 +1130,32 @@ static void set_train_defaults(IrTrain *t)
     t->gamma = 0.1;
 }
 
+static void check_block(const Block *b, Diag *d);
+
+/* The file's blocks by name (the first of each name); checks each block when d is given. */
+static NameMap *index_blocks(const AstFile *f, Arena *a, Diag *d)
+{
+    NameMap *m = arena_alloc(a, sizeof *m);
+    for (const Block *b = f->blocks; b; b = b->next) {
+        if (d)
+            check_block(b, d);
+        const Block *o = map_get(m, b->name);
+        if (!o) {
+            map_put(a, m, b->name, (void *)b);
+        } else if (d) {
+            diag_error(d, b->loc, "block '%s' is defined twice", b->name);
+            diag_note(d, o->loc, "first defined here");
+        }
+    }
+    return m;
+}
+
 IrGraph *lower_run(const AstFile *f, const Net *net, Arena *a, Diag *d)
 {
-    Lower L = {.arena = a, .d = d, .file = f, .net = net};
+    Lower L = {.arena = a, .d = d, .file = f, .net = net, .blocks = f->block_index};
     L.g = ir_new(a, d->file, net->name, net->loc);
+    if (!L.blocks)  /* lower_check_file was not run */
+        L.blocks = index_blocks(f, a, NULL);
     set_train_defaults(&L.g->train);
     Scope top = {.prefix = "", .inst = -1};
     L.scope = &top;
@@ -1156,22 +1201,19 @@ static void check_block(const Block *b, Diag *d)
                    b->name);
 }
 
-void lower_check_file(const AstFile *f, Diag *d)
+void lower_check_file(AstFile *f, Arena *a, Diag *d)
 {
-    for (const Block *b = f->blocks; b; b = b->next) {
-        check_block(b, d);
-        for (const Block *o = f->blocks; o != b; o = o->next)
-            if (strcmp(o->name, b->name) == 0) {
-                diag_error(d, b->loc, "block '%s' is defined twice", b->name);
-                diag_note(d, o->loc, "first defined here");
-            }
+    f->block_index = index_blocks(f, a, d);
+    NameMap nets = {0};
+    for (const Net *n = f->nets; n; n = n->next) {
+        const Net *o = map_get(&nets, n->name);
+        if (o) {
+            diag_error(d, n->loc, "net '%s' is defined twice", n->name);
+            diag_note(d, o->loc, "first defined here");
+        } else {
+            map_put(a, &nets, n->name, (void *)n);
+        }
     }
-    for (const Net *n = f->nets; n; n = n->next)
-        for (const Net *o = f->nets; o != n; o = o->next)
-            if (strcmp(o->name, n->name) == 0) {
-                diag_error(d, n->loc, "net '%s' is defined twice", n->name);
-                diag_note(d, o->loc, "first defined here");
-            }
     if (!f->nets && d->nerrors == 0)
         diag_error(d, (SrcLoc){0, 0}, "no net in this file (expected 'net NAME { ... }')");
 }

@@ -7,8 +7,11 @@
 #include "ast.h"
 #include "ir.h"
 
-/* Duplicate nets, blocks and block parameters; blocks named like ops. */
-void lower_check_file(const AstFile *f, Diag *d);
+/*
+ * Duplicate nets, blocks and block parameters; blocks named like ops.  Also
+ * indexes the blocks by name (f->block_index, in arena a) for lower_run.
+ */
+void lower_check_file(AstFile *f, Arena *a, Diag *d);
 
 /*
  * Lowers one net: resolves names, expands blocks, names layers, types and

@@ -4,10 +4,12 @@
  *   netc check FILE.net           diagnostics only
  *   netc summary FILE.net         layer table and totals
  *   netc dump-ir FILE.net         the IR after any pass
+ *   netc bench FILE.net           timings, fused against unfused (bench.c)
  *   netc help [COMMAND]
  *
  * Exit status: 0 success, 1 errors in the input, 2 wrong usage.
  */
+#include "bench.h"
 #include "build.h"
 #include "passes.h"
 #include "summary.h"
@@ -30,6 +32,7 @@ typedef struct Options {
     bool no_runtime;    /* --no-runtime */
     bool main;          /* --main: emit also writes <net>_main.c */
     bool no_fuse;       /* --no-fuse */
+    const char *batch, *steps, *threads;  /* bench: --batch B, --steps K, --threads N */
     const char *cmdline;  /* the command as typed, for generated front matter */
 } Options;
 
@@ -46,6 +49,7 @@ static int cmd_dump_ir(const Options *o);
 static int cmd_dump_ast(const Options *o);
 static int cmd_emit(const Options *o);
 static int cmd_build(const Options *o);
+static int cmd_bench(const Options *o);
 
 static const Command COMMANDS[] = {
     {"check", cmd_check, "netc check FILE.net [--net NAME]",
@@ -75,6 +79,13 @@ static const Command COMMANDS[] = {
      "the optimization level (default -O2); --target native adds\n"
      "-march=native; --keep DIR leaves the generated C in DIR.  Run\n"
      "'BIN --help' for what the binary does (predict, summary).\n"},
+    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--keep DIR]",
+     "Builds the net twice, fused and with --no-fuse, at -O3 (or the -O\n"
+     "given) and -march=native with per-kernel profiling, runs 'BIN bench'\n"
+     "on both and prints the fused build's report (FMA peak, inference\n"
+     "latency at batch 1 and B, training step time, peak RSS, a per-kernel\n"
+     "table) and a fused-vs-unfused comparison.  --keep DIR keeps both\n"
+     "binaries and their JSON reports.  See docs/performance.md.\n"},
     {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
      "Prints the syntax tree as the parser built it (pipes already rewritten\n"
      "into calls).\n"},
@@ -253,6 +264,12 @@ static int cmd_build(const Options *o)
     return emit_or_build(o, true);
 }
 
+static int cmd_bench(const Options *o)
+{
+    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads, o->cmdline};
+    return bench_run(&b);
+}
+
 static int cmd_dump_ast(const Options *o)
 {
     Compilation c;
@@ -276,6 +293,12 @@ static const char **value_slot(Options *o, const char *a)
         return &o->cc;
     if (!strcmp(a, "--keep"))
         return &o->keep;
+    if (!strcmp(a, "--batch"))
+        return &o->batch;
+    if (!strcmp(a, "--steps"))
+        return &o->steps;
+    if (!strcmp(a, "--threads"))
+        return &o->threads;
     return NULL;
 }
 

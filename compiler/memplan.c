@@ -23,6 +23,9 @@
  * time.  Offsets are multiples of 16 floats: every tensor is 64-byte
  * aligned.
  *
+ * The im2col buffer holds, per sample, the im2col columns and the GEMM
+ * output of the largest GEMM convolution (col_floats per sample).
+ *
  * Parameters get fixed offsets in one block, trainable ones first so that
  * the optimizer updates one contiguous range; batchnorm's batch
  * statistics get fixed offsets in the stats block.
@@ -207,6 +210,16 @@ static void place_params(IrGraph *g)
 
 static void place_stats(IrGraph *g)
 {
+    g->col_floats = 0;
+    for (int i = 0; i < g->nforward; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_CONV2D && n->sched.gemm) {
+            int64_t c = g->nodes[n->in[0]].shape.dim[0], k = n->a.kernel[0], hw = n->shape.dim[1] * n->shape.dim[2];
+            int64_t col = round_up(c * k * k * hw + n->shape.dim[0] * hw);  /* cols and the GEMM's output */
+            if (col > g->col_floats)
+                g->col_floats = col;
+        }
+    }
     g->stat_floats = 0;
     for (int i = 0; i < g->nforward; i++)
         if (g->nodes[i].op == IR_BATCHNORM) {

@@ -9,10 +9,8 @@
 #include "ast.h"
 #include "diag.h"
 
-enum { PC_TAILS = 8 };  /* lists being built at once that appends remember */
-
 typedef struct ListTail {
-    void *head;  /* first node of a list being built */
+    void *head;  /* first node of a list being built (NULL: a free slot) */
     void *tail;  /* a node of it at or near its end */
 } ListTail;
 
@@ -27,8 +25,9 @@ typedef struct ParseCtx {
     AstFile *file;        /* result */
     Block *last_block;    /* tail of file->blocks */
     Net *last_net;        /* tail of file->nets */
-    ListTail tails[PC_TAILS];  /* recent lists' tails, so appending is O(1) */
-    unsigned ntails;      /* appends that added an entry (round robin) */
+    ListTail *tails;      /* lists' tails by head (hash table), so appending is O(1) */
+    uint32_t ntails;      /* entries in tails */
+    uint32_t captails;    /* its slots: a power of two, or 0 */
 } ParseCtx;
 
 typedef struct NumLit {

@@ -93,7 +93,7 @@ int passes_load_text(Compilation *c, const char *path, const char *text, size_t 
     c->src.len = (uint32_t)len;
     diag_init(&c->diag, &c->src, out);
     c->ast = ast_parse(&c->src, c->arena, &c->diag);
-    lower_check_file(c->ast, &c->diag);
+    lower_check_file(c->ast, c->arena, &c->diag);
     return c->diag.nerrors ? 1 : 0;
 }
 

@@ -6,10 +6,19 @@
  * the number of independent accumulators for reductions (so the emitted
  * inner loops have no loop-carried dependence on one register), and
  * tiles for GEMM-shaped loops.  The emitter builds loop nests from these
- * numbers and never hard-codes them; later versions choose them per shape
- * from cache sizes and measurements.
+ * numbers and never hard-codes them.
+ *
+ * GEMM-shaped work (dense, and conv2d through im2col) big enough to gain
+ * from packing goes to the register-tiled GEMM of the runtime, with cache
+ * blocks chosen for its shape from the target's cache sizes
+ * (nnrt_gemm_default_blocking, for a nominal batch of 64); tiny layers
+ * keep plain loops, which beat packing there.
  */
+
+enum { GEMM_MIN_MACS = 2048, NOMINAL_BATCH = 64 };
 #include "schedule.h"
+
+#include "nnrt_gemm.h"
 
 static int target_vec(IrTarget t)
 {
@@ -30,16 +39,33 @@ static int pow2_divisor(int n, int cap)
     return u;
 }
 
+static void set_gemm(IrSched *s, int m, int n, int k)
+{
+    NnrtGemmBlocking b;
+    nnrt_gemm_default_blocking(m, n, k, &b);
+    s->gemm = true;
+    s->tile[0] = b.mc;
+    s->tile[1] = b.nc;
+    s->tile[2] = b.kc;
+}
+
 static void schedule_node(const IrGraph *g, IrNode *n)
 {
     IrSched *s = &n->sched;
     s->vec = target_vec(g->target);
     s->unroll = 1;
-    if (n->op == IR_DENSE && n->nin) {
+    if (n->op == IR_DENSE) {
         const IrShape *x = &g->nodes[n->in[0]].shape;
         int d = x->dim[x->ndim - 1];
+        int rows = (int)(ir_numel(x) / d);
         s->unroll = pow2_divisor(d, 8) > 1 ? pow2_divisor(d, 8) : (d >= 8 ? 4 : 1);
-        s->tile[1] = n->a.units >= 4 ? 4 : 1;  /* output units computed together */
+        if ((int64_t)d * n->a.units >= GEMM_MIN_MACS)
+            set_gemm(s, NOMINAL_BATCH * rows, n->a.units, d);
+    } else if (n->op == IR_CONV2D) {
+        int cg = g->nodes[n->in[0]].shape.dim[0] / n->a.groups, k = n->a.kernel[0];
+        int fg = n->a.units / n->a.groups, hw = n->shape.dim[1] * n->shape.dim[2];
+        if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8)
+            set_gemm(s, fg, n->a.groups == 1 ? NOMINAL_BATCH * hw : hw, cg * k * k);  /* groups 1: one GEMM per batch */
     }
 }
 

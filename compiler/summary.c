@@ -56,7 +56,7 @@ void summary_totals(const IrGraph *g, SummaryTotals *t)
         int64_t *sum = g->params[i].trainable ? &t->trainable : &t->frozen;
         *sum = ir_add_sat(*sum, ir_numel(&g->params[i].shape));
     }
-    for (int i = 0; i < g->nnodes; i++) {
+    for (int i = 0; i < g->nforward; i++) {
         const IrNode *n = &g->nodes[i];
         int64_t f, b;
         ir_flops(g, n, &f, &b);
@@ -77,7 +77,7 @@ void summary_print(FILE *out, const IrGraph *g)
     fprintf(out, "%-40s %-18s %12s %14s\n", "Layer (op)", "Output shape", "Params", "FLOPs");
     fprintf(out, "%.*s\n", 40 + 1 + 18 + 1 + 12 + 1 + 14,
             "=============================================================================================");
-    for (int i = 0; i < g->nnodes; i++) {
+    for (int i = 0; i < g->nforward; i++) {
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_LABEL || (ir_ops[n->op].flags & IRF_LOSS) || n->op == IR_LOSS_SUM)
             continue;

@@ -282,15 +282,31 @@ int netyylex(NETYYSTYPE *lval, SrcLoc *lloc, void *scanner)
     return t;
 }
 
-/* Notes that the list starting at head reaches tail. */
+/* The entry of pc->tails for the list starting at head: its own, or a free one. */
+static ListTail *tail_find(const ParseCtx *pc, const void *head)
+{
+    uint32_t mask = pc->captails - 1;
+    uint32_t i = (uint32_t)(((uintptr_t)head >> 4) * 2654435761u) & mask;
+    while (pc->tails[i].head && pc->tails[i].head != head)
+        i = (i + 1) & mask;
+    return &pc->tails[i];
+}
+
+/* Notes that the list starting at head reaches tail (the table stays at most half full). */
 static void remember_tail(ParseCtx *pc, void *head, void *tail)
 {
-    for (int i = 0; i < PC_TAILS; i++)
-        if (pc->tails[i].head == head) {
-            pc->tails[i].tail = tail;
-            return;
-        }
-    pc->tails[pc->ntails++ % PC_TAILS] = (ListTail){head, tail};
+    if (2 * (pc->ntails + 1) > pc->captails) {
+        ListTail *old = pc->tails;
+        uint32_t oldcap = pc->captails;
+        pc->captails = oldcap ? 2 * oldcap : 64;
+        pc->tails = arena_alloc(pc->arena, sizeof *pc->tails * pc->captails);
+        for (uint32_t i = 0; i < oldcap; i++)
+            if (old[i].head)
+                *tail_find(pc, old[i].head) = old[i];
+    }
+    ListTail *t = tail_find(pc, head);
+    pc->ntails += !t->head;
+    *t = (ListTail){head, tail};
 }
 
 /*
@@ -307,9 +323,8 @@ static void append_node(ParseCtx *pc, void **list, void *item, size_t next_off)
         return;
     }
     char *p = *list;
-    for (int i = 0; i < PC_TAILS; i++)
-        if (pc->tails[i].head == *list)
-            p = pc->tails[i].tail;
+    if (pc->captails && tail_find(pc, *list)->head)
+        p = tail_find(pc, *list)->tail;
     while (*(void **)(p + next_off))
         p = *(void **)(p + next_off);
     *(void **)(p + next_off) = item;
@@ -392,7 +407,11 @@ static void add_net(ParseCtx *pc, Net *n)
 static void netyyerror(SrcLoc *loc, void *scanner, ParseCtx *pc, const char *msg)
 {
     (void)scanner;
-    diag_error(pc->diag, *loc, "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0)  /* the parser's stack is full (YYMAXDEPTH) */
+        diag_error(pc->diag, *loc, "parentheses and calls nested too deeply (the limit is %d levels of grammar)",
+                   YYMAXDEPTH);
+    else
+        diag_error(pc->diag, *loc, "%s", msg);
 }
 
 /* A token's name for messages: 'block', ';', identifier 'foo', end of file. */

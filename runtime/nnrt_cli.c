@@ -4,6 +4,7 @@
  *   BIN train --data X --labels Y [...]     nnrt_train.c
  *   BIN eval --weights W --data X --labels Y [...]
  *   BIN predict [--weights W] --input X --output Y [...]
+ *   BIN bench [--batch B] [--steps K] [...]     nnrt_bench.c
  *   BIN summary
  *
  * It works from the model's descriptor (nnrt_model.h), so it is written
@@ -68,8 +69,9 @@ static int usage(const NnrtModelDesc *d, FILE *out)
     fprintf(out,
             "  %s predict [--weights W.safetensors] --input X --output Y [--batch B] [--scale F] [--seed S]"
             " [--print K]\n"
+            "  %s bench [--batch B] [--steps K] [--threads N] [--json FILE]   (timings: see docs/performance.md)\n"
             "  %s summary\n",
-            d->name, d->name);
+            d->name, d->name, d->name);
     usage_train(d, out);
     fprintf(out,
             "\nData files: .npy, .csv, or IDX (MNIST family, raw or .gz); --scale multiplies the input data\n"
@@ -717,6 +719,8 @@ int nnrt_cli_main(const NnrtModelDesc *d, int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || wants_help(argc - 1, argv + 1))
         return usage(d, stdout);
+    if (!strcmp(cmd, "bench"))
+        return nnrt_cli_bench(d, argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) {
         fputs(d->summary, stdout);
         return 0;

@@ -1,7 +1,8 @@
 /*
  * nnrt_cli_int.h — private to the standalone command line: nnrt_cli.c
  * (options, data sets, weights, predict), nnrt_train.c (train, eval,
- * checkpoints) and their unit test.  Not part of the runtime's API.
+ * checkpoints), nnrt_bench.c (bench) and their unit test.  Not part of
+ * the runtime's API.
  */
 #ifndef NNRT_CLI_INT_H
 #define NNRT_CLI_INT_H
@@ -87,5 +88,8 @@ int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b);
 void nnrt_cli_batch_free(const NnrtModelDesc *d, CliBatch *b);
 void nnrt_cli_batch_fill(const NnrtModelDesc *d, const CliSet *s, const uint32_t *rows, int n, float scale,
                          CliBatch *b);
+
+/* nnrt_bench.c: BIN bench [--batch B] [--steps K] [--threads N] [--json FILE] */
+int nnrt_cli_bench(const NnrtModelDesc *d, int argc, char **argv);
 
 #endif

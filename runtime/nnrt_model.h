@@ -55,6 +55,36 @@ typedef struct NnrtTrainConfig {
     const char *optimizer;  /* "adam", ... */
 } NnrtTrainConfig;
 
+/* Per-kernel timing, filled when the generated C is compiled with -DNNRT_PROFILE. */
+typedef struct NnrtProfEntry {
+    const char *name;      /* kernel: layer name and what it computes */
+    const char *pass;      /* "forward", "train-forward", "backward", "update" */
+    double flops;          /* floating-point operations per sample (update: per call) */
+    double seconds;        /* accumulated wall time */
+    int64_t calls;         /* times run */
+    int64_t samples;       /* samples processed, summed over calls */
+} NnrtProfEntry;
+
+#ifdef NNRT_PROFILE
+#include <time.h>
+static inline double nnrt_prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+#define NNRT_PROF(entry, batch, stmt)                     \
+    do {                                                  \
+        double t0_ = nnrt_prof_now();                     \
+        stmt;                                             \
+        (entry)->seconds += nnrt_prof_now() - t0_;        \
+        (entry)->calls++;                                 \
+        (entry)->samples += (batch);                      \
+    } while (0)
+#else
+#define NNRT_PROF(entry, batch, stmt) stmt
+#endif
+
 typedef struct NnrtModelDesc {
     const char *name;               /* net name */
     const char *source;             /* .net file it was compiled from */
@@ -94,6 +124,9 @@ typedef struct NnrtModelDesc {
     /* The loss in inference mode (running statistics, no dropout) and the outputs. */
     int (*evaluate)(void *model, int batch, const float *const *inputs, const void *const *labels, float *loss,
                     float *const *outputs);
+
+    NnrtProfEntry *prof;            /* per-kernel timing (-DNNRT_PROFILE), else NULL */
+    int nprof;                      /* entries in prof */
 } NnrtModelDesc;
 
 /*
@@ -122,5 +155,6 @@ int nnrt_load_params(const NnrtModelDesc *d, float *block, const void *bytes, si
 
 /* nnrt_model_io.c (file layer): the same from a file. */
 int nnrt_load_params_file(const NnrtModelDesc *d, float *block, const char *path, void *scratch, NnrtError *err);
+int nnrt_save_params_file(const NnrtModelDesc *d, const float *block, const char *path, NnrtError *err);
 
 #endif

@@ -19,3 +19,16 @@ int nnrt_load_params_file(const NnrtModelDesc *d, float *block, const char *path
     free(buf);
     return rc;
 }
+
+int nnrt_save_params_file(const NnrtModelDesc *d, const float *block, const char *path, NnrtError *err)
+{
+    NnrtStOut *t = calloc((size_t)d->nparams + 1, sizeof *t);
+    if (!t)
+        return nnrt_errorf(err, "%s: out of memory", path);
+    for (int i = 0; i < d->nparams; i++)
+        t[i] = (NnrtStOut){d->params[i].name, d->params[i].ndim, d->params[i].shape, block + d->params[i].offset};
+    NnrtStMeta meta = {"format", "pt"};
+    int rc = nnrt_st_save(path, t, d->nparams, &meta, 1, err);
+    free(t);
+    return rc;
+}

@@ -10,19 +10,11 @@ build=$1
 net=${2:-examples/fashion_mlp.net}
 n=${N:-1000}
 batch=64
-src=/usr/share/datasets/fashion-mnist
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-# The first $5 samples of IDX file $1 into $2: the magic, the count patched,
-# the other dimensions, then the samples ($3: header bytes, $4: sample bytes).
-be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
-subset() {
-  { zcat "$1" | head -c 4; printf "$(be32 "$5")"; zcat "$1" | head -c "$3" | tail -c +9
-    zcat "$1" | tail -c +$(($3 + 1)) | head -c $(($5 * $4)); } > "$2"
-}
-subset $src/train-images-idx3-ubyte.gz "$tmp/x.idx" 16 784 "$n"
-subset $src/train-labels-idx1-ubyte.gz "$tmp/y.idx" 8 1 "$n"
-subset $src/train-labels-idx1-ubyte.gz "$tmp/y_short.idx" 8 1 $((n - 1))
+. tests/e2e/fmnist_subset.sh
+fmnist_images train "$tmp/x.idx" "$n"
+fmnist_labels train "$tmp/y.idx" "$n"
+fmnist_labels train "$tmp/y_short.idx" $((n - 1))
 
 bin=$tmp/net
 "$build/netc" build "$net" -o "$bin"

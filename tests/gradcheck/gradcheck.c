@@ -121,5 +121,11 @@ int main(void)
             checked++;
         }
     printf("%s: %d parameter tensors checked, %d mismatches\n", d->name, checked, bad);
+    for (int i = 0; i < d->ninputs; i++)
+        free((void *)inputs[i]);
+    for (int i = 0; i < d->nlabels; i++)
+        free((void *)labels[i]);
+    free(grad);
+    free(arena);
     return bad ? 1 : 0;
 }

@@ -155,5 +155,15 @@ int main(int argc, char **argv)
     for (int s = 0; s < steps; s++)
         printf(" %.6f", losses[s]);
     printf(", %d parameter tensors: %s\n", d->nparams, bad ? "MISMATCH" : "ok");
+    free(buf);
+    free(e);
+    free(x);
+    free(yc);
+    free(yf);
+    free(scratch);
+    free(arena);
+    nnrt_array_free(&data);
+    nnrt_array_free(&labels);
+    nnrt_array_free(&want_losses);
     return bad ? 1 : 0;
 }

@@ -1,0 +1,272 @@
+/*
+ * bench.c — `netc bench FILE.net [--batch B] [--steps K] [--threads N]`.
+ *
+ * Builds the net into two standalone binaries in a temporary directory (or
+ * --keep DIR): one with the full pipeline, one with the fusion pass off;
+ * both at -O3 (or -O given) -march=native with -DNNRT_PROFILE, so the generated kernel
+ * calls record their times.  Then runs `BIN bench ... --json` on the fused
+ * binary (its report, with the per-kernel table, goes to stdout) and on the
+ * unfused one (report discarded), reads both JSON files and prints the
+ * fused-vs-unfused comparison.  What `BIN bench` measures is described in
+ * runtime/nnrt_bench.c and docs/performance.md.
+ */
+#include "bench.h"
+
+#include "build.h"
+#include "passes.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { BENCH_EXIT_INPUT = 1, BENCH_EXIT_USAGE = 2 };
+
+/*
+ * -D_POSIX_C_SOURCE: the NNRT_PROFILE timer in nnrt_model.h calls
+ * clock_gettime, and not every file that includes it asks for POSIX.
+ */
+#define BENCH_CFLAGS "-DNNRT_PROFILE -D_POSIX_C_SOURCE=200809L"
+
+/* The two builds compared. */
+typedef struct Variant {
+    const char *tag;  /* "fused", "unfused" */
+    bool no_fuse;     /* fusion pass off */
+    char bin[4096];   /* DIR/<tag> */
+    char json[4096];  /* DIR/<tag>.json */
+} Variant;
+
+/* 1 if s is a whole number in [1, 1e9]. */
+static bool positive_int(const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && !errno && v >= 1 && v <= 1000000000;
+}
+
+static int check_numbers(const BenchOptions *o)
+{
+    const char *names[] = {"--batch", "--steps", "--threads"};
+    const char *vals[] = {o->batch, o->steps, o->threads};
+    for (int i = 0; i < 3; i++)
+        if (vals[i] && !positive_int(vals[i])) {
+            fprintf(stderr, "netc bench: %s takes a positive integer, not '%s'\n", names[i], vals[i]);
+            return BENCH_EXIT_USAGE;
+        }
+    return 0;
+}
+
+/* Compiles the net (fused or not) and builds v->bin with profiling; an exit status. */
+static int build_variant(const BenchOptions *o, const Variant *v)
+{
+    Compilation c;
+    int rc = passes_load(&c, o->file);
+    if (rc == 0) {
+        c.target = build_host_target(true);
+        c.no_fuse = v->no_fuse;
+        const Net *n = passes_pick_net(&c, o->net);
+        IrGraph *g = n ? passes_run(&c, n, NULL) : NULL;
+        BuildOptions b = {0};
+        b.cc = o->cc;
+        b.opt = o->opt ? o->opt : "-O3";
+        b.native = true;
+        b.cflags = BENCH_CFLAGS;
+        b.cmdline = o->cmdline;
+        rc = !n ? BENCH_EXIT_USAGE : !g || build_binary(g, v->bin, NULL, &b) != 0 ? BENCH_EXIT_INPUT : 0;
+    }
+    if (c.diag.nerrors)
+        fprintf(stderr, "%d error%s.\n", c.diag.nerrors, c.diag.nerrors == 1 ? "" : "s");
+    passes_free(&c);
+    return rc;
+}
+
+/* Runs `v->bin bench [options] --json v->json`, its stdout kept or discarded; 0 or -1. */
+static int run_variant(const BenchOptions *o, const Variant *v, bool show)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)v->bin;
+    argv[n++] = "bench";
+    const char *names[] = {"--batch", "--steps", "--threads"};
+    const char *vals[] = {o->batch, o->steps, o->threads};
+    for (int i = 0; i < 3; i++)
+        if (vals[i]) {
+            argv[n++] = (char *)names[i];
+            argv[n++] = (char *)vals[i];
+        }
+    argv[n++] = "--json";
+    argv[n++] = (char *)v->json;
+    argv[n] = NULL;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!show && !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr, "netc bench: '%s bench' failed\n", v->bin);
+    return -1;
+}
+
+/* The whole of a small file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = 2 * cap + 8192);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/* The number after "key": in a flat JSON text, or NAN. */
+static double json_number(const char *text, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = text ? strstr(text, pat) : NULL;
+    return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* Occurrences of s in text. */
+static int count_of(const char *text, const char *s)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, s)); p += strlen(s))
+        n++;
+    return n;
+}
+
+static void print_time(double us)
+{
+    if (isnan(us))
+        printf(" %12s", "-");
+    else if (us < 1000)
+        printf(" %9.1f us", us);
+    else
+        printf(" %9.3f ms", us / 1000);
+}
+
+/* One comparison row: both medians and unfused / fused. */
+static void compare_row(const char *what, const char *fj, const char *uj, const char *key)
+{
+    double f = json_number(fj, key), u = json_number(uj, key);
+    if (isnan(f) && isnan(u))
+        return;
+    printf("%-22s", what);
+    print_time(f);
+    print_time(u);
+    if (f > 0 && u > 0)
+        printf(" %9.2fx", u / f);
+    printf("\n");
+}
+
+/* Reads both JSON reports and prints the comparison; an exit status. */
+static int compare(const Variant *fused, const Variant *unfused)
+{
+    char *fj = slurp(fused->json), *uj = slurp(unfused->json);
+    if (!fj || !uj) {
+        fprintf(stderr, "netc bench: cannot read '%s'\n", fj ? unfused->json : fused->json);
+        free(fj);
+        free(uj);
+        return BENCH_EXIT_INPUT;
+    }
+    int batch = (int)json_number(fj, "batch");
+    char rowb[64], rowt[64];
+    snprintf(rowb, sizeof rowb, "inference batch %d", batch);
+    snprintf(rowt, sizeof rowt, "train step batch %d", batch);
+    printf("\nfused vs unfused (medians; ratio = unfused / fused: above 1 means fusion helps)\n");
+    printf("%-22s %12s %12s %10s\n", "", "fused", "unfused", "ratio");
+    compare_row("inference batch 1", fj, uj, "infer_b1_us");
+    compare_row(rowb, fj, uj, "infer_batch_us");
+    compare_row(rowt, fj, uj, "train_step_us");
+    int fk = count_of(fj, "\"pass\": "), uk = count_of(uj, "\"pass\": ");
+    int ff = count_of(fj, "\"pass\": \"forward\""), uf = count_of(uj, "\"pass\": \"forward\"");
+    printf("%-22s %12d %12d\n", "kernels per forward", ff, uf);
+    if (fk > ff || uk > uf)
+        printf("%-22s %12d %12d\n", "kernels per step", fk - ff, uk - uf);
+    free(fj);
+    free(uj);
+    return 0;
+}
+
+static void cleanup(const char *dir, Variant *v, int nv)
+{
+    for (int i = 0; i < nv; i++) {
+        unlink(v[i].bin);
+        unlink(v[i].json);
+    }
+    rmdir(dir);
+}
+
+/* Names the binaries and reports in dir; -1 if a path is too long. */
+static int name_variants(const char *dir, const char *stem, Variant *v, int nv)
+{
+    for (int i = 0; i < nv; i++) {
+        int a = snprintf(v[i].bin, sizeof v[i].bin, "%s/%s-%s", dir, stem, v[i].tag);
+        int b = snprintf(v[i].json, sizeof v[i].json, "%s/%s-%s.json", dir, stem, v[i].tag);
+        if (a < 0 || b < 0 || (size_t)a >= sizeof v[i].bin || (size_t)b >= sizeof v[i].json)
+            return -1;
+    }
+    return 0;
+}
+
+int bench_run(const BenchOptions *o)
+{
+    Variant v[2] = {{"fused", false, "", ""}, {"unfused", true, "", ""}};
+    char tmp[] = "/tmp/netc-bench-XXXXXX";
+    const char *dir = o->keep;
+    int rc = check_numbers(o);
+    if (rc)
+        return rc;
+    if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "netc bench: cannot create directory '%s': %s\n", dir, strerror(errno));
+        return BENCH_EXIT_INPUT;
+    }
+    if (!dir && !(dir = mkdtemp(tmp))) {
+        fprintf(stderr, "netc bench: cannot create a temporary directory: %s\n", strerror(errno));
+        return BENCH_EXIT_INPUT;
+    }
+    const char *base = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
+    char stem[256];
+    snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."), base);
+    if (name_variants(dir, o->net ? o->net : stem, v, 2) != 0) {
+        fprintf(stderr, "netc bench: directory name too long\n");
+        rc = BENCH_EXIT_USAGE;
+    }
+    for (int i = 0; i < 2 && !rc; i++) {
+        fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s)\n", v[i].bin, v[i].tag,
+                o->opt ? o->opt : "-O3", BENCH_CFLAGS);
+        rc = build_variant(o, &v[i]);
+    }
+    for (int i = 0; i < 2 && !rc; i++)
+        rc = run_variant(o, &v[i], i == 0) ? BENCH_EXIT_INPUT : 0;
+    if (!rc)
+        rc = compare(&v[0], &v[1]);
+    if (!o->keep)
+        cleanup(dir, v, 2);
+    return rc;
+}

@@ -1,0 +1,619 @@
+/*
+ * nnrt_bench.c — `BIN bench`: how fast this net runs on this machine.
+ *
+ *   BIN bench [--batch B] [--steps K] [--threads N] [--json FILE]
+ *
+ * In one process it measures, in order:
+ *   1. the single-core FMA peak: a loop of independent AVX2 FMAs (12
+ *      accumulators, enough to cover FMA latency times throughput), or a
+ *      plain C loop where AVX2+FMA is missing; the best of 20 short runs;
+ *   2. inference latency at batch 1 and at batch B: the median of many
+ *      forward calls after a warm-up;
+ *   3. for a trainable net, the training step at batch B: the median of K
+ *      steps on one batch of random inputs with valid labels, after warm-up;
+ *   (each as wall time, and as the median of the calling thread's CPU time,
+ *   which a shared machine disturbs less;)
+ *   4. the peak RSS of the process (getrusage).
+ * When the generated C was compiled with -DNNRT_PROFILE, the descriptor's
+ * per-kernel entries are reset after each warm-up and read after the batch-B
+ * forward calls and after the training steps, and a table shows per kernel:
+ * time per call, share of the call or step, GFLOP/s and the fraction of the
+ * FMA peak (times the thread count).  --json writes the same numbers.
+ *
+ * It works from the descriptor alone (nnrt_model.h) and knows nothing of how
+ * the kernels are written; --threads only sizes the runtime's thread pool
+ * (nnrt_threads.h) before the models are created.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* getrusage, clock_gettime */
+#endif
+#include "nnrt_cli_int.h"
+#include "nnrt_threads.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define BENCH_X86 1
+#endif
+
+enum {
+    BENCH_INFER_MAX_RUNS = 2000, /* forward calls timed at most, per batch size */
+    BENCH_MIN_RUNS = 11,         /* and at least */
+};
+#define BENCH_INFER_SECONDS 0.5  /* time budget per inference measurement */
+#define BENCH_WARM_SECONDS 0.05  /* warm-up at least this long */
+
+typedef struct BenchOpts {
+    int batch;        /* --batch B */
+    int steps;        /* --steps K: timed training steps */
+    int threads;      /* --threads N, 0 = leave the pool alone */
+    const char *json; /* --json FILE, or NULL */
+} BenchOpts;
+
+typedef struct Timing {
+    double median;    /* seconds per run, wall time */
+    double mean;      /* seconds per run, wall time */
+    double cpu;       /* median seconds per run of the calling thread's CPU time */
+    int runs;         /* runs timed (after warm-up) */
+} Timing;
+
+typedef struct BenchResult {
+    double peak;               /* single-core FMA peak, GFLOP/s */
+    const char *peak_how;      /* "avx2+fma" or "portable C" */
+    int threads;               /* thread count in force */
+    Timing infer1, inferb;     /* forward at batch 1 and batch B */
+    Timing train;              /* train step at batch B (runs 0: none) */
+    NnrtProfEntry *prof_fwd;   /* prof entries after the batch-B forward calls, or NULL */
+    NnrtProfEntry *prof_train; /* prof entries after the training steps, or NULL */
+    long rss_kib;              /* peak resident set */
+    double load;               /* 1-minute load average before the run, -1 if unknown */
+    int ncpu;                  /* online processors, 0 if unknown */
+} BenchResult;
+
+/* What a timed run needs: the model, its batch, and pointers to the batch's data. */
+typedef struct RunCtx {
+    const NnrtModelDesc *d;                /* the net */
+    void *m;                               /* its model */
+    int batch;                             /* samples per call */
+    float lr;                              /* learning rate of train steps */
+    const float *in[NNRT_CLI_MAX_NAMED];   /* inputs */
+    const void *lab[NNRT_CLI_MAX_NAMED];   /* labels: int32_t or float */
+    float *out[NNRT_CLI_MAX_NAMED];        /* outputs, or NULL (train steps) */
+} RunCtx;
+
+typedef int (*RunFn)(RunCtx *c);
+
+/* ---- the FMA peak --------------------------------------------------------- */
+
+#ifdef BENCH_X86
+/* iters x 12 independent 8-wide FMAs: 192 flops per iteration. */
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters)
+{
+    __m256 a0 = _mm256_set1_ps(0.1f), a1 = _mm256_set1_ps(0.2f), a2 = _mm256_set1_ps(0.3f);
+    __m256 a3 = _mm256_set1_ps(0.4f), a4 = _mm256_set1_ps(0.5f), a5 = _mm256_set1_ps(0.6f);
+    __m256 a6 = _mm256_set1_ps(0.7f), a7 = _mm256_set1_ps(0.8f), a8 = _mm256_set1_ps(0.9f);
+    __m256 a9 = _mm256_set1_ps(1.0f), a10 = _mm256_set1_ps(1.1f), a11 = _mm256_set1_ps(1.2f);
+    const __m256 x = _mm256_set1_ps(0.9999f), y = _mm256_set1_ps(0.0001f);
+    for (long i = 0; i < iters; i++) {
+        a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y), a2 = _mm256_fmadd_ps(a2, x, y);
+        a3 = _mm256_fmadd_ps(a3, x, y), a4 = _mm256_fmadd_ps(a4, x, y), a5 = _mm256_fmadd_ps(a5, x, y);
+        a6 = _mm256_fmadd_ps(a6, x, y), a7 = _mm256_fmadd_ps(a7, x, y), a8 = _mm256_fmadd_ps(a8, x, y);
+        a9 = _mm256_fmadd_ps(a9, x, y), a10 = _mm256_fmadd_ps(a10, x, y), a11 = _mm256_fmadd_ps(a11, x, y);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0];
+}
+#endif
+
+/* The same in plain C (16 scalar chains): what any target manages. */
+static float fma_loop_portable(long iters)
+{
+    float a[16];
+    for (int k = 0; k < 16; k++)
+        a[k] = 0.1f * (float)(k + 1);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 16; k++)
+            a[k] = a[k] * 0.9999f + 0.0001f;
+    float s = 0;
+    for (int k = 0; k < 16; k++)
+        s += a[k];
+    return s;
+}
+
+static volatile float fma_sink; /* keeps the loops' results alive */
+
+/* This thread's CPU time, so that slices lost to other processes do not count; else wall time. */
+static double cpu_now(void)
+{
+#ifdef CLOCK_THREAD_CPUTIME_ID
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#endif
+    return nnrt_now();
+}
+
+/* GFLOP/s of one run of the loop at `iters` iterations. */
+static double fma_run(int avx2, long iters)
+{
+    double t0 = cpu_now();
+#ifdef BENCH_X86
+    if (avx2)
+        fma_sink = fma_loop_avx2(iters);
+    else
+#endif
+        fma_sink = fma_loop_portable(iters);
+    double dt = cpu_now() - t0;
+    double flops = (double)iters * (avx2 ? 192.0 : 32.0);
+    return dt > 0 ? flops / dt * 1e-9 : 0;
+}
+
+/*
+ * Single-core FMA peak in GFLOP/s: the best of 20 runs of about 10 ms of
+ * thread CPU time.  The best rather than the median: the peak is a
+ * property of the core, and a run that shared it says nothing about it.
+ */
+static double fma_peak(const char **how)
+{
+    int avx2 = 0;
+#ifdef BENCH_X86
+    __builtin_cpu_init();
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    *how = avx2 ? "avx2+fma" : "portable C";
+    long iters = 1 << 16;
+    double g = fma_run(avx2, iters);
+    while (g > 0 && (double)iters * (avx2 ? 192.0 : 32.0) / (g * 1e9) < 0.01 && iters < (1L << 40))
+        g = fma_run(avx2, iters *= 2);
+    double best = g;
+    for (int r = 0; r < 20; r++) {
+        double x = fma_run(avx2, iters);
+        best = x > best ? x : best;
+    }
+    return best;
+}
+
+/* ---- timing --------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void prof_reset(const NnrtModelDesc *d)
+{
+    for (int k = 0; k < d->nprof; k++) {
+        d->prof[k].seconds = 0;
+        d->prof[k].calls = d->prof[k].samples = 0;
+    }
+}
+
+/* A copy of the prof entries as they are now (NULL without profiling). */
+static NnrtProfEntry *prof_snapshot(const NnrtModelDesc *d)
+{
+    if (!d->prof || d->nprof <= 0)
+        return NULL;
+    NnrtProfEntry *p = malloc(sizeof *p * (size_t)d->nprof);
+    if (p)
+        memcpy(p, d->prof, sizeof *p * (size_t)d->nprof);
+    return p;
+}
+
+/* Median of v[0..n), sorting it. */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/*
+ * Runs fn `warm` times and for at least BENCH_WARM_SECONDS, resets the
+ * profile, then times single runs until there are max_runs of them, or
+ * min_runs and `budget` seconds have passed: wall time, and the calling
+ * thread's CPU time, which leaves out time slices lost to other processes
+ * (a steadier number on a shared machine, and the whole cost with one
+ * thread).  Medians and mean into *t; 0, or the first non-zero status of fn.
+ */
+static int time_runs(RunFn fn, RunCtx *c, int warm, int min_runs, int max_runs, double budget, Timing *t)
+{
+    int rc = 0;
+    double t0 = nnrt_now();
+    for (int i = 0; !rc && (i < warm || nnrt_now() - t0 < BENCH_WARM_SECONDS); i++)
+        rc = fn(c);
+    double *v = malloc(sizeof *v * 2 * (size_t)max_runs), *cpu = v + max_runs;
+    if (rc || !v) {
+        free(v);
+        return rc ? rc : -1;
+    }
+    prof_reset(c->d);
+    double sum = 0, start = nnrt_now();
+    int n = 0;
+    while (!rc && n < max_runs && (n < min_runs || nnrt_now() - start < budget)) {
+        double ca = cpu_now(), a = nnrt_now();
+        rc = fn(c);
+        double b = nnrt_now();
+        cpu[n] = cpu_now() - ca;
+        sum += v[n++] = b - a;
+    }
+    t->runs = n;
+    t->mean = sum / n;
+    t->median = median_of(v, n);
+    t->cpu = median_of(cpu, n);
+    free(v);
+    return rc;
+}
+
+static int run_forward(RunCtx *c)
+{
+    return c->d->forward(c->m, c->batch, c->in, c->out);
+}
+
+static int run_step(RunCtx *c)
+{
+    float loss = 0;
+    return c->d->train_step(c->m, c->batch, c->in, c->lab, c->lr, &loss, c->out);
+}
+
+/* ---- random batches ------------------------------------------------------- */
+
+/* Fills b's inputs with U[0, 1) and its labels with valid classes (or U[0, 1) targets). */
+static void fill_random(const NnrtModelDesc *d, int batch, uint64_t seed, CliBatch *b)
+{
+    NnrtRng r;
+    nnrt_rng_seed(&r, seed);
+    for (int i = 0; i < d->ninputs; i++)
+        for (int64_t k = 0; k < batch * d->inputs[i].size; k++)
+            b->x[i][k] = nnrt_rng_uniform(&r);
+    for (int i = 0; i < d->nlabels; i++)
+        for (int64_t k = 0; k < batch * d->labels[i].size; k++) {
+            if (d->labels[i].nclass > 0)
+                ((int32_t *)b->y[i])[k] = (int32_t)nnrt_rng_below(&r, (uint32_t)d->labels[i].nclass);
+            else
+                ((float *)b->y[i])[k] = nnrt_rng_uniform(&r);
+        }
+}
+
+/* Points c at b's buffers; outputs only when with_out (train steps skip them). */
+static void bind_batch(const NnrtModelDesc *d, const CliBatch *b, int with_out, RunCtx *c)
+{
+    for (int i = 0; i < d->ninputs; i++)
+        c->in[i] = b->x[i];
+    for (int i = 0; i < d->nlabels; i++)
+        c->lab[i] = b->y[i];
+    for (int i = 0; i < d->noutputs; i++)
+        c->out[i] = with_out ? b->out[i] : NULL;
+}
+
+/* ---- the measurements ----------------------------------------------------- */
+
+/* Forward latency at batch 1 and batch B on one inference model. */
+static int bench_infer(const NnrtModelDesc *d, const BenchOpts *o, const CliBatch *b, BenchResult *r)
+{
+    void *arena = NULL;
+    RunCtx c = {d, NULL, 1, 0, {0}, {0}, {0}};
+    int rc = !(c.m = nnrt_cli_make_model(d, o->batch, 0, NULL, 1, &arena));
+    bind_batch(d, b, 1, &c);
+    if (!rc)
+        rc = time_runs(run_forward, &c, 10, BENCH_MIN_RUNS, BENCH_INFER_MAX_RUNS, BENCH_INFER_SECONDS, &r->infer1);
+    c.batch = o->batch;
+    if (!rc)
+        rc = time_runs(run_forward, &c, 10, BENCH_MIN_RUNS, BENCH_INFER_MAX_RUNS, BENCH_INFER_SECONDS, &r->inferb);
+    if (!rc)
+        r->prof_fwd = prof_snapshot(d);
+    else if (c.m)
+        fprintf(stderr, "%s bench: forward failed (code %d)\n", d->name, rc);
+    free(arena);
+    return rc ? NNRT_EXIT_DATA : 0;
+}
+
+/* Median train step at batch B over K steps, after min(10, max(1, K/5)) warm-up steps. */
+static int bench_train(const NnrtModelDesc *d, const BenchOpts *o, const CliBatch *b, BenchResult *r)
+{
+    void *arena = NULL;
+    RunCtx c = {d, NULL, o->batch, (float)d->train.lr, {0}, {0}, {0}};
+    int rc = !(c.m = nnrt_cli_make_model(d, o->batch, 1, NULL, 1, &arena));
+    int warm = o->steps / 5 < 1 ? 1 : o->steps / 5 > 10 ? 10 : o->steps / 5;
+    bind_batch(d, b, 0, &c);
+    if (!rc)
+        rc = time_runs(run_step, &c, warm, o->steps, o->steps, 0, &r->train);
+    if (!rc)
+        r->prof_train = prof_snapshot(d);
+    else if (c.m)
+        fprintf(stderr, "%s bench: train_step failed (code %d)\n", d->name, rc);
+    free(arena);
+    return rc ? NNRT_EXIT_DATA : 0;
+}
+
+/* The 1-minute load average (Linux /proc/loadavg), or -1. */
+static double load_average(void)
+{
+    double v = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &v) != 1)
+        v = -1;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_maxrss : 0;
+}
+
+/* ---- the report ----------------------------------------------------------- */
+
+/* Floating-point work an entry recorded: flops per sample times samples (update: per call). */
+static double entry_flops(const NnrtProfEntry *e)
+{
+    return e->flops * (double)(strcmp(e->pass, "update") ? e->samples : e->calls);
+}
+
+static int is_forward(const NnrtProfEntry *e)
+{
+    return !strcmp(e->pass, "forward");
+}
+
+/* Prints "12.3 us" or "4.56 ms" into buf. */
+static const char *fmt_time(char *buf, size_t cap, double s)
+{
+    if (s < 1e-3)
+        snprintf(buf, cap, "%.1f us", s * 1e6);
+    else if (s < 1)
+        snprintf(buf, cap, "%.3f ms", s * 1e3);
+    else
+        snprintf(buf, cap, "%.3f s", s);
+    return buf;
+}
+
+static void print_timing(const char *what, int batch, const Timing *t)
+{
+    char a[32], b[32], c[32];
+    printf("%-18s batch %-5d median %-10s mean %-10s cpu %-10s (%d runs)\n", what, batch,
+           fmt_time(a, sizeof a, t->median), fmt_time(b, sizeof b, t->mean), fmt_time(c, sizeof c, t->cpu), t->runs);
+}
+
+/*
+ * Prints the rows of one phase (the forward calls, or the train steps) of
+ * snapshot p: per kernel its pass, name, time per call, share of the
+ * phase's total time (mean x runs), GFLOP/s and fraction of peak_all; then
+ * the time outside kernels.  Returns the phase's flops per run.
+ */
+static double print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
+                          double peak_all)
+{
+    double total = t->mean * t->runs, in_kernels = 0, flops = 0;
+    char a[32];
+    for (int k = 0; k < d->nprof; k++) {
+        const NnrtProfEntry *e = &p[k];
+        if (!e->name || !e->pass || e->calls == 0 || is_forward(e) != forward)
+            continue;
+        double f = entry_flops(e), g = e->seconds > 0 ? f / e->seconds * 1e-9 : 0;
+        printf("%-14s %-44.44s %11s %6.1f%%", e->pass, e->name, fmt_time(a, sizeof a, e->seconds / (double)e->calls),
+               100 * e->seconds / total);
+        if (f > 0)
+            printf(" %8.2f %6.1f%%\n", g, 100 * g / peak_all);
+        else
+            printf(" %8s %7s\n", "-", "-");
+        in_kernels += e->seconds;
+        flops += f;
+    }
+    printf("%-14s %-44s %11s %6.1f%%\n", "", "(outside kernels)", "", 100 * (total - in_kernels) / total);
+    return flops / t->runs;
+}
+
+/* One line of totals: flops per run, GFLOP/s and fraction of peak at the median time (and at the mean). */
+static void print_total(const char *what, double flops, const Timing *t, double peak_all)
+{
+    double g = flops / t->median * 1e-9;
+    printf("  %-11s %9.3f MFLOP per call: %8.2f GFLOP/s, %5.1f%% of peak at the median time (%.1f%% at the mean)\n",
+           what, flops * 1e-6, g, 100 * g / peak_all, 100 * flops / t->mean * 1e-9 / peak_all);
+}
+
+static void print_profile(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
+{
+    double peak_all = r->peak * r->threads;
+    if (!r->prof_fwd) {
+        printf("\nper-kernel profile: off (build with -DNNRT_PROFILE, as `netc bench` does)\n");
+        return;
+    }
+    printf("\nper-kernel profile, batch %d (share: of the forward call, or of the train step; %%peak: of %d x "
+           "%.1f GFLOP/s)\n", o->batch, r->threads, r->peak);
+    printf("%-14s %-44s %11s %7s %8s %7s\n", "pass", "kernel", "time/call", "share", "GFLOP/s", "%peak");
+    double ff = print_phase(d, r->prof_fwd, 1, &r->inferb, peak_all), tf = 0;
+    if (r->prof_train)
+        tf = print_phase(d, r->prof_train, 0, &r->train, peak_all);
+    printf("totals:\n");
+    print_total("forward", ff, &r->inferb, peak_all);
+    if (r->prof_train)
+        print_total("train step", tf, &r->train, peak_all);
+}
+
+static void print_report(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
+{
+    printf("%s bench — netc %s, %s; batch %d, %d thread%s\n", d->name, d->netc_version, d->source, o->batch,
+           r->threads, r->threads == 1 ? "" : "s");
+    printf("FMA peak           %.2f GFLOP/s on one core (%s loop)\n", r->peak, r->peak_how);
+    print_timing("inference", 1, &r->infer1);
+    print_timing("inference", o->batch, &r->inferb);
+    if (r->train.runs)
+        print_timing("train step", o->batch, &r->train);
+    else
+        printf("train step         none (the net has no loss and optimizer)\n");
+    printf("peak RSS           %.1f MiB\n", r->rss_kib / 1024.0);
+    if (r->load >= 0)
+        printf("load average       %.2f on %d cores (1 min, before the run)\n", r->load, r->ncpu);
+    print_profile(d, o, r);
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    fputc('"', f);
+}
+
+static void json_kernels(FILE *f, const NnrtModelDesc *d, const NnrtProfEntry *p, const Timing *t, double peak_all,
+                         int forward, int *first)
+{
+    for (int k = 0; p && k < d->nprof; k++) {
+        const NnrtProfEntry *e = &p[k];
+        if (!e->name || !e->pass || e->calls == 0 || is_forward(e) != forward)
+            continue;
+        double g = e->seconds > 0 ? entry_flops(e) / e->seconds * 1e-9 : 0;
+        fprintf(f, "%s\n    {\"pass\": ", *first ? "" : ",");
+        json_string(f, e->pass);
+        fprintf(f, ", \"kernel\": ");
+        json_string(f, e->name);
+        fprintf(f, ", \"calls\": %lld, \"us_per_call\": %.3f, \"share\": %.4f, \"gflops\": %.3f, \"peak_frac\": %.4f}",
+                (long long)e->calls, 1e6 * e->seconds / (double)e->calls, e->seconds / (t->mean * t->runs), g,
+                g / peak_all);
+        *first = 0;
+    }
+}
+
+/* Sums the flops per run of one phase of snapshot p. */
+static double phase_flops(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t)
+{
+    double f = 0;
+    for (int k = 0; p && k < d->nprof; k++)
+        if (p[k].name && p[k].pass && p[k].calls && is_forward(&p[k]) == forward)
+            f += entry_flops(&p[k]);
+    return t->runs ? f / t->runs : 0;
+}
+
+static void json_timing(FILE *f, const char *key, const Timing *t, double flops, double peak_all)
+{
+    fprintf(f, "  \"%s_us\": %.3f, \"%s_mean_us\": %.3f, \"%s_cpu_us\": %.3f, \"%s_runs\": %d,\n", key,
+            t->median * 1e6, key, t->mean * 1e6, key, t->cpu * 1e6, key, t->runs);
+    if (flops > 0)
+        fprintf(f, "  \"%s_gflops\": %.3f, \"%s_peak_frac\": %.4f,\n", key, flops / t->median * 1e-9, key,
+                flops / t->median * 1e-9 / peak_all);
+}
+
+static int write_json(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
+{
+    FILE *f = fopen(o->json, "w");
+    if (!f) {
+        fprintf(stderr, "%s bench: cannot write '%s': %s\n", d->name, o->json, strerror(errno));
+        return NNRT_EXIT_DATA;
+    }
+    double peak_all = r->peak * r->threads;
+    fprintf(f, "{\n  \"net\": ");
+    json_string(f, d->name);
+    fprintf(f, ", \"netc_version\": ");
+    json_string(f, d->netc_version);
+    fprintf(f, ",\n  \"batch\": %d, \"threads\": %d, \"profile\": %s,\n", o->batch, r->threads,
+            r->prof_fwd ? "true" : "false");
+    fprintf(f, "  \"fma_peak_gflops\": %.3f, \"fma_peak_loop\": \"%s\",\n", r->peak, r->peak_how);
+    json_timing(f, "infer_b1", &r->infer1, 0, peak_all);
+    json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb), peak_all);
+    if (r->train.runs)
+        json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train), peak_all);
+    fprintf(f, "  \"peak_rss_kib\": %ld, \"load_average\": %.2f, \"cpus\": %d,\n  \"kernels\": [", r->rss_kib,
+            r->load, r->ncpu);
+    int first = 1;
+    json_kernels(f, d, r->prof_fwd, &r->inferb, peak_all, 1, &first);
+    json_kernels(f, d, r->prof_train, &r->train, peak_all, 0, &first);
+    fprintf(f, "\n  ]\n}\n");
+    return fclose(f) == 0 ? 0 : NNRT_EXIT_DATA;
+}
+
+/* ---- options and entry point ---------------------------------------------- */
+
+/* Parses an integer option value in [lo, hi] into *v; an exit status. */
+static int int_arg(const NnrtModelDesc *d, const char *opt, const char *s, long lo, long hi, int *v)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "%s bench: %s takes an integer from %ld to %ld, not '%s'\n", d->name, opt, lo, hi,
+                s ? s : "");
+        return NNRT_EXIT_USAGE;
+    }
+    *v = (int)x;
+    return 0;
+}
+
+static int parse_bench_opts(const NnrtModelDesc *d, int argc, char **argv, BenchOpts *o)
+{
+    o->batch = d->trainable && d->train.batch > 0 ? d->train.batch : 64;
+    o->steps = 100;
+    for (int i = 0; i < argc; i += 2) { /* every option takes a value */
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (!strcmp(a, "--batch"))
+            rc = int_arg(d, a, v, 1, 1 << 20, &o->batch);
+        else if (!strcmp(a, "--steps"))
+            rc = int_arg(d, a, v, 1, 1000000000, &o->steps);
+        else if (!strcmp(a, "--threads"))
+            rc = int_arg(d, a, v, 1, NNRT_MAX_THREADS, &o->threads);
+        else if (!strcmp(a, "--json") && v)
+            o->json = v;
+        else {
+            fprintf(stderr, "%s bench: unknown option '%s'%s; usage: %s bench [--batch B] [--steps K] "
+                            "[--threads N] [--json FILE]\n", d->name, a, !strcmp(a, "--json") ? " (needs a FILE)" : "",
+                    d->name);
+            return NNRT_EXIT_USAGE;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int nnrt_cli_bench(const NnrtModelDesc *d, int argc, char **argv)
+{
+    BenchOpts o = {0, 0, 0, NULL};
+    BenchResult r;
+    CliBatch b;
+    memset(&r, 0, sizeof r);
+    int rc = parse_bench_opts(d, argc, argv, &o);
+    if (rc)
+        return rc;
+    r.load = load_average();
+#ifdef _SC_NPROCESSORS_ONLN
+    r.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+    r.threads = o.threads ? nnrt_threads_init(o.threads) : nnrt_threads_count();
+    r.peak = fma_peak(&r.peak_how);
+    if (nnrt_cli_batch_alloc(d, o.batch, &b) != 0) {
+        fprintf(stderr, "%s bench: out of memory\n", d->name);
+        return NNRT_EXIT_DATA;
+    }
+    fill_random(d, o.batch, 1, &b);
+    rc = bench_infer(d, &o, &b, &r);
+    if (!rc && d->trainable && d->train_step)
+        rc = bench_train(d, &o, &b, &r);
+    r.rss_kib = peak_rss_kib();
+    if (!rc)
+        print_report(d, &o, &r);
+    if (!rc && o.json)
+        rc = write_json(d, &o, &r);
+    nnrt_cli_batch_free(d, &b);
+    free(r.prof_fwd);
+    free(r.prof_train);
+    return rc;
+}

@@ -1,0 +1,635 @@
+/*
+ * nnrt_gemm.c - the GEMM driver: blocking, the loops around the micro-kernel,
+ * the GEMV shortcut, threads, and the choice of back end.
+ *
+ * The loop nest is BLIS's (Van Zee and van de Geijn, "BLIS: A Framework for
+ * Rapidly Instantiating BLAS Functionality", 2015):
+ *
+ *   for jc in N step nc          B block kc x nc lives in L3
+ *     for pc in K step kc        (K-blocks in order: the K-sum stays one chain)
+ *       pack op(B)[pc.., jc..] into 16-column panels
+ *       for ic in M step mc      A block mc x kc lives in L2
+ *         pack op(A)[ic.., pc..] into 6-row panels (or read A in place)
+ *         for jr in nc step 16   B micro-panel kc x 16 lives in L1
+ *           for ir in mc step 6  micro-kernel: 6x16 tile of C in 12 registers
+ *
+ * With threads, the output is cut into whole 16-column (or 6-row) panels, one
+ * range per task, and each task runs the nest above on its range with its own
+ * slot of the pack buffer. K is never split, and the kc-blocks do not depend
+ * on the split, so each element's sum is the same chain whatever the thread
+ * count. When M or N is 1 the product is a GEMV and goes to gemv_dot or
+ * gemv_axpy, which read the matrix once without packing.
+ */
+#include "nnrt_gemm_int.h"
+#include "nnrt_threads.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define L2_BYTES (512 * 1024)      /* L2 per core */
+#define L3_BYTES (4 * 1024 * 1024) /* share of L3 per core */
+#define KC_MAX 800                 /* deepest kc-block: deeper K is split */
+#define KC_SPLIT 512               /* largest block once K is split */
+#define MC_MAX 144                 /* tallest A block */
+#define ALIGN 64                   /* alignment of packed panels */
+#define A_SLACK 8                  /* floats packers may write past an A block */
+
+/*
+ * One product as the loop nest sees it: D[M,N] = op(A)[M,K] op(B)[K,N] with D
+ * stored into C as is or transposed (trans_c: the driver swapped the
+ * operands to compute C^T). bias_per_row refers to D's rows.
+ */
+typedef struct GemmJob {
+    const NnrtGemmBackend *be;     /* kernels in use */
+    int M, N, K;                   /* shape of D */
+    const float *A, *B;            /* operands of D */
+    int transa, transb;            /* their op() */
+    long lda, ldb, ldc;            /* leading dimensions */
+    float *C;                      /* output */
+    int trans_c;                   /* D goes to C transposed */
+    const float *bias;             /* epilogue bias or NULL */
+    int bias_per_row;              /* bias[row of D] (1) or bias[column of D] (0) */
+    int relu;                      /* activation */
+    int accumulate;                /* C += instead of C = */
+    NnrtGemmBlocking blk;          /* mc, nc, kc in force */
+    int a_inplace;                 /* kernel reads A in place instead of packed panels */
+    int b_inplace;                 /* kernel reads B rows in place (op(B) = B only) */
+    int rows_outer;                /* macro-kernel loops over rows outside columns */
+    unsigned char *buf;            /* pack buffer, one slot per task */
+    size_t slot;                   /* bytes per slot */
+    int split_n;                   /* tasks cut columns (1) or rows (0) */
+    int ntasks;                    /* number of tasks */
+} GemmJob;
+
+/* ---- back end choice ------------------------------------------------------- */
+
+static _Atomic(const NnrtGemmBackend *) active_be;
+
+/* The best back end this build and CPU have. */
+static const NnrtGemmBackend *best_backend(void)
+{
+    const NnrtGemmBackend *be = nnrt_gemm_backend_avx2();
+    if (!be)
+        be = nnrt_gemm_backend_neon();
+    return be ? be : nnrt_gemm_backend_portable();
+}
+
+/* The back end in use, chosen on first use. */
+static const NnrtGemmBackend *backend(void)
+{
+    const NnrtGemmBackend *be = atomic_load_explicit(&active_be, memory_order_acquire);
+    if (!be) {
+        be = best_backend();
+        atomic_store_explicit(&active_be, be, memory_order_release);
+    }
+    return be;
+}
+
+int nnrt_gemm_set_isa(NnrtGemmIsa isa)
+{
+    const NnrtGemmBackend *be = NULL;
+    switch (isa) {
+    case NNRT_GEMM_ISA_AUTO: be = best_backend(); break;
+    case NNRT_GEMM_ISA_PORTABLE: be = nnrt_gemm_backend_portable(); break;
+    case NNRT_GEMM_ISA_AVX2: be = nnrt_gemm_backend_avx2(); break;
+    case NNRT_GEMM_ISA_NEON: be = nnrt_gemm_backend_neon(); break;
+    }
+    if (!be)
+        return -1;
+    atomic_store_explicit(&active_be, be, memory_order_release);
+    return 0;
+}
+
+const char *nnrt_gemm_isa_name(void)
+{
+    return backend()->name;
+}
+
+/* ---- blocking and workspace -------------------------------------------------- */
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+/*
+ * kc: all of K up to KC_MAX, else K cut into equal blocks of at most
+ * KC_SPLIT (so the last block is not a sliver). Deep blocks pay the tile
+ * epilogue (C loaded, stored) less often, and Zen 3's L2 feeds a B
+ * micro-panel that has outgrown L1 fast enough. mc: the A block fills half
+ * of L2, at most MC_MAX rows. nc: the B block fills the L3 share. Each is
+ * clipped to the shape. Measured best on the example-net shapes and within
+ * noise of the best on 1024 and 2048 squares.
+ */
+void nnrt_gemm_default_blocking(int M, int N, int K, NnrtGemmBlocking *out)
+{
+    int kc = imax(K, 1);
+    if (kc > KC_MAX) {
+        int nblocks = (kc + KC_SPLIT - 1) / KC_SPLIT;
+        kc = round_up((kc + nblocks - 1) / nblocks, 8);
+    }
+    int mc = imin((L2_BYTES / 2) / (kc * 4), MC_MAX) / NNRT_GEMM_MR * NNRT_GEMM_MR;
+    int nc = L3_BYTES / (kc * 4) / NNRT_GEMM_NR * NNRT_GEMM_NR;
+    out->kc = kc;
+    out->mc = imin(imax(mc, NNRT_GEMM_MR), round_up(imax(M, 1), NNRT_GEMM_MR));
+    out->nc = imin(imax(nc, NNRT_GEMM_NR), round_up(imax(N, 1), NNRT_GEMM_NR));
+}
+
+/* blk with its zero fields filled in, and mc, nc rounded to whole panels. */
+static NnrtGemmBlocking resolve_blocking(int M, int N, int K, const NnrtGemmBlocking *blk)
+{
+    NnrtGemmBlocking d;
+    nnrt_gemm_default_blocking(M, N, K, &d);
+    if (blk) {
+        if (blk->kc > 0)
+            d.kc = imin(blk->kc, imax(K, 1));
+        if (blk->mc > 0)
+            d.mc = imin(round_up(blk->mc, NNRT_GEMM_MR), round_up(M, NNRT_GEMM_MR));
+        if (blk->nc > 0)
+            d.nc = imin(round_up(blk->nc, NNRT_GEMM_NR), round_up(N, NNRT_GEMM_NR));
+    }
+    return d;
+}
+
+/* M == 1 or N == 1: no packing, one pass over the matrix. */
+static int is_gemv(int M, int N)
+{
+    return M == 1 || N == 1;
+}
+
+/* Bytes of one task's slot: a B block and an A block, each aligned (b is resolved). */
+static size_t slot_bytes(const NnrtGemmBlocking *b)
+{
+    size_t kc = (size_t)b->kc, nc = (size_t)b->nc, mc = (size_t)b->mc;
+    return align_up(kc * nc * sizeof(float)) + align_up((mc * kc + A_SLACK) * sizeof(float));
+}
+
+size_t nnrt_sgemm_pack_bytes_threads(int M, int N, int K, const NnrtGemmBlocking *blk, int threads)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return 0;
+    if (is_gemv(M, N))
+        return (size_t)K * sizeof(float) + ALIGN;
+    NnrtGemmBlocking direct = resolve_blocking(M, N, K, blk), swapped = resolve_blocking(N, M, K, blk);
+    size_t slot = slot_bytes(&direct), other = slot_bytes(&swapped);
+    return (size_t)imax(threads, 1) * (slot > other ? slot : other) + ALIGN;
+}
+
+size_t nnrt_sgemm_pack_bytes(int M, int N, int K, const NnrtGemmBlocking *blk)
+{
+    return nnrt_sgemm_pack_bytes_threads(M, N, K, blk, nnrt_threads_count());
+}
+
+/* ---- the blocked product ------------------------------------------------------- */
+
+/* Points t at A's rows ic+ir.., depth pc..: a packed panel or A in place. */
+static void tile_a(const GemmJob *j, const float *ap, int ic, int ir, int pc, int kc,
+                   NnrtGemmTile *t)
+{
+    if (!j->a_inplace) {
+        t->a = ap + (size_t)ir * kc;
+        t->rs_a = 1;
+        t->cs_a = NNRT_GEMM_MR;
+    } else if (j->transa) {
+        t->a = j->A + (size_t)pc * j->lda + ic + ir;
+        t->rs_a = 1;
+        t->cs_a = j->lda;
+    } else {
+        t->a = j->A + (size_t)(ic + ir) * j->lda + pc;
+        t->rs_a = j->lda;
+        t->cs_a = 1;
+    }
+}
+
+/* Points t at B's columns jc+jr.., depth pc..: a packed panel, B in place, or the packed edge. */
+static void tile_b(const GemmJob *j, const float *bp, int jc, int jr, int nc, int pc, int kc,
+                   NnrtGemmTile *t)
+{
+    if (!j->b_inplace) {
+        t->b = bp + (size_t)jr * kc;
+        t->ldb_k = NNRT_GEMM_NR;
+    } else if (jr + NNRT_GEMM_NR <= nc) {
+        t->b = j->B + (size_t)pc * j->ldb + jc + jr;
+        t->ldb_k = j->ldb;
+    } else {
+        t->b = bp;
+        t->ldb_k = NNRT_GEMM_NR;
+    }
+}
+
+/* Runs the micro-kernel on the tile at (ir, jr) of the block at (ic, jc), depth pc.. */
+static void run_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, int jc, int jr,
+                     int nc, int pc, int kc, const float *ap, const float *bp)
+{
+    int row = ic + ir, col = jc + jr;
+    tile_a(j, ap, ic, ir, pc, kc, t);
+    tile_b(j, bp, jc, jr, nc, pc, kc, t);
+    t->mr = imin(NNRT_GEMM_MR, mc - ir);
+    t->nr = imin(NNRT_GEMM_NR, nc - jr);
+    t->c = j->trans_c ? j->C + (size_t)col * j->ldc + row : j->C + (size_t)row * j->ldc + col;
+    t->bias = NULL;
+    if (pc + kc >= j->K && j->bias)
+        t->bias = j->bias + (j->bias_per_row ? row : col);
+    j->be->kern(kc, t);
+}
+
+/*
+ * Runs the micro-kernel over one mc x nc block at (ic, jc), depth pc..pc+kc-1.
+ * Column panels outside, so a B micro-panel stays in L1 across the rows; or,
+ * for shallow blocks (rows_outer), rows outside, so that C is walked along
+ * its rows, which the prefetchers follow, while B streams from L2.
+ */
+static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int pc, int kc,
+                         const float *ap, const float *bp)
+{
+    NnrtGemmTile t = {
+        .ldc = j->ldc,
+        .trans_c = j->trans_c,
+        .load_c = pc > 0 || j->accumulate,
+        .bias_per_row = j->bias_per_row,
+        .relu = pc + kc >= j->K && j->relu,
+    };
+    if (j->rows_outer) {
+        for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR)
+            for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR)
+                run_tile(j, &t, ic, ir, mc, jc, jr, nc, pc, kc, ap, bp);
+    } else {
+        for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR)
+            for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR)
+                run_tile(j, &t, ic, ir, mc, jc, jr, nc, pc, kc, ap, bp);
+    }
+}
+
+/* Packs what the kernels read packed of B's block at (pc, jc): all of it, or only a partial last panel. */
+static void pack_b_block(const GemmJob *j, int pc, int kc, int jc, int nc, float *bp)
+{
+    if (!j->b_inplace) {
+        j->be->pack_b(j->transb, j->B, j->ldb, pc, kc, jc, nc, bp);
+        return;
+    }
+    int full = nc / NNRT_GEMM_NR * NNRT_GEMM_NR;
+    if (full < nc)
+        j->be->pack_b(j->transb, j->B, j->ldb, pc, kc, jc + full, nc - full, bp);
+}
+
+/* The whole loop nest over rows m0..m1-1 and columns n0..n1-1 of D, packing into ws. */
+static void gemm_range(const GemmJob *j, int m0, int m1, int n0, int n1, unsigned char *ws)
+{
+    const NnrtGemmBlocking *b = &j->blk;
+    float *bp = (float *)ws;
+    float *ap = (float *)(ws + align_up((size_t)b->kc * b->nc * sizeof(float)));
+    for (int jc = n0; jc < n1; jc += b->nc) {
+        int nc = imin(b->nc, n1 - jc);
+        for (int pc = 0; pc < j->K; pc += b->kc) {
+            int kc = imin(b->kc, j->K - pc);
+            pack_b_block(j, pc, kc, jc, nc, bp);
+            for (int ic = m0; ic < m1; ic += b->mc) {
+                int mc = imin(b->mc, m1 - ic);
+                if (!j->a_inplace)
+                    j->be->pack_a(j->transa, j->A, j->lda, ic, mc, pc, kc, ap);
+                macro_kernel(j, ic, mc, jc, nc, pc, kc, ap, bp);
+            }
+        }
+    }
+}
+
+/* Task t of ntasks: its share of `panels` panels of `width`, clipped to n. */
+static void task_range(int t, int ntasks, int n, int width, int *lo, int *hi)
+{
+    int panels = (n + width - 1) / width;
+    *lo = imin(n, (int)((long)t * panels / ntasks) * width);
+    *hi = imin(n, (int)((long)(t + 1) * panels / ntasks) * width);
+}
+
+/* nnrt_parallel_for body: one task's range of the output. */
+static void gemm_task(void *ctx, int t)
+{
+    const GemmJob *j = ctx;
+    unsigned char *ws = j->buf + (size_t)t * j->slot;
+    int lo, hi;
+    if (j->split_n) {
+        task_range(t, j->ntasks, j->N, NNRT_GEMM_NR, &lo, &hi);
+        if (lo < hi)
+            gemm_range(j, 0, j->M, lo, hi, ws);
+    } else {
+        task_range(t, j->ntasks, j->M, NNRT_GEMM_MR, &lo, &hi);
+        if (lo < hi)
+            gemm_range(j, lo, hi, 0, j->N, ws);
+    }
+}
+
+/*
+ * How to cut the work: one task below NNRT_GEMM_PAR_FLOPS; else one task per
+ * thread, cutting columns unless there are too few column panels or
+ * re-packing A in every task would cost more than re-packing B.
+ */
+static void plan_tasks(GemmJob *j)
+{
+    int threads = nnrt_threads_count();
+    int pn = (j->N + NNRT_GEMM_NR - 1) / NNRT_GEMM_NR;
+    int pm = (j->M + NNRT_GEMM_MR - 1) / NNRT_GEMM_MR;
+    double flops = 2.0 * j->M * j->N * j->K;
+    j->ntasks = 1;
+    j->split_n = 1;
+    if (threads <= 1 || flops < NNRT_GEMM_PAR_FLOPS)
+        return;
+    if (pn >= threads && (j->M <= j->N || pm < threads)) {
+        j->ntasks = threads;
+    } else if (pm >= threads) {
+        j->ntasks = threads;
+        j->split_n = 0;
+    } else {
+        j->ntasks = imax(pn, pm);
+        j->split_n = pn >= pm;
+    }
+}
+
+/*
+ * Whether to pack A or let the kernel read it in place. In place saves the
+ * packing pass, which matters when A is reused over few column panels; it
+ * loses when A's rows alias in the cache (a row stride of a multiple of
+ * 4 KiB) or when the A block is reused over many panels.
+ */
+/* ---- planning ------------------------------------------------------------------ */
+
+/*
+ * Cost model of a way to run the product, in cycles of the reference machine
+ * (Zen 3), fitted to interleaved measurements of every example-net shape
+ * under every plan (it then picks a plan within 5% of the fastest on all but
+ * three of 24 shapes, and one faster than OpenBLAS on all 24):
+ *   - a tile of mr rows and nv vectors costs max(mr*nv/2, 4) cycles per k
+ *     (two FMA pipes, or the 4-cycle latency of too few chains), a quarter
+ *     more for edge tiles;
+ *   - a tile's epilogue ~50 cycles, ~150 when it stores C transposed;
+ *   - packing costs 0.3 cycles per element of A or B, 0.5 when B is packed
+ *     transposed; B read in place costs 0.02 per element and row tile.
+ * The plan changes no result: every element is the same chain of FMAs
+ * whichever way it is run.
+ */
+#define COST_EPILOGUE 50.0        /* cycles per tile epilogue */
+#define COST_EPILOGUE_TRANS 150.0 /* the same storing C transposed */
+#define COST_PACK_B 0.3           /* cycles per element of B packed */
+#define COST_PACK_B_TRANS 0.5     /* the same, transposed */
+#define COST_PACK_A 0.3           /* cycles per element of A packed */
+#define COST_B_INPLACE 0.02       /* cycles per element of B in place, per row tile */
+#define COST_EDGE 1.25            /* slowdown of edge tiles */
+
+static int test_plan = -1; /* nnrt_gemm_test_force_plan: -1, or swap | 2 a_inplace | 4 b_inplace */
+
+void nnrt_gemm_test_force_plan(int plan)
+{
+    test_plan = plan;
+}
+
+/* Cycles per k of all tiles of an M x N product. */
+static double tiles_cost(int M, int N)
+{
+    double c = 0.0;
+    for (int i = 0; i < M; i += NNRT_GEMM_MR) {
+        int mr = imin(NNRT_GEMM_MR, M - i);
+        for (int j = 0; j < N; j += NNRT_GEMM_NR) {
+            int nr = imin(NNRT_GEMM_NR, N - j), nv = nr <= 8 ? 1 : 2;
+            double t = mr * nv / 2.0 < 4.0 ? 4.0 : mr * nv / 2.0;
+            c += (mr < NNRT_GEMM_MR || nr < NNRT_GEMM_NR) ? t * COST_EDGE : t;
+        }
+    }
+    return c;
+}
+
+/* Modelled cycles of the job j (form and in-place flags set) over depth K. */
+static double plan_cost(const GemmJob *j)
+{
+    double tiles = (double)((j->M + NNRT_GEMM_MR - 1) / NNRT_GEMM_MR) *
+                   ((j->N + NNRT_GEMM_NR - 1) / NNRT_GEMM_NR);
+    double c = tiles_cost(j->M, j->N) * j->K;
+    c += tiles * (j->trans_c ? COST_EPILOGUE_TRANS : COST_EPILOGUE);
+    if (!j->b_inplace)
+        c += (double)j->K * j->N * (j->transb ? COST_PACK_B_TRANS : COST_PACK_B);
+    else
+        c += (double)j->K * j->N * COST_B_INPLACE * ((j->M + NNRT_GEMM_MR - 1) / NNRT_GEMM_MR);
+    if (!j->a_inplace)
+        c += (double)j->M * j->K * COST_PACK_A;
+    return c;
+}
+
+static int gcd(int a, int b)
+{
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/*
+ * Whether `rows` rows ld floats apart can stay in a cache of `sets` sets of
+ * 64-byte lines (8 ways each) together: with ld a multiple of 16 floats they
+ * start on only sets/gcd(ld/16, sets) of the sets, and a power-of-two stride
+ * thrashes the cache (the 512, 1024 and 2048 squares do); other strides
+ * spread over all sets.
+ */
+static int rows_fit(long ld, int rows, int sets)
+{
+    if (ld % 16 != 0)
+        return 1;
+    int starts = sets / gcd((int)((ld / 16) % sets), sets);
+    return starts * 8 >= rows;
+}
+
+/*
+ * Whether the kernels may read A, and B, of job j in place. op(A) = A^T in
+ * place means one cache line per k for 6 floats: its kc lines must stay in
+ * L1. B's rows must not all straddle lines (B not 64-byte aligned while ldb
+ * is a multiple of 16 runs at three quarters of the speed).
+ */
+static void inplace_allowed(const GemmJob *j, int *a_ok, int *b_ok)
+{
+    int kc = j->blk.kc, b_split = j->ldb % 16 == 0 && (uintptr_t)j->B % 64 != 0;
+    if (j->transa)
+        *a_ok = rows_fit(j->lda, kc, 64) && rows_fit(j->lda, 2 * kc, 1024);
+    else
+        *a_ok = rows_fit(j->lda, 2 * j->blk.mc, 1024);
+    *b_ok = !j->transb && !b_split && rows_fit(j->ldb, 2 * kc, 1024);
+}
+
+/* Fills j with the product as computed: direct or swapped (C^T = op(B)^T op(A)^T). */
+static void set_form(GemmJob *j, const GemmJob *orig, int swap, const NnrtGemmBlocking *blk)
+{
+    *j = *orig;
+    j->trans_c = swap;
+    if (swap) {
+        j->M = orig->N;
+        j->N = orig->M;
+        j->A = orig->B;
+        j->lda = orig->ldb;
+        j->transa = !orig->transb;
+        j->B = orig->A;
+        j->ldb = orig->lda;
+        j->transb = !orig->transa;
+        j->bias_per_row = !orig->bias_per_row;
+    }
+    j->blk = resolve_blocking(j->M, j->N, j->K, blk);
+}
+
+/* Whether plan number p (as in nnrt_gemm_test_force_plan) may run job j. */
+static int plan_allowed(const GemmJob *j, int p)
+{
+    if (j->b_inplace && j->transb)
+        return 0;
+    if (test_plan >= 0)
+        return p == (j->transb ? test_plan & 3 : test_plan);
+    int a_ok, b_ok;
+    inplace_allowed(j, &a_ok, &b_ok);
+    return (a_ok || !j->a_inplace) && (b_ok || !j->b_inplace);
+}
+
+/* Picks the plan the model finds cheapest: either form, operands packed or in place. */
+static void plan(GemmJob *j, const NnrtGemmBlocking *blk)
+{
+    GemmJob orig = *j, cand;
+    double best = -1.0;
+    for (int p = 0; p < 8; p++) {
+        set_form(&cand, &orig, p & 1, blk);
+        cand.a_inplace = (p & 2) != 0;
+        cand.b_inplace = (p & 4) != 0;
+        if (!plan_allowed(&cand, p))
+            continue;
+        cand.rows_outer = !cand.b_inplace;
+        double c = plan_cost(&cand);
+        if (best < 0.0 || c < best) {
+            *j = cand;
+            best = c;
+        }
+    }
+}
+
+/* ---- GEMV ----------------------------------------------------------------------- */
+
+typedef struct GemvJob {
+    NnrtGemvFn *fn;   /* gemv_dot or gemv_axpy */
+    NnrtGemvOp op;    /* the product */
+    int n;            /* outputs */
+    int ntasks;       /* tasks; each takes a contiguous run of outputs */
+} GemvJob;
+
+/* nnrt_parallel_for body: outputs of task t. */
+static void gemv_task(void *ctx, int t)
+{
+    const GemvJob *g = ctx;
+    int lo, hi;
+    task_range(t, g->ntasks, g->n, 16, &lo, &hi);
+    if (lo < hi)
+        g->fn(&g->op, lo, hi);
+}
+
+/* Runs a GEMV over n outputs, split over the pool when it is large. */
+static void run_gemv(GemvJob *g)
+{
+    int threads = nnrt_threads_count();
+    g->ntasks = 1;
+    if (threads > 1 && 2.0 * g->n * g->op.k >= NNRT_GEMM_PAR_FLOPS)
+        g->ntasks = imin(threads, (g->n + 15) / 16);
+    if (g->ntasks > 1)
+        nnrt_parallel_for(g->ntasks, gemv_task, g);
+    else
+        g->fn(&g->op, 0, g->n);
+}
+
+/* Copies a strided vector into ws, which the dot form needs contiguous. */
+static const float *contiguous(const float *x, long xs, int k, unsigned char *ws)
+{
+    if (xs == 1)
+        return x;
+    float *d = (float *)(((uintptr_t)ws + ALIGN - 1) / ALIGN * ALIGN);
+    for (int i = 0; i < k; i++)
+        d[i] = x[(size_t)i * xs];
+    return d;
+}
+
+/*
+ * M == 1: y[n] = sum_k op(A)[0,k] op(B)[k,n]. With op(B) = W^T (transb) the
+ * rows of W are dot products; otherwise rows of B are scaled and summed.
+ * N == 1 is the same with the roles of A and B swapped and y strided by ldc.
+ */
+static void sgemv(const GemmJob *j, unsigned char *ws)
+{
+    const NnrtGemmBackend *be = j->be;
+    GemvJob g = {.op = {.k = j->K, .relu = j->relu, .accumulate = j->accumulate, .y = j->C}};
+    NnrtGemvOp *op = &g.op;
+    int dot;
+    if (j->M == 1) {
+        g.n = j->N;
+        op->ys = 1;
+        op->x = j->A;
+        op->xs = j->transa ? j->lda : 1;
+        op->mat = j->B;
+        op->ldm = j->ldb;
+        dot = j->transb;
+        op->bias_stride = j->bias_per_row ? 0 : 1;
+    } else {
+        g.n = j->M;
+        op->ys = j->ldc;
+        op->x = j->B;
+        op->xs = j->transb ? 1 : j->ldb;
+        op->mat = j->A;
+        op->ldm = j->lda;
+        dot = !j->transa;
+        op->bias_stride = j->bias_per_row ? 1 : 0;
+    }
+    op->bias = j->bias;
+    g.fn = be->gemv_axpy;
+    if (dot) {
+        op->x = contiguous(op->x, op->xs, op->k, ws);
+        op->xs = 1;
+        g.fn = be->gemv_dot;
+    }
+    run_gemv(&g);
+}
+
+/* K == 0: C = (accumulate ? C : 0) + bias, then the activation. */
+static void epilogue_only(const GemmJob *j)
+{
+    for (int m = 0; m < j->M; m++)
+        for (int n = 0; n < j->N; n++) {
+            float *c = j->C + (size_t)m * j->ldc + n;
+            const float *b = j->bias ? j->bias + (j->bias_per_row ? m : n) : NULL;
+            *c = nnrt_gemm_finish(0.0f, j->accumulate ? c : NULL, b, j->relu);
+        }
+}
+
+/* ---- entry point ------------------------------------------------------------------ */
+
+void nnrt_sgemm(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B,
+                int ldb, float *C, int ldc, const NnrtEpilogue *ep, const NnrtGemmBlocking *blk,
+                void *pack_buf)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    GemmJob j = {
+        .be = backend(), .transa = transa != 0, .transb = transb != 0, .M = M, .N = N,
+        .K = K > 0 ? K : 0, .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
+    };
+    if (ep) {
+        j.bias = ep->bias;
+        j.bias_per_row = ep->bias_per_row != 0;
+        j.relu = ep->act == NNRT_ACT_RELU;
+        j.accumulate = ep->accumulate != 0;
+    }
+    if (j.K == 0) {
+        epilogue_only(&j);
+        return;
+    }
+    if (is_gemv(M, N)) {
+        sgemv(&j, pack_buf);
+        return;
+    }
+    plan(&j, blk);
+    j.slot = slot_bytes(&j.blk);
+    j.buf = (unsigned char *)(((uintptr_t)pack_buf + ALIGN - 1) / ALIGN * ALIGN);
+    plan_tasks(&j);
+    if (j.ntasks > 1)
+        nnrt_parallel_for(j.ntasks, gemm_task, &j);
+    else
+        gemm_range(&j, 0, j.M, 0, j.N, j.buf);
+}

@@ -1,0 +1,101 @@
+/*
+ * nnrt_gemm.h - the single-precision GEMM that netc's generated kernels call.
+ *
+ *   C[M,N] (row-major, ldc) = op(A)[M,K] . op(B)[K,N]   then the epilogue
+ *
+ * op(X) is X, or X transposed when trans* is 1; A and B are row-major with
+ * leading dimensions lda and ldb (so op(A) = A^T reads A as [K,M]).
+ * The epilogue adds C's old value (accumulate), a bias per row or per column,
+ * and applies an activation, in that order, after the full K-sum.
+ *
+ * Uses in generated code:
+ *   dense forward  Y[B,U]  = X[B,I] . W[U,I]^T  + bias[u], relu   (0, 1)
+ *   dense dX       dX[B,I] = dY[B,U] . W[U,I]                     (0, 0)
+ *   dense dW       dW[U,I] (+)= dY[B,U]^T . X[B,I]                (1, 0)
+ *   conv (im2col)  Y[F,HW] = W[F,CKK] . col[CKK,HW] + bias[f]     (0, 0)
+ *
+ * Design (BLIS-style): B is packed into kc x 16 panels and A into 6 x kc
+ * panels, and a 6x16 register-tiled micro-kernel (12 accumulators) runs
+ * over them: AVX2+FMA on x86-64, NEON on AArch64, plain C elsewhere. The
+ * x86 kernels carry target attributes and are picked at run time, so a
+ * library built without -march still uses AVX2 where the CPU has it.
+ * M == 1 or N == 1 is a GEMV that streams the matrix once.
+ *
+ * Memory: nnrt_sgemm never allocates. The caller passes pack_buf of at least
+ * nnrt_sgemm_pack_bytes(M, N, K, blk) bytes, any alignment (arena memory is
+ * fine); that size covers the thread count in force (nnrt_threads_count()),
+ * so compute it after nnrt_threads_init and do not grow the pool afterwards.
+ * C must not overlap A, B or pack_buf.
+ *
+ * Threads and determinism: work above NNRT_GEMM_PAR_FLOPS is split over the
+ * pool (nnrt_threads.h) by output columns (or rows), never by K. Every C
+ * element's K-sum is one thread's fixed-order chain of FMAs over kc-blocks,
+ * so results are bit-identical for every thread count. They depend on the
+ * blocking (kc) and on the instruction set (AVX2, NEON and plain C agree to
+ * float rounding, not bit for bit).
+ */
+#ifndef NNRT_GEMM_H
+#define NNRT_GEMM_H
+
+#include <stddef.h>
+
+#define NNRT_GEMM_PAR_FLOPS 1000000.0 /* 2*M*N*K above which the pool is used */
+
+typedef enum { NNRT_ACT_NONE, NNRT_ACT_RELU } NnrtAct;
+
+typedef struct NnrtEpilogue {
+    const float *bias; /* added per column n (dense forward) or per row m (conv as W.col), or NULL */
+    int bias_per_row;  /* 1: bias[m], 0: bias[n] */
+    NnrtAct act;       /* applied after bias */
+    int accumulate;    /* 1: C += A.B (gradient sums), 0: C = A.B */
+} NnrtEpilogue;
+
+typedef struct NnrtGemmBlocking {
+    int mc; /* rows of op(A) packed per block (L2-resident); 0 = choose */
+    int nc; /* columns of op(B) packed per block (L3-resident); 0 = choose */
+    int kc; /* depth of one block (B micro-panel L1-resident); 0 = choose */
+} NnrtGemmBlocking;
+
+/* Instruction sets nnrt_sgemm can run on; AUTO picks the best available. */
+typedef enum {
+    NNRT_GEMM_ISA_AUTO,
+    NNRT_GEMM_ISA_PORTABLE, /* plain C, every target */
+    NNRT_GEMM_ISA_AVX2,     /* x86-64 with AVX2 and FMA */
+    NNRT_GEMM_ISA_NEON      /* AArch64 */
+} NnrtGemmIsa;
+
+/*
+ * C = op(A) . op(B) with the epilogue ep (NULL: plain C = A.B), blocking blk
+ * (NULL or zero fields: nnrt_gemm_default_blocking) and the caller's packing
+ * workspace pack_buf (see nnrt_sgemm_pack_bytes). M, N or K may be 0.
+ */
+void nnrt_sgemm(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B,
+                int ldb, float *C, int ldc, const NnrtEpilogue *ep, const NnrtGemmBlocking *blk,
+                void *pack_buf);
+
+/* Bytes of pack_buf nnrt_sgemm needs for this shape and blocking, for the current thread count. */
+size_t nnrt_sgemm_pack_bytes(int M, int N, int K, const NnrtGemmBlocking *blk);
+
+/*
+ * The same for a given thread count (a compile-time size for a pool of at most
+ * `threads`): roughly threads x (kc*nc + mc*kc) floats; K floats for a GEMV.
+ */
+size_t nnrt_sgemm_pack_bytes_threads(int M, int N, int K, const NnrtGemmBlocking *blk, int threads);
+
+/*
+ * Cache blocking for a shape, from fixed cache sizes (L1 32 KiB, L2 512 KiB,
+ * 4 MiB of L3 per core) rather than probed ones, so that the blocking, and
+ * with it the rounding of every result, is the same on every machine.
+ */
+void nnrt_gemm_default_blocking(int M, int N, int K, NnrtGemmBlocking *out);
+
+/*
+ * Forces an instruction set for later calls (tests and benchmarks compare
+ * them); returns 0, or -1 if this build or CPU lacks it (nothing changes).
+ */
+int nnrt_gemm_set_isa(NnrtGemmIsa isa);
+
+/* The instruction set nnrt_sgemm uses now: "avx2", "neon" or "portable". */
+const char *nnrt_gemm_isa_name(void);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * nnrt_threads.h - a tiny persistent pthread pool for the runtime's kernels.
+ *
+ * nnrt_threads_init(n) starts n-1 workers once; the calling thread is the
+ * n-th. nnrt_parallel_for(ntasks, fn, ctx) runs fn(ctx, 0..ntasks-1) on the
+ * pool and returns when every task has finished. Workers spin for a short
+ * while after a job (so back-to-back kernels of a training step dispatch in
+ * well under a microsecond), then sleep on a condition variable.
+ *
+ * Tasks are handed out dynamically, so a task must not care which thread
+ * runs it: a task that needs scratch memory indexes it by its task number.
+ * Results stay deterministic as long as each task's work is a fixed function
+ * of its task number (the GEMM splits output columns or rows, never K).
+ *
+ * A nested nnrt_parallel_for (from inside a task, or from a second thread
+ * while the pool is busy) runs its tasks serially on the calling thread.
+ * Without nnrt_threads_init, or after nnrt_threads_init(1), everything runs
+ * on the caller and no thread is ever created.
+ */
+#ifndef NNRT_THREADS_H
+#define NNRT_THREADS_H
+
+#define NNRT_MAX_THREADS 64 /* largest pool nnrt_threads_init accepts */
+
+/*
+ * Sets the pool to n threads (the caller included), n clamped to
+ * [1, NNRT_MAX_THREADS]; an existing pool of another size is shut down
+ * first. Returns the thread count in force, which is smaller than n only
+ * if pthread_create failed. Not to be called from inside a task.
+ */
+int nnrt_threads_init(int n);
+
+/* Joins the workers and frees the pool; the count drops back to 1. */
+void nnrt_threads_shutdown(void);
+
+/* The thread count in force: 1 until nnrt_threads_init says otherwise. */
+int nnrt_threads_count(void);
+
+/* Runs fn(ctx, task) for task = 0..ntasks-1 over the pool; returns when all are done. */
+void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * test_rt_gemm.c - nnrt_sgemm against a double-precision reference, and the
+ * thread pool.
+ *
+ * Every instruction set this build and CPU have (portable always, AVX2 or
+ * NEON when present) runs every case. A result passes when
+ *   |c - ref| <= 1e-5 * (|ref| + sum_k |a_k b_k| + |old c| + |bias|)
+ * i.e. 1e-5 relative to the magnitude of the terms summed, which bounds float
+ * rounding without failing on cancellation. The cases: all four transpose
+ * combinations over odd sizes (each dimension 1..37, K = 1), every epilogue
+ * (bias per row and per column, relu, accumulate), small forced blockings
+ * (several kc, mc and nc blocks), every plan (C or C^T computed, operands
+ * packed or read in place), GEMV shapes (M = 1, N = 1) with strided
+ * operands, and K = 0. Padding around C (ldc > N) and after the pack buffer
+ * must stay untouched. Thread counts 1, 2 and 3 must give bit-identical C.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nnrt.h"
+#include "nnrt_gemm.h"
+#include "nnrt_gemm_int.h"
+#include "nnrt_threads.h"
+
+#define GUARD 64          /* bytes of canary after the pack buffer */
+#define SENTINEL -777.25f /* value of C's padding, which must survive */
+
+typedef struct Case {
+    int ta, tb, M, N, K;   /* transposes and shape */
+    int lda, ldb, ldc;     /* leading dimensions (padded) */
+    float *A, *B, *C;      /* operands; C padded with SENTINEL */
+    float *bias;           /* max(M, N) values */
+    NnrtEpilogue ep;       /* epilogue under test */
+    NnrtGemmBlocking blk;  /* blocking (zeros: default) */
+} Case;
+
+static NnrtRng rng;
+
+static float *random_floats(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = nnrt_rng_uniform_range(&rng, -1.0f, 1.0f);
+    return p;
+}
+
+/* op(X)[i][k] of a row-major X with leading dimension ld. */
+static double op_at(const float *X, int ld, int trans, int i, int k)
+{
+    return trans ? X[(size_t)k * ld + i] : X[(size_t)i * ld + k];
+}
+
+/* Allocates a case's operands: A, B random, C's M x N region random, padding SENTINEL. */
+static void case_alloc(Case *c)
+{
+    int ar = c->ta ? c->K : c->M, ac = c->ta ? c->M : c->K;
+    int br = c->tb ? c->N : c->K, bc = c->tb ? c->K : c->N;
+    c->lda = ac + 3;
+    c->ldb = bc + 5;
+    c->ldc = c->N + 2;
+    c->A = random_floats((size_t)ar * c->lda);
+    c->B = random_floats((size_t)br * c->ldb);
+    c->C = random_floats((size_t)c->M * c->ldc);
+    c->bias = random_floats((size_t)(c->M > c->N ? c->M : c->N));
+    for (int m = 0; m < c->M; m++)
+        for (int n = c->N; n < c->ldc; n++)
+            c->C[(size_t)m * c->ldc + n] = SENTINEL;
+}
+
+static void case_free(Case *c)
+{
+    free(c->A);
+    free(c->B);
+    free(c->C);
+    free(c->bias);
+}
+
+/* Runs nnrt_sgemm on a copy of C with an exact-size, canaried pack buffer. */
+static float *run(const Case *c)
+{
+    size_t cn = (size_t)c->M * c->ldc;
+    float *out = malloc(cn * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, c->C, cn * sizeof *out);
+    size_t pb = nnrt_sgemm_pack_bytes(c->M, c->N, c->K, &c->blk);
+    unsigned char *buf = malloc(pb + GUARD);
+    assert_non_null(buf);
+    memset(buf + pb, 0xA5, GUARD);
+    nnrt_sgemm(c->ta, c->tb, c->M, c->N, c->K, c->A, c->lda, c->B, c->ldb, out, c->ldc, &c->ep,
+               &c->blk, buf);
+    for (int i = 0; i < GUARD; i++)
+        assert_int_equal(buf[pb + i], 0xA5);
+    free(buf);
+    return out;
+}
+
+/* Checks out against the double reference of the case, element by element. */
+static void check(const Case *c, const float *out)
+{
+    for (int m = 0; m < c->M; m++) {
+        for (int n = 0; n < c->N; n++) {
+            double s = 0.0, mag = 0.0;
+            for (int k = 0; k < c->K; k++) {
+                double t = op_at(c->A, c->lda, c->ta, m, k) * op_at(c->B, c->ldb, !c->tb, n, k);
+                s += t;
+                mag += fabs(t);
+            }
+            double old = c->C[(size_t)m * c->ldc + n];
+            if (c->ep.accumulate) {
+                s += old;
+                mag += fabs(old);
+            }
+            if (c->ep.bias) {
+                double b = c->ep.bias[c->ep.bias_per_row ? m : n];
+                s += b;
+                mag += fabs(b);
+            }
+            if (c->ep.act == NNRT_ACT_RELU && s < 0.0)
+                s = 0.0;
+            double got = out[(size_t)m * c->ldc + n];
+            if (fabs(got - s) > 1e-5 * (fabs(s) + mag))
+                fail_msg("%s ta=%d tb=%d M=%d N=%d K=%d ep(bias=%d row=%d act=%d acc=%d) "
+                         "blk(%d,%d,%d): C[%d][%d] = %.9g, want %.9g",
+                         nnrt_gemm_isa_name(), c->ta, c->tb, c->M, c->N, c->K, c->ep.bias != NULL,
+                         c->ep.bias_per_row, c->ep.act, c->ep.accumulate, c->blk.mc, c->blk.nc,
+                         c->blk.kc, m, n, got, s);
+        }
+        for (int n = c->N; n < c->ldc; n++)
+            assert_true(out[(size_t)m * c->ldc + n] == SENTINEL);
+    }
+}
+
+/* Epilogue number e (0..7): bias none/per column/per row/per column x relu x accumulate. */
+static NnrtEpilogue epilogue(const Case *c, int e)
+{
+    NnrtEpilogue ep = {0};
+    if (e % 3 != 0)
+        ep.bias = c->bias;
+    ep.bias_per_row = e % 3 == 2;
+    ep.act = (e / 3) % 2 ? NNRT_ACT_RELU : NNRT_ACT_NONE;
+    ep.accumulate = e % 2;
+    return ep;
+}
+
+/* One shape, every transpose pair, with epilogue number e, on the current ISA. */
+static void check_shape(int M, int N, int K, int e, const NnrtGemmBlocking *blk)
+{
+    for (int t = 0; t < 4; t++) {
+        Case c = {.ta = t & 1, .tb = t >> 1, .M = M, .N = N, .K = K};
+        if (blk)
+            c.blk = *blk;
+        case_alloc(&c);
+        c.ep = epilogue(&c, e);
+        float *out = run(&c);
+        check(&c, out);
+        free(out);
+        case_free(&c);
+    }
+}
+
+/* Runs body once per instruction set available here. */
+static void for_each_isa(void (*body)(void))
+{
+    static const NnrtGemmIsa isas[] = {NNRT_GEMM_ISA_PORTABLE, NNRT_GEMM_ISA_AVX2,
+                                       NNRT_GEMM_ISA_NEON};
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (nnrt_gemm_set_isa(isas[i]) == 0)
+            body();
+    assert_int_equal(nnrt_gemm_set_isa(NNRT_GEMM_ISA_AUTO), 0);
+}
+
+/* ---- shapes and epilogues ---------------------------------------------------- */
+
+static void odd_sizes_body(void)
+{
+    static const int sz[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 23, 32, 37};
+    int n = sizeof sz / sizeof sz[0], e = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < n; k++)
+                check_shape(sz[i], sz[j], sz[k], e++ % 12, NULL);
+}
+
+static void test_odd_sizes(void **state)
+{
+    for_each_isa(odd_sizes_body);
+}
+
+/* Each dimension through every value 1..37 with the other two fixed and odd. */
+static void every_size_body(void)
+{
+    for (int v = 1; v <= 37; v++) {
+        check_shape(v, 19, 11, v % 12, NULL);
+        check_shape(13, v, 21, (v + 4) % 12, NULL);
+        check_shape(7, 29, v, (v + 8) % 12, NULL);
+        check_shape(v, v, 1, v % 12, NULL);
+    }
+}
+
+static void test_every_size(void **state)
+{
+    for_each_isa(every_size_body);
+}
+
+/* Every epilogue on a shape with full and edge tiles. */
+static void epilogues_body(void)
+{
+    for (int e = 0; e < 12; e++)
+        check_shape(20, 35, 27, e, NULL);
+}
+
+static void test_epilogues(void **state)
+{
+    for_each_isa(epilogues_body);
+}
+
+/* Every plan (direct or C^T, A and B packed or in place) on every ISA. */
+static void plans_body(void)
+{
+    static const int sz[] = {2, 5, 6, 7, 16, 17, 23};
+    int n = sizeof sz / sizeof sz[0], e = 0;
+    for (int p = 0; p < 8; p++) {
+        nnrt_gemm_test_force_plan(p);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                for (int k = 0; k < n; k++)
+                    check_shape(sz[i], sz[j], sz[k], e++ % 12, NULL);
+        for (int e2 = 0; e2 < 12; e2++)
+            check_shape(29, 50, 41, e2, &(NnrtGemmBlocking){7, 20, 3});
+    }
+    nnrt_gemm_test_force_plan(-1);
+}
+
+static void test_plans(void **state)
+{
+    for_each_isa(plans_body);
+}
+
+/* Forced small blocks: several kc-, mc- and nc-blocks; the epilogue only on the last. */
+static void blocking_body(void)
+{
+    static const NnrtGemmBlocking blks[] = {{6, 16, 5}, {12, 32, 8}, {7, 20, 3}, {1, 1, 1}};
+    for (size_t b = 0; b < sizeof blks / sizeof blks[0]; b++)
+        for (int e = 0; e < 12; e++)
+            check_shape(29, 50, 41, e, &blks[b]);
+}
+
+static void test_blocking(void **state)
+{
+    for_each_isa(blocking_body);
+}
+
+/* GEMV shapes: M == 1 and N == 1 (strided operands when transposed), and 1x1. */
+static void gemv_body(void)
+{
+    static const int len[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 130};
+    int n = sizeof len / sizeof len[0], e = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n; k++) {
+            check_shape(1, len[i], len[k], e++ % 12, NULL);
+            check_shape(len[i], 1, len[k], e++ % 12, NULL);
+        }
+}
+
+static void test_gemv(void **state)
+{
+    for_each_isa(gemv_body);
+}
+
+/* K == 0: C = (accumulate ? C : 0) + bias, activated. */
+static void test_k_zero(void **state)
+{
+    for (int e = 0; e < 12; e++) {
+        check_shape(5, 9, 0, e, NULL);
+        check_shape(1, 9, 0, e, NULL);
+    }
+}
+
+/* The net shapes of the examples (forward, dX, dW, conv) on the default ISA. */
+static void test_net_shapes(void **state)
+{
+    static const int fwd[][2] = {{256, 784}, {128, 256}, {10, 128}, {120, 400}, {84, 120}, {10, 84}};
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+        Case c = {.ta = 0, .tb = 1, .M = 64, .N = fwd[i][0], .K = fwd[i][1]};
+        case_alloc(&c);
+        c.ep = epilogue(&c, 4);
+        float *out = run(&c);
+        check(&c, out);
+        free(out);
+        case_free(&c);
+    }
+    check_shape(6, 784, 25, 2, NULL);
+    check_shape(16, 100, 150, 2, NULL);
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+/* C for a case at a given thread count. */
+static float *run_threads(const Case *c, int threads)
+{
+    assert_int_equal(nnrt_threads_init(threads), threads);
+    float *out = run(c);
+    nnrt_threads_init(1);
+    return out;
+}
+
+/* Shapes big enough to be split over threads, and GEMVs: 1, 2, 3 threads agree bit for bit. */
+static void test_threads_identical(void **state)
+{
+    static const int shapes[][5] = {
+        {0, 1, 64, 256, 784}, {0, 0, 64, 784, 256}, {1, 0, 256, 784, 64}, {0, 0, 300, 40, 500},
+        {0, 1, 1, 3000, 700}, {1, 0, 1, 3000, 700}, {0, 0, 2000, 1, 900}, {0, 1, 64, 100, 1000},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        Case c = {.ta = shapes[s][0], .tb = shapes[s][1], .M = shapes[s][2], .N = shapes[s][3],
+                  .K = shapes[s][4]};
+        case_alloc(&c);
+        c.ep = epilogue(&c, (int)s % 12);
+        float *one = run_threads(&c, 1);
+        check(&c, one);
+        for (int t = 2; t <= 3; t++) {
+            float *many = run_threads(&c, t);
+            assert_memory_equal(one, many, (size_t)c.M * c.ldc * sizeof(float));
+            free(many);
+        }
+        free(one);
+        case_free(&c);
+    }
+}
+
+static void count_task(void *ctx, int task)
+{
+    int *hits = ctx;
+    __atomic_fetch_add(&hits[task], 1, __ATOMIC_RELAXED);
+}
+
+/* A task that starts a nested parallel_for, which must run serially. */
+static void nested_task(void *ctx, int task)
+{
+    int(*hits)[10] = ctx;
+    nnrt_parallel_for(10, count_task, hits[task]);
+}
+
+/* Every task runs exactly once, for any pool size, nested or not, many times over. */
+static void test_pool(void **state)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        assert_int_equal(nnrt_threads_init(threads), threads);
+        assert_int_equal(nnrt_threads_count(), threads);
+        for (int rep = 0; rep < 200; rep++) {
+            int hits[37] = {0};
+            nnrt_parallel_for(rep % 37 + 1, count_task, hits);
+            for (int t = 0; t < 37; t++)
+                assert_int_equal(hits[t], t <= rep % 37 ? 1 : 0);
+        }
+        int nested[5][10] = {{0}};
+        nnrt_parallel_for(5, nested_task, nested);
+        for (int t = 0; t < 5; t++)
+            for (int u = 0; u < 10; u++)
+                assert_int_equal(nested[t][u], 1);
+    }
+    nnrt_threads_shutdown();
+    assert_int_equal(nnrt_threads_count(), 1);
+}
+
+/* pack_bytes grows with the thread count and nnrt_gemm_default_blocking stays in range. */
+static void test_pack_bytes(void **state)
+{
+    NnrtGemmBlocking b;
+    nnrt_gemm_default_blocking(64, 256, 784, &b);
+    assert_true(b.kc >= 1 && b.kc <= 784);
+    assert_true(b.mc % 6 == 0 && b.mc >= 64);
+    assert_true(b.nc % 16 == 0 && b.nc >= 256);
+    size_t one = nnrt_sgemm_pack_bytes_threads(64, 256, 784, NULL, 1);
+    size_t two = nnrt_sgemm_pack_bytes_threads(64, 256, 784, NULL, 2);
+    assert_true(two > one && two <= 2 * one);
+    assert_int_equal(nnrt_sgemm_pack_bytes(0, 5, 5, NULL), 0);
+    assert_true(nnrt_sgemm_pack_bytes(1, 5000, 7, NULL) < 1024);
+}
+
+int main(void)
+{
+    nnrt_rng_seed(&rng, 5);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_odd_sizes),    cmocka_unit_test(test_every_size),
+        cmocka_unit_test(test_epilogues),    cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_blocking),
+        cmocka_unit_test(test_gemv),         cmocka_unit_test(test_k_zero),
+        cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_pool),         cmocka_unit_test(test_pack_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
