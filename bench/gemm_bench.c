@@ -170,9 +170,10 @@ static void run_blas(const Shape *s, Bufs *b)
                 s->M, s->N, s->K, 1.0f, b->A, lda, b->B, ldb, s->ep == 2 ? 1.0f : 0.0f, b->C, s->N);
 }
 
-/* Best seconds per call of fn over `samples` samples of `inner` calls. */
+/* Seconds per call of fn over `inner` calls, after one untimed call that warms the caches. */
 static double sample(void (*fn)(const Shape *, Bufs *), const Shape *s, Bufs *b, int inner)
 {
+    fn(s, b);
     double t0 = tick();
     for (int i = 0; i < inner; i++)
         fn(s, b);

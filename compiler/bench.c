@@ -170,10 +170,13 @@ static void print_time(double us)
         printf(" %9.3f ms", us / 1000);
 }
 
-/* One comparison row: both medians and unfused / fused. */
+/* One comparison row: both wall-time medians, unfused / fused, and the same for CPU-time medians. */
 static void compare_row(const char *what, const char *fj, const char *uj, const char *key)
 {
+    char ckey[64];
+    snprintf(ckey, sizeof ckey, "%.*s_cpu_us", (int)(strlen(key) - 3), key);
     double f = json_number(fj, key), u = json_number(uj, key);
+    double fc = json_number(fj, ckey), uc = json_number(uj, ckey);
     if (isnan(f) && isnan(u))
         return;
     printf("%-22s", what);
@@ -181,6 +184,10 @@ static void compare_row(const char *what, const char *fj, const char *uj, const 
     print_time(u);
     if (f > 0 && u > 0)
         printf(" %9.2fx", u / f);
+    else
+        printf(" %10s", "-");
+    if (fc > 0 && uc > 0)
+        printf(" %15.2fx", uc / fc);
     printf("\n");
 }
 
@@ -198,8 +205,9 @@ static int compare(const Variant *fused, const Variant *unfused)
     char rowb[64], rowt[64];
     snprintf(rowb, sizeof rowb, "inference batch %d", batch);
     snprintf(rowt, sizeof rowt, "train step batch %d", batch);
-    printf("\nfused vs unfused (medians; ratio = unfused / fused: above 1 means fusion helps)\n");
-    printf("%-22s %12s %12s %10s\n", "", "fused", "unfused", "ratio");
+    printf("\nfused vs unfused (medians of wall time; ratio = unfused / fused: above 1 means fusion helps;\n"
+           "CPU-time ratio: the same for the calling thread's CPU time, steadier on a busy machine, whole with 1 thread)\n");
+    printf("%-22s %12s %12s %10s %16s\n", "", "fused", "unfused", "ratio", "CPU-time ratio");
     compare_row("inference batch 1", fj, uj, "infer_b1_us");
     compare_row(rowb, fj, uj, "infer_batch_us");
     compare_row(rowt, fj, uj, "train_step_us");

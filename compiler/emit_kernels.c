@@ -150,10 +150,27 @@ static void k_dense_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
 }
 
+static int floor_div(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Outputs o in [0, n) whose input o * stride + shift lies in [0, size): [*lo, *hi). */
+static void valid_range(int n, int stride, int shift, int size, int *lo, int *hi)
+{
+    *lo = -floor_div(shift, stride);  /* ceil(-shift / stride) */
+    *hi = floor_div(size - 1 - shift, stride) + 1;
+    *lo = *lo < 0 ? 0 : *lo > n ? n : *lo;
+    *hi = *hi < *lo ? *lo : *hi > n ? n : *hi;
+}
+
 /*
  * im2col of one sample: row (c k + kh) k + kw of col (ld floats apart),
  * from column `off`, gets x[c][ih][iw] at oh Wo + ow, 0 in the padding.
- * With back set it is col2im instead: src[c][ih][iw] += the row.
+ * With back set it is col2im instead: src[c][ih][iw] += the row.  Each
+ * window position (kh, kw) is unrolled with the output range that reads
+ * inside the image computed here, so the inner loops are branch-free
+ * copies (contiguous for stride 1).
  */
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off)
@@ -161,22 +178,37 @@ void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src,
     const IrAttrs *a = &n->a;
     const IrShape *xs = in_shape(g, n, 0);
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], ho = n->shape.dim[1], wo = n->shape.dim[2], k = a->kernel[0];
-    emit_line(e, "for (int c = 0; c < %d; c++)", c);
-    emit_line(e, "for (int kh = 0; kh < %d; kh++)", k);
-    emit_line(e, "for (int kw = 0; kw < %d; kw++) {", k);
-    emit_line(e, "%sfloat *row = %s + (size_t)((c * %d + kh) * %d + kw) * %s + %s;", back ? "const " : "", col, k, k, ld, off);
-    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", ho);
-    emit_line(e, "const int ih = oh * %d - %d + kh * %d;", a->stride[0], a->pad[0], a->dilation[0]);
-    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", wo);
-    emit_line(e, "const int iw = ow * %d - %d + kw * %d;", a->stride[1], a->pad[1], a->dilation[1]);
-    emit_line(e, "const int in = ih >= 0 && ih < %d && iw >= 0 && iw < %d;", h, w);
-    if (back)
-        emit_line(e, "if (in) %s[(c * %d + ih) * %d + iw] += row[oh * %d + ow];", src, h, w, wo);
-    else
-        emit_line(e, "row[oh * %d + ow] = in ? %s[(c * %d + ih) * %d + iw] : 0.0f;", wo, src, h, w);
-    emit_line(e, "}");
-    emit_line(e, "}");
-    emit_line(e, "}");
+    for (int kh = 0; kh < k; kh++)
+        for (int kw = 0; kw < k; kw++) {
+            int sh = kh * a->dilation[0] - a->pad[0], sw = kw * a->dilation[1] - a->pad[1];
+            int hlo, hhi, wlo, whi;
+            valid_range(ho, a->stride[0], sh, h, &hlo, &hhi);
+            valid_range(wo, a->stride[1], sw, w, &wlo, &whi);
+            emit_line(e, "for (int c = 0; c < %d; c++) {  /* window position (%d, %d) */", c, kh, kw);
+            emit_line(e, "%sfloat *row = %s + (size_t)(c * %d + %d) * %s + %s;", back ? "const " : "", col, k * k,
+                      kh * k + kw, ld, off);
+            emit_line(e, "%sfloat *xc = %s + (size_t)c * %d;", back ? "" : "const ", src, h * w);
+            if (!back && hlo > 0)
+                emit_line(e, "memset(row, 0, sizeof(float) * %d);", hlo * wo);
+            if (hlo < hhi && wlo < whi) {
+                emit_line(e, "for (int oh = %d; oh < %d; oh++) {", hlo, hhi);
+                emit_line(e, "%sfloat *r = row + oh * %d;", back ? "const " : "", wo);
+                emit_line(e, "%sfloat *xr = xc + (oh * %d + %d) * %d;", back ? "" : "const ", a->stride[0], sh, w);
+                if (!back && wlo > 0)
+                    emit_line(e, "for (int ow = 0; ow < %d; ow++) r[ow] = 0.0f;", wlo);
+                if (back)
+                    emit_line(e, "for (int ow = %d; ow < %d; ow++) xr[ow * %d + %d] += r[ow];", wlo, whi, a->stride[1], sw);
+                else
+                    emit_line(e, "for (int ow = %d; ow < %d; ow++) r[ow] = xr[ow * %d + %d];", wlo, whi, a->stride[1], sw);
+                if (!back && whi < wo)
+                    emit_line(e, "for (int ow = %d; ow < %d; ow++) r[ow] = 0.0f;", whi, wo);
+                emit_line(e, "}");
+            }
+            int zero_from = hlo < hhi && wlo < whi ? hhi : hlo;
+            if (!back && zero_from < ho)
+                emit_line(e, "memset(row + %d, 0, sizeof(float) * %d);", zero_from * wo, (ho - zero_from) * wo);
+            emit_line(e, "}");
+        }
 }
 
 /* Whether a convolution runs as one GEMM over the whole batch (groups == 1). */

@@ -13,12 +13,24 @@
  * blocks chosen for its shape from the target's cache sizes
  * (nnrt_gemm_default_blocking, for a nominal batch of 64); tiny layers
  * keep plain loops, which beat packing there.
+ *
+ * NETC_FORCE_GEMM=1 in the environment sends every dense and conv2d to the
+ * GEMM, so that tests reach its code paths with small shapes.
  */
-
-enum { GEMM_MIN_MACS = 2048, NOMINAL_BATCH = 64 };
 #include "schedule.h"
 
 #include "nnrt_gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { GEMM_MIN_MACS = 2048, NOMINAL_BATCH = 64 };
+
+static bool force_gemm(void)
+{
+    const char *v = getenv("NETC_FORCE_GEMM");
+    return v && strcmp(v, "1") == 0;
+}
 
 static int target_vec(IrTarget t)
 {
@@ -59,12 +71,12 @@ static void schedule_node(const IrGraph *g, IrNode *n)
         int d = x->dim[x->ndim - 1];
         int rows = (int)(ir_numel(x) / d);
         s->unroll = pow2_divisor(d, 8) > 1 ? pow2_divisor(d, 8) : (d >= 8 ? 4 : 1);
-        if ((int64_t)d * n->a.units >= GEMM_MIN_MACS)
+        if ((int64_t)d * n->a.units >= GEMM_MIN_MACS || force_gemm())
             set_gemm(s, NOMINAL_BATCH * rows, n->a.units, d);
     } else if (n->op == IR_CONV2D) {
         int cg = g->nodes[n->in[0]].shape.dim[0] / n->a.groups, k = n->a.kernel[0];
         int fg = n->a.units / n->a.groups, hw = n->shape.dim[1] * n->shape.dim[2];
-        if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8)
+        if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8 || force_gemm())
             set_gemm(s, fg, n->a.groups == 1 ? NOMINAL_BATCH * hw : hw, cg * k * k);  /* groups 1: one GEMM per batch */
     }
 }

@@ -245,6 +245,11 @@ static bool shape_concat(ShapeCtx *c, int id)
             note_origin(c, n->in[1]);
             return false;
         }
+    if ((int64_t)a.dim[ax] + b.dim[ax] > (1 << 30)) {  /* the sum must fit an int */
+        serror(c, n, n->loc, "'%s' would have %lld elements per sample; the limit is 2^30", label_of(n),
+               (long long)(ir_numel(&a) + ir_numel(&b)));
+        return false;
+    }
     n->shape = a;
     n->shape.dim[ax] += b.dim[ax];
     return true;

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L  /* clock_gettime, fsync, mkdir, open_memstream */
 #endif
 #include "nnrt_cli_int.h"
+#include "nnrt_threads.h"
 
 #include <errno.h>
 #include <math.h>
@@ -62,7 +63,7 @@ static int usage(const NnrtModelDesc *d, FILE *out)
         fprintf(out,
                 "  %s train --data X%s [--test-data X2%s] [--epochs E] [--batch B]\n"
                 "        [--lr LR] [--seed S] [--init W.safetensors] [--save OUT.safetensors] [--resume CKPT]\n"
-                "        [--steps K] [--no-shuffle] [--scale F] [--quiet]\n"
+                "        [--steps K] [--no-shuffle] [--scale F] [--quiet] [--threads N]\n"
                 "  %s eval --weights W --data X%s [--batch B] [--scale F]%s\n",
                 d->name, lab ? " --labels Y" : "", lab ? " --test-labels Y2" : "", d->name, lab ? " --labels Y" : "",
                 lab && d->acc_output >= 0 ? " [--confusion]" : "");
@@ -120,6 +121,7 @@ static const OptSpec opt_specs[] = {
     {"--no-shuffle", OPT_FLAG, F_(shuffle), 0, 0, T_},
     {"--quiet", OPT_FLAG, F_(quiet), 0, 0, T_},
     {"--confusion", OPT_FLAG, F_(confusion), 0, 0, E_},
+    {"--threads", OPT_INT, F_(threads), 1, NNRT_MAX_THREADS, P_ | T_ | E_},
 };
 #undef P_
 #undef T_
@@ -740,6 +742,10 @@ int nnrt_cli_main(const NnrtModelDesc *d, int argc, char **argv)
         return NNRT_EXIT_USAGE;
     }
     int rc = parse_opts(d, argc - 2, argv + 2, &o, given);
+    if (rc == 0 && o.threads > 1 && nnrt_threads_init(o.threads) < o.threads) {
+        fprintf(stderr, "%s: cannot start %d threads\n", d->name, o.threads);
+        return NNRT_EXIT_DATA;
+    }
     if (rc)
         return rc;
     resolve_defaults(d, given, &o);

@@ -51,6 +51,7 @@ typedef struct CliOpts {
     int shuffle;              /* not --no-shuffle (and the net's shuffle setting) */
     int quiet;                /* --quiet: epoch lines only */
     int confusion;            /* --confusion: eval prints a confusion matrix */
+    int threads;              /* --threads N: size of the GEMM thread pool (1 = none) */
 } CliOpts;
 
 /* A data set: one array per input and per label, in their stored dtypes. */

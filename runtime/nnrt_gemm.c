@@ -217,9 +217,9 @@ static void tile_b(const GemmJob *j, const float *bp, int jc, int jr, int nc, in
     }
 }
 
-/* Runs the micro-kernel on the tile at (ir, jr) of the block at (ic, jc), depth pc.. */
-static void run_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, int jc, int jr,
-                     int nc, int pc, int kc, const float *ap, const float *bp)
+/* Points t at the tile at (ir, jr) of the block at (ic, jc), depth pc.., as one run of one tile. */
+static void place_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, int jc, int jr,
+                       int nc, int pc, int kc, const float *ap, const float *bp)
 {
     int row = ic + ir, col = jc + jr;
     tile_a(j, ap, ic, ir, pc, kc, t);
@@ -230,14 +230,58 @@ static void run_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, 
     t->bias = NULL;
     if (pc + kc >= j->K && j->bias)
         t->bias = j->bias + (j->bias_per_row ? row : col);
-    j->be->kern(kc, t);
+    t->ntiles = 1;
+}
+
+/*
+ * The tiles of row strip ir, columns jr.. of the block, as runs for the
+ * kernel: the full-width tiles whose B is in one layout as one run, then
+ * each remaining tile alone.
+ */
+static void row_strip(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, int jc, int nc,
+                      int pc, int kc, const float *ap, const float *bp)
+{
+    int full = nc / NNRT_GEMM_NR;
+    place_tile(j, t, ic, ir, mc, jc, 0, nc, pc, kc, ap, bp);
+    t->ntiles = full;
+    t->a_step = 0;
+    t->b_step = j->b_inplace ? NNRT_GEMM_NR : (long)NNRT_GEMM_NR * kc;
+    t->c_step = j->trans_c ? NNRT_GEMM_NR * j->ldc : NNRT_GEMM_NR;
+    t->bias_step = j->bias_per_row ? 0 : NNRT_GEMM_NR;
+    if (full > 0)
+        j->be->kern(kc, t);
+    if (full * NNRT_GEMM_NR < nc) {
+        place_tile(j, t, ic, ir, mc, jc, full * NNRT_GEMM_NR, nc, pc, kc, ap, bp);
+        j->be->kern(kc, t);
+    }
+}
+
+/* The tiles of column strip jr, rows ir.. of the block, as runs (see row_strip). */
+static void col_strip(const GemmJob *j, NnrtGemmTile *t, int ic, int mc, int jc, int jr, int nc,
+                      int pc, int kc, const float *ap, const float *bp)
+{
+    int full = mc / NNRT_GEMM_MR;
+    place_tile(j, t, ic, 0, mc, jc, jr, nc, pc, kc, ap, bp);
+    t->ntiles = full;
+    t->a_step = !j->a_inplace ? (long)NNRT_GEMM_MR * kc
+                : j->transa   ? NNRT_GEMM_MR
+                              : NNRT_GEMM_MR * j->lda;
+    t->b_step = 0;
+    t->c_step = j->trans_c ? NNRT_GEMM_MR : NNRT_GEMM_MR * j->ldc;
+    t->bias_step = j->bias_per_row ? NNRT_GEMM_MR : 0;
+    if (full > 0)
+        j->be->kern(kc, t);
+    if (full * NNRT_GEMM_MR < mc) {
+        place_tile(j, t, ic, full * NNRT_GEMM_MR, mc, jc, jr, nc, pc, kc, ap, bp);
+        j->be->kern(kc, t);
+    }
 }
 
 /*
  * Runs the micro-kernel over one mc x nc block at (ic, jc), depth pc..pc+kc-1.
- * Column panels outside, so a B micro-panel stays in L1 across the rows; or,
- * for shallow blocks (rows_outer), rows outside, so that C is walked along
- * its rows, which the prefetchers follow, while B streams from L2.
+ * Column strips outside, so a B micro-panel stays in L1 across the rows; or
+ * (rows_outer, when B is packed) row strips outside, so that C is walked
+ * along its rows, which the prefetchers follow, while B streams from L2.
  */
 static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int pc, int kc,
                          const float *ap, const float *bp)
@@ -251,12 +295,10 @@ static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int p
     };
     if (j->rows_outer) {
         for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR)
-            for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR)
-                run_tile(j, &t, ic, ir, mc, jc, jr, nc, pc, kc, ap, bp);
+            row_strip(j, &t, ic, ir, mc, jc, nc, pc, kc, ap, bp);
     } else {
         for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR)
-            for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR)
-                run_tile(j, &t, ic, ir, mc, jc, jr, nc, pc, kc, ap, bp);
+            col_strip(j, &t, ic, mc, jc, jr, nc, pc, kc, ap, bp);
     }
 }
 
@@ -381,18 +423,26 @@ void nnrt_gemm_test_force_plan(int plan)
     test_plan = plan;
 }
 
-/* Cycles per k of all tiles of an M x N product. */
+/* Cycles per k of one mr x nr tile. */
+static double tile_cost(int mr, int nr)
+{
+    int nv = nr <= 8 ? 1 : 2;
+    double t = mr * nv / 2.0 < 4.0 ? 4.0 : mr * nv / 2.0;
+    return (mr < NNRT_GEMM_MR || nr < NNRT_GEMM_NR) ? t * COST_EDGE : t;
+}
+
+/* Cycles per k of all tiles of an M x N product: full ones, the edge row and column, the corner. */
 static double tiles_cost(int M, int N)
 {
-    double c = 0.0;
-    for (int i = 0; i < M; i += NNRT_GEMM_MR) {
-        int mr = imin(NNRT_GEMM_MR, M - i);
-        for (int j = 0; j < N; j += NNRT_GEMM_NR) {
-            int nr = imin(NNRT_GEMM_NR, N - j), nv = nr <= 8 ? 1 : 2;
-            double t = mr * nv / 2.0 < 4.0 ? 4.0 : mr * nv / 2.0;
-            c += (mr < NNRT_GEMM_MR || nr < NNRT_GEMM_NR) ? t * COST_EDGE : t;
-        }
-    }
+    int fm = M / NNRT_GEMM_MR, rm = M % NNRT_GEMM_MR;
+    int fn = N / NNRT_GEMM_NR, rn = N % NNRT_GEMM_NR;
+    double c = (double)fm * fn * tile_cost(NNRT_GEMM_MR, NNRT_GEMM_NR);
+    if (rm)
+        c += fn * tile_cost(rm, NNRT_GEMM_NR);
+    if (rn)
+        c += fm * tile_cost(NNRT_GEMM_MR, rn);
+    if (rm && rn)
+        c += tile_cost(rm, rn);
     return c;
 }
 

@@ -199,7 +199,9 @@ AVX2_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const in
 #define KERN(MR, NV)                                                     \
     AVX2 static void kern_##MR##x##NV(int kc, const NnrtGemmTile *t)     \
     {                                                                    \
-        kern_body(kc, t, MR, NV);                                        \
+        NnrtGemmTile u = *t;                                             \
+        for (int i = 0; i < t->ntiles; i++, nnrt_gemm_tile_advance(&u))  \
+            kern_body(kc, &u, MR, NV);                                   \
     }
 KERN(1, 1) KERN(2, 1) KERN(3, 1) KERN(4, 1) KERN(5, 1) KERN(6, 1)
 KERN(1, 2) KERN(2, 2) KERN(3, 2) KERN(4, 2) KERN(5, 2) KERN(6, 2)

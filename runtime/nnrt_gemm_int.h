@@ -45,7 +45,22 @@ typedef struct NnrtGemmTile {
     const float *bias;  /* bias of D's first row or column, or NULL (not last block) */
     int bias_per_row;   /* 1: bias[r] per row of D, 0: bias[c] per column of D */
     int relu;           /* apply max(x, 0) last (only on the last kc-block) */
+    int ntiles;         /* tiles to run, each the last one moved by the steps below */
+    long a_step;        /* floats between consecutive tiles' a */
+    long b_step;        /* ... b */
+    long c_step;        /* ... c */
+    long bias_step;     /* ... bias (when it is not NULL) */
 } NnrtGemmTile;
+
+/* Moves t on to the next tile of a run. */
+static inline void nnrt_gemm_tile_advance(NnrtGemmTile *t)
+{
+    t->a += t->a_step;
+    t->b += t->b_step;
+    t->c += t->c_step;
+    if (t->bias)
+        t->bias += t->bias_step;
+}
 
 /* y[i*ys] = epilogue(sum_k x[k*xs] * mat(i, k)) for output indices i. */
 typedef struct NnrtGemvOp {
@@ -62,7 +77,7 @@ typedef struct NnrtGemvOp {
     int accumulate;     /* add y's old value before the bias */
 } NnrtGemvOp;
 
-/* Micro-kernel: the (up to) 6x16 tile t of a kc-deep block. */
+/* Micro-kernel: t->ntiles tiles of (up to) 6x16, of a kc-deep block, starting at t. */
 typedef void NnrtGemmKernFn(int kc, const NnrtGemmTile *t);
 /* Packs rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A) into 6-row panels. */
 typedef void NnrtGemmPackAFn(int transa, const float *A, long lda, int i0, int mc, int p0, int kc,

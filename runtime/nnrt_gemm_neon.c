@@ -59,8 +59,11 @@ static inline __attribute__((always_inline)) void kern_body(int kc, const NnrtGe
     static void kern_##MR(int kc, const NnrtGemmTile *t)                                 \
     {                                                                                    \
         float tile[NNRT_GEMM_MR][NNRT_GEMM_NR];                                          \
-        kern_body(kc, t, tile, MR);                                                      \
-        nnrt_gemm_store_tile((const float(*)[NNRT_GEMM_NR])tile, t);                     \
+        NnrtGemmTile u = *t;                                                             \
+        for (int i = 0; i < t->ntiles; i++, nnrt_gemm_tile_advance(&u)) {                \
+            kern_body(kc, &u, tile, MR);                                                 \
+            nnrt_gemm_store_tile((const float(*)[NNRT_GEMM_NR])tile, &u);                \
+        }                                                                                \
     }
 KERN(1) KERN(2) KERN(3) KERN(4) KERN(5) KERN(6)
 

@@ -20,8 +20,8 @@ void nnrt_gemm_store_tile(const float acc[NNRT_GEMM_MR][NNRT_GEMM_NR], const Nnr
         }
 }
 
-/* The 6x16 tile in plain C. */
-static void kern_portable(int kc, const NnrtGemmTile *t)
+/* One 6x16 tile in plain C. */
+static void tile_portable(int kc, const NnrtGemmTile *t)
 {
     float acc[NNRT_GEMM_MR][NNRT_GEMM_NR] = {{0}};
     for (int k = 0; k < kc; k++) {
@@ -33,6 +33,14 @@ static void kern_portable(int kc, const NnrtGemmTile *t)
         }
     }
     nnrt_gemm_store_tile(acc, t);
+}
+
+/* The run of tiles t describes. */
+static void kern_portable(int kc, const NnrtGemmTile *t)
+{
+    NnrtGemmTile u = *t;
+    for (int i = 0; i < t->ntiles; i++, nnrt_gemm_tile_advance(&u))
+        tile_portable(kc, &u);
 }
 
 /* op(A)[i0.., p0..] into 6-row panels, rows past mc zero. */

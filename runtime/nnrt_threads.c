@@ -1,14 +1,19 @@
 /*
  * nnrt_threads.c - the persistent pthread pool behind nnrt_parallel_for.
  *
- * One job runs at a time. The caller publishes fn/ctx/ntasks, then bumps the
- * generation counter `gen` (release); workers that see the new generation
- * (acquire) take task numbers from the shared counter `next` until it passes
- * ntasks, and check out through `finished`. The caller works on tasks too and
- * returns only when every worker has checked out, so no worker can still be
- * looking at a job's fields when the next job is published.
+ * One job runs at a time. Its life is kept in one 64-bit word, `state`:
+ * the job's generation (high 32 bits), a closed flag and the number of
+ * workers checked in to it. The caller publishes fn/ctx/ntasks and the task
+ * counter, then a new generation with no worker in it. A worker that sees
+ * the new generation checks in with a compare-and-swap, which fails once the
+ * job is closed; only then does it read the job, take task numbers from
+ * `next` until they run out, and check out. The caller works on tasks too;
+ * when they are all taken it closes the job and waits for the workers
+ * checked in to check out. So a worker that wakes late (the machine is busy,
+ * or it was asleep) never holds the caller up and never sees a stale job:
+ * the caller has simply done its share.
  *
- * Idle workers spin on `gen` for about SPIN_ROUNDS pause instructions (a
+ * Idle workers spin on `state` for about SPIN_ROUNDS pause instructions (a
  * fraction of a millisecond), then sleep on `wake`; the caller broadcasts it
  * only when someone sleeps. `busy` makes a nested or concurrent call run
  * serially instead of deadlocking.
@@ -25,7 +30,8 @@
  */
 int nnrt_threads_init(int n)
 {
-    return n <= 1 ? 0 : -1;
+    (void)n;
+    return 1;
 }
 
 void nnrt_threads_shutdown(void)
@@ -47,19 +53,22 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
-#define SPIN_ROUNDS 20000 /* pause instructions a worker spins before it sleeps */
+#define SPIN_ROUNDS 20000               /* pause instructions a worker spins before it sleeps */
+#define CLOSED ((uint64_t)1 << 31)      /* state: no more check-ins */
+#define ACTIVE_MASK (CLOSED - 1)        /* state: workers checked in */
+#define GEN(s) ((uint32_t)((s) >> 32))  /* state: generation */
 
 typedef struct Pool {
     pthread_t tid[NNRT_MAX_THREADS]; /* workers; tid[0] is unused (the caller) */
     int nthreads;                    /* threads in force, the caller included */
     pthread_mutex_t mu;              /* guards sleepers and the wait on wake */
-    pthread_cond_t wake;             /* signalled when gen moves and someone sleeps */
+    pthread_cond_t wake;             /* signalled when a job is published and someone sleeps */
     int sleepers;                    /* workers blocked on wake */
-    atomic_int quit;                 /* set by shutdown before its gen bump */
-    atomic_uint gen;                 /* job generation, bumped per job */
+    atomic_int quit;                 /* set by shutdown before its publish */
+    _Atomic uint64_t state;          /* generation | CLOSED | workers checked in */
     atomic_int next;                 /* next task number to hand out */
-    atomic_int finished;             /* workers checked out of the current job */
     atomic_int busy;                 /* 1 while a job runs */
     void (*fn)(void *ctx, int task); /* the current job */
     void *ctx;                       /* its context */
@@ -82,6 +91,11 @@ static void cpu_relax(void)
 #endif
 }
 
+static uint32_t current_gen(void)
+{
+    return GEN(atomic_load_explicit(&pool.state, memory_order_acquire));
+}
+
 /* Runs tasks of the current job until none is left. */
 static void run_tasks(void)
 {
@@ -90,45 +104,71 @@ static void run_tasks(void)
         pool.fn(pool.ctx, t);
 }
 
-/* Waits until gen differs from seen (spinning, then sleeping); returns the new gen. */
-static unsigned wait_for_job(unsigned seen)
+/* Waits until the generation differs from seen (spinning, then sleeping); returns it. */
+static uint32_t wait_for_job(uint32_t seen)
 {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        unsigned g = atomic_load_explicit(&pool.gen, memory_order_acquire);
+        uint32_t g = current_gen();
         if (g != seen)
             return g;
         cpu_relax();
     }
     pthread_mutex_lock(&pool.mu);
     pool.sleepers++;
-    while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
+    while (current_gen() == seen)
         pthread_cond_wait(&pool.wake, &pool.mu);
     pool.sleepers--;
     pthread_mutex_unlock(&pool.mu);
-    return atomic_load_explicit(&pool.gen, memory_order_acquire);
+    return current_gen();
 }
 
-/* A worker's life: wait for a job, help with it, check out; until quit. */
+/* Checks in to job generation g; fails if it is closed or already replaced. */
+static int check_in(uint32_t g)
+{
+    uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
+    while (GEN(s) == g && !(s & CLOSED))
+        if (atomic_compare_exchange_weak_explicit(&pool.state, &s, s + 1, memory_order_acquire,
+                                                  memory_order_acquire))
+            return 1;
+    return 0;
+}
+
+/* A worker's life: wait for a job, help with it if still open, check out; until quit. */
 static void *worker_main(void *arg)
 {
-    unsigned seen = (unsigned)(size_t)arg;
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
         seen = wait_for_job(seen);
-        if (atomic_load_explicit(&pool.quit, memory_order_relaxed))
+        if (atomic_load_explicit(&pool.quit, memory_order_acquire))
             return NULL;
+        if (!check_in(seen))
+            continue;
         run_tasks();
-        atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
     }
 }
 
-/* Publishes a new generation and wakes sleeping workers. */
-static void bump_generation(void)
+/* Publishes a new generation with nobody checked in, and wakes sleeping workers. */
+static void publish(void)
 {
     pthread_mutex_lock(&pool.mu);
-    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    uint64_t g = GEN(atomic_load_explicit(&pool.state, memory_order_relaxed)) + 1u;
+    atomic_store_explicit(&pool.state, (g & 0xffffffffu) << 32, memory_order_release);
     if (pool.sleepers > 0)
         pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mu);
+}
+
+/* Closes the current job to check-ins, then waits for the workers in it to check out. */
+static void close_and_wait(void)
+{
+    uint64_t s = atomic_fetch_or_explicit(&pool.state, CLOSED, memory_order_acq_rel);
+    for (unsigned i = 1; s & ACTIVE_MASK; i++) {
+        cpu_relax();
+        if (i % 4096 == 0)
+            sched_yield();
+        s = atomic_load_explicit(&pool.state, memory_order_acquire);
+    }
 }
 
 void nnrt_threads_shutdown(void)
@@ -136,7 +176,7 @@ void nnrt_threads_shutdown(void)
     if (pool.nthreads <= 1)
         return;
     atomic_store_explicit(&pool.quit, 1, memory_order_relaxed);
-    bump_generation();
+    publish();
     for (int i = 1; i < pool.nthreads; i++)
         pthread_join(pool.tid[i], NULL);
     atomic_store_explicit(&pool.quit, 0, memory_order_relaxed);
@@ -152,9 +192,9 @@ int nnrt_threads_init(int n)
     if (n == pool.nthreads)
         return n;
     nnrt_threads_shutdown();
-    unsigned g = atomic_load_explicit(&pool.gen, memory_order_relaxed);
+    uintptr_t g = current_gen();
     int made = 1;
-    while (made < n && pthread_create(&pool.tid[made], NULL, worker_main, (void *)(size_t)g) == 0)
+    while (made < n && pthread_create(&pool.tid[made], NULL, worker_main, (void *)g) == 0)
         made++;
     pool.nthreads = made;
     return made;
@@ -172,17 +212,6 @@ static void run_serial(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
         fn(ctx, t);
 }
 
-/* Spins (yielding now and then) until every worker has checked out. */
-static void wait_for_workers(void)
-{
-    int workers = pool.nthreads - 1;
-    for (unsigned i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < workers; i++) {
-        cpu_relax();
-        if (i % 4096 == 0)
-            sched_yield();
-    }
-}
-
 void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 {
     int expect = 0;
@@ -195,10 +224,9 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
     pool.ctx = ctx;
     pool.ntasks = ntasks;
     atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
-    bump_generation();
+    publish();
     run_tasks();
-    wait_for_workers();
+    close_and_wait();
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
 

@@ -15,7 +15,8 @@
  * A nested nnrt_parallel_for (from inside a task, or from a second thread
  * while the pool is busy) runs its tasks serially on the calling thread.
  * Without nnrt_threads_init, or after nnrt_threads_init(1), everything runs
- * on the caller and no thread is ever created.
+ * on the caller and no thread is ever created. Built with -DNNRT_NO_THREADS
+ * (embedded targets without pthreads) the pool is compiled out: one thread.
  */
 #ifndef NNRT_THREADS_H
 #define NNRT_THREADS_H

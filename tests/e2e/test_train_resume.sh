@@ -1,6 +1,7 @@
 # test_train_resume.sh BUILD [NET] — training a real net on a Fashion-MNIST
 # subset: E epochs straight and E/2 + a resumed E/2 give byte-identical
-# checkpoints (at an epoch boundary and from inside an epoch); checkpoints
+# checkpoints (at an epoch boundary and from inside an epoch), and so do 1
+# and 2 threads; checkpoints
 # load as weights in eval and predict; a diverging run exits 1 naming the
 # step.  NET defaults to examples/fashion_mlp.net (any net with a [1, 28, 28]
 # or [784] input and a class[10] label works).  Skips while NET's binary
@@ -29,6 +30,9 @@ run --save "$tmp/straight.st" > "$tmp/straight.txt"
 run --steps $spe --save "$tmp/half.st" > /dev/null
 run --resume "$tmp/half.st" --save "$tmp/half.st" > /dev/null
 cmp "$tmp/straight.st" "$tmp/half.st"
+# Every thread count gives the same weights, bit for bit.
+run --threads 2 --save "$tmp/threads.st" > /dev/null
+cmp "$tmp/straight.st" "$tmp/threads.st"
 run --steps 5 --save "$tmp/mid.st" > /dev/null
 run --resume "$tmp/mid.st" --save "$tmp/mid.st" > /dev/null
 cmp "$tmp/straight.st" "$tmp/mid.st"

@@ -26,6 +26,9 @@ export -f run_case
 export work build cc SANFLAGS=${SANFLAGS:-}
 
 ls tests/gradcheck/nets/*.net | xargs -P "$(nproc)" -I{} bash -c 'run_case "$1"' _ {} > "$work/results.txt"
+# The nets with dense or conv2d layers again, every such layer on the packed GEMM.
+grep -l 'dense\|conv2d' tests/gradcheck/nets/*.net | xargs -P "$(nproc)" -I{} \
+  bash -c 'NETC_FORCE_GEMM=1 run_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm:/"' _ {} >> "$work/results.txt"
 sort "$work/results.txt"
 pass=$(grep -c '^ok' "$work/results.txt")
 fail=$(grep -c '^FAIL' "$work/results.txt")

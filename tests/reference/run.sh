@@ -42,6 +42,9 @@ export -f run_case
 export work build cc netc SANFLAGS=${SANFLAGS:-}
 
 ls -d tests/reference/cases/*/ | xargs -P "$(nproc)" -I{} bash -c 'run_case "${1%/}"' _ {} > "$work/results.txt"
+# The dense and conv2d cases again with every layer on the packed GEMM.
+ls -d tests/reference/cases/{conv2d,dense}*/ | xargs -P "$(nproc)" -I{} \
+  bash -c 'NETC_FORCE_GEMM=1 run_case "${1%/}" | sed "s/^\(ok  \|FAIL\) /\1 gemm:/"' _ {} >> "$work/results.txt"
 sort "$work/results.txt"
 pass=$(grep -c '^ok' "$work/results.txt")
 fail=$(grep -c '^FAIL' "$work/results.txt")

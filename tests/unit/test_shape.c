@@ -376,6 +376,11 @@ static void test_size_errors(void **state)
               "'y' would have 2048000000 elements per sample; the limit is 2^30");
     shape_err("f32[64, 128, 128]", "y = x -> conv2d(100000, kernel = 1); output y;",
               "'y' would have 1638400000 elements per sample");
+    /* Found by fuzzing: the concatenated dimension itself overflowed an int. */
+    shape_err("f32[1073741824]", "y = concat(x, x); output y;",
+              "t.net:3:5: error: 'y' would have 2147483648 elements per sample; the limit is 2^30");
+    shape_err("f32[2, 536870912]", "y = concat(x, x, axis = 1); output y;",
+              "'y' would have 2147483648 elements per sample");
 }
 
 /* ---- one mistake, one message -------------------------------------------------------- */
