@@ -16,7 +16,8 @@ own layouts, the same optimizer and learning rate) and measures what
     labels, the median of K steps after min(10, max(1, K/5)) warm-up steps;
   * with --epoch DIR, one epoch over Fashion-MNIST's 60000 training images,
     preloaded as float tensors scaled by 1/255, shuffled, batch B with the
-    last partial batch, in a plain Python loop: the loop's wall time.
+    last partial batch, in a plain Python loop: the loop's wall time, and the
+    process's peak RSS.
 
 Thread settings are the caller's (see side_by_side.sh): this script calls
 torch.set_num_threads(N) and reports what OpenBLAS and OpenMP run with.
@@ -27,6 +28,7 @@ import ctypes
 import gzip
 import json
 import os
+import resource
 import statistics
 import time
 
@@ -142,7 +144,8 @@ def bench_epoch(model, opt, batch, data_dir):
         loss.backward()
         opt.step()
         total += loss.item() * idx.shape[0]
-    return {"epoch_s": time.perf_counter() - t0, "epoch_loss": total / n, "epoch_samples": n}
+    return {"epoch_s": time.perf_counter() - t0, "epoch_loss": total / n, "epoch_samples": n,
+            "epoch_peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def openblas_info():

@@ -5,7 +5,8 @@
 # momentum 0.9, lr 0.01), at 1 and 2 threads, batch 64:
 #   train step      `BIN bench` / pytorch_bench.py: median of STEPS steps on random data
 #   epoch           one Fashion-MNIST epoch: `BIN train --epochs 1 --quiet` (60000 / its
-#                   samples/s) / a plain PyTorch loop over preloaded tensors
+#                   samples/s) / a plain PyTorch loop over preloaded tensors; and
+#                   the peak RSS of that process (netc: with GNU time, if installed)
 #   inference b1    median forward latency at batch 1
 #   inference b64   median forward latency at batch 64
 # then netc's GEMM against OpenBLAS on the nets' shapes if bench/gemm_bench
@@ -58,15 +59,20 @@ torch_env() {
   else echo "OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE"; fi
 }
 
-# netc_epoch BIN T JSON: one epoch, its time from the samples/s of the epoch line.
+# netc_epoch BIN T JSON: one epoch, its time from the samples/s of the epoch
+# line, and the process's peak RSS when GNU time (/usr/bin/time) is there.
 netc_epoch() {
-  local bin=$1 t=$2 json=$3 topt=() line rate
+  local bin=$1 t=$2 json=$3 topt=() timer=() line rate rss=null
   if "$bin" --help | grep -v ' bench ' | grep -q -- '--threads'; then topt=(--threads "$t")
   elif [ "$t" -ne 1 ]; then echo "{\"epoch_s\": null, \"note\": \"train has no --threads\"}" > "$json"; return; fi
-  line=$("$bin" train --data "$data/train-images-idx3-ubyte.gz" --labels "$data/train-labels-idx1-ubyte.gz" \
-           --scale 0.00392156862745098 --epochs 1 --quiet "${topt[@]}" | grep '^epoch 1/1')
+  if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f %M -o "$json.rss"); fi
+  line=$("${timer[@]}" "$bin" train --data "$data/train-images-idx3-ubyte.gz" \
+           --labels "$data/train-labels-idx1-ubyte.gz" --scale 0.00392156862745098 --epochs 1 --quiet "${topt[@]}" |
+         grep '^epoch 1/1')
   rate=$(echo "$line" | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
-  echo "{\"epoch_s\": $(awk -v r="$rate" 'BEGIN { printf "%.4f", 60000 / r }'), \"line\": \"$line\"}" > "$json"
+  if [ -s "$json.rss" ]; then rss=$(tail -1 "$json.rss"); rm -f "$json.rss"; fi
+  echo "{\"epoch_s\": $(awk -v r="$rate" 'BEGIN { printf "%.4f", 60000 / r }'), \"epoch_peak_rss_kib\": $rss," \
+       "\"line\": \"$line\"}" > "$json"
 }
 
 echo "== side by side: netc vs PyTorch, batch 64, $steps steps, threads: $threads, rounds: $rounds"

@@ -16,6 +16,7 @@ import sys
 
 ROWS = [("train step b64", "train_step_us", 1e-6), ("epoch", "epoch_s", 1.0),
         ("inference b1", "infer_b1_us", 1e-6), ("inference b64", "infer_batch_us", 1e-6)]
+RSS = ("epoch peak RSS", "epoch_peak_rss_kib")
 
 
 def load(dirname):
@@ -28,7 +29,7 @@ def load(dirname):
         with open(path) as f:
             data = json.load(f)
         slot = best.setdefault((m.group(1), int(m.group(2)), m.group(4)), {})
-        for _, key, _ in ROWS:
+        for key in [r[1] for r in ROWS] + [RSS[1]]:
             for k in (key, key.replace("_us", "_cpu_us")):
                 v = data.get(k)
                 if isinstance(v, (int, float)) and v > 0 and (k not in slot or v < slot[k]):
@@ -49,6 +50,10 @@ def fmt_time(seconds):
 def seconds_of(best, net, t, fw, key, scale):
     v = best.get((net, t, fw), {}).get(key)
     return v * scale if v is not None else None
+
+
+def fmt_mib(kib):
+    return "%.1f MiB" % (kib / 1024) if kib else "-"
 
 
 def ratio(a, b):
@@ -72,6 +77,10 @@ def rows(best):
                     cpu = ratio(seconds_of(best, net, t, "torch", ckey, scale),
                                 seconds_of(best, net, t, "netc", ckey, scale))
                 out.append((net, str(t), name, fmt_time(n), fmt_time(p), ratio(p, n), cpu))
+            n = best.get((net, t, "netc"), {}).get(RSS[1])
+            p = best.get((net, t, "torch"), {}).get(RSS[1])
+            if n or p:
+                out.append((net, str(t), RSS[0], fmt_mib(n), fmt_mib(p), ratio(p, n), "-"))
     return out, nets, threads
 
 

@@ -12,11 +12,11 @@ for src in fuzz/fuzz_*.c; do
   name=$(basename "$src" .c); target=${name#fuzz_}
   bin=$out/$name
   srcs="$src runtime/*.c"
-  [ "$target" = frontend ] && srcs="$src $compiler build/net.tab.c build/net.lex.c build/runtime_blob.c"
+  [ "$target" = frontend ] && srcs="$src $compiler runtime/*.c build/net.tab.c build/net.lex.c build/runtime_blob.c"
   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined -Icompiler -Iruntime -Ibuild \
     -o "$bin" $srcs -lz -lm
   corpus=$out/corpus-$target; mkdir -p "$corpus"
-  dict=""; [ -f "fuzz/$target.dict" ] && dict="-dict=fuzz/$target.dict"
+  dict=""; [ -f "fuzz/$target.dict" ] && dict="-dict=$PWD/fuzz/$target.dict"
   echo "== $name for ${secs}s"
   (cd "$out" && "./$name" -max_total_time="$secs" -print_final_stats=1 $dict "corpus-$target" "../../fuzz/seeds/$target" 2>&1 | tail -4)
 done

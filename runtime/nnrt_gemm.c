@@ -1,17 +1,21 @@
 /*
- * nnrt_gemm.c - the GEMM driver: blocking, the loops around the micro-kernel,
- * the GEMV shortcut, threads, and the choice of back end.
+ * nnrt_gemm.c - the GEMM driver: blocking, planning, the loops around the
+ * micro-kernel, the GEMV shortcut, threads, and the choice of back end.
  *
  * The loop nest is BLIS's (Van Zee and van de Geijn, "BLIS: A Framework for
  * Rapidly Instantiating BLAS Functionality", 2015):
  *
  *   for jc in N step nc          B block kc x nc lives in L3
  *     for pc in K step kc        (K-blocks in order: the K-sum stays one chain)
- *       pack op(B)[pc.., jc..] into 16-column panels
+ *       pack op(B)[pc.., jc..] into 16-column panels (or read B in place)
  *       for ic in M step mc      A block mc x kc lives in L2
  *         pack op(A)[ic.., pc..] into 6-row panels (or read A in place)
- *         for jr in nc step 16   B micro-panel kc x 16 lives in L1
+ *         for jr in nc step 16   B micro-panel kc x 16, reused over the rows
  *           for ir in mc step 6  micro-kernel: 6x16 tile of C in 12 registers
+ *
+ * (the last two loops swap when B is packed, see macro_kernel). Before the
+ * nest, plan() picks with a cost model whether to compute C or C^T and which
+ * operands to read in place; no choice changes a result.
  *
  * With threads, the output is cut into whole 16-column (or 6-row) panels, one
  * range per task, and each task runs the nest above on its range with its own

@@ -14,25 +14,31 @@
  *   dense dW       dW[U,I] (+)= dY[B,U]^T . X[B,I]                (1, 0)
  *   conv (im2col)  Y[F,HW] = W[F,CKK] . col[CKK,HW] + bias[f]     (0, 0)
  *
- * Design (BLIS-style): B is packed into kc x 16 panels and A into 6 x kc
- * panels, and a 6x16 register-tiled micro-kernel (12 accumulators) runs
- * over them: AVX2+FMA on x86-64, NEON on AArch64, plain C elsewhere. The
- * x86 kernels carry target attributes and are picked at run time, so a
- * library built without -march still uses AVX2 where the CPU has it.
- * M == 1 or N == 1 is a GEMV that streams the matrix once.
+ * Design (BLIS-style): a 6x16 register-tiled micro-kernel (12 accumulators)
+ * over B in kc x 16 panels and A in 6 x kc panels: AVX2+FMA on x86-64, NEON
+ * on AArch64, plain C elsewhere. The x86 kernels carry target attributes
+ * and are picked at run time, so a library built without -march still uses
+ * AVX2 where the CPU has it. Per call a cost model picks the plan: compute C
+ * or C^T = op(B)^T op(A)^T (so that the small operand is the packed one and
+ * edge tiles waste few lanes), and let the kernels read A and B in place
+ * instead of packing them where the strides allow. M == 1 or N == 1 is a
+ * GEMV that streams the matrix once.
  *
  * Memory: nnrt_sgemm never allocates. The caller passes pack_buf of at least
  * nnrt_sgemm_pack_bytes(M, N, K, blk) bytes, any alignment (arena memory is
  * fine); that size covers the thread count in force (nnrt_threads_count()),
- * so compute it after nnrt_threads_init and do not grow the pool afterwards.
- * C must not overlap A, B or pack_buf.
+ * so compute it after nnrt_threads_init and do not grow the pool afterwards,
+ * or size it with nnrt_sgemm_pack_bytes_threads for the largest pool. C must
+ * not overlap A, B or pack_buf. A, B and C need no alignment, but B read in
+ * place is only used when B is 64-byte aligned or ldb is not a multiple of
+ * 16: give tensors 64-byte alignment.
  *
  * Threads and determinism: work above NNRT_GEMM_PAR_FLOPS is split over the
  * pool (nnrt_threads.h) by output columns (or rows), never by K. Every C
  * element's K-sum is one thread's fixed-order chain of FMAs over kc-blocks,
- * so results are bit-identical for every thread count. They depend on the
- * blocking (kc) and on the instruction set (AVX2, NEON and plain C agree to
- * float rounding, not bit for bit).
+ * so results are bit-identical for every thread count and every plan. They
+ * depend on kc (the blocking) and on the instruction set (AVX2, NEON and
+ * plain C agree to float rounding, not bit for bit).
  */
 #ifndef NNRT_GEMM_H
 #define NNRT_GEMM_H
@@ -83,9 +89,10 @@ size_t nnrt_sgemm_pack_bytes(int M, int N, int K, const NnrtGemmBlocking *blk);
 size_t nnrt_sgemm_pack_bytes_threads(int M, int N, int K, const NnrtGemmBlocking *blk, int threads);
 
 /*
- * Cache blocking for a shape, from fixed cache sizes (L1 32 KiB, L2 512 KiB,
- * 4 MiB of L3 per core) rather than probed ones, so that the blocking, and
- * with it the rounding of every result, is the same on every machine.
+ * Cache blocking for a shape, from fixed cache sizes (L2 512 KiB, 4 MiB of L3
+ * per core) rather than probed ones, so that the blocking, and with it the
+ * rounding of every result, is the same on every machine. Blocking passed to
+ * nnrt_sgemm applies to the product as computed (C^T when the plan swaps).
  */
 void nnrt_gemm_default_blocking(int M, int N, int K, NnrtGemmBlocking *out);
 

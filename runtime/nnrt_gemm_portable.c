@@ -20,7 +20,11 @@ void nnrt_gemm_store_tile(const float acc[NNRT_GEMM_MR][NNRT_GEMM_NR], const Nnr
         }
 }
 
-/* One 6x16 tile in plain C. */
+/*
+ * One 6x16 tile in plain C. All 16 columns of B are read (the driver hands
+ * kernels zero-padded panels or full in-place rows), so the inner loop has a
+ * constant trip count that compilers vectorize.
+ */
 static void tile_portable(int kc, const NnrtGemmTile *t)
 {
     float acc[NNRT_GEMM_MR][NNRT_GEMM_NR] = {{0}};
@@ -28,7 +32,7 @@ static void tile_portable(int kc, const NnrtGemmTile *t)
         const float *b = t->b + (size_t)k * t->ldb_k;
         for (int r = 0; r < t->mr; r++) {
             float av = t->a[r * t->rs_a + k * t->cs_a];
-            for (int c = 0; c < t->nr; c++)
+            for (int c = 0; c < NNRT_GEMM_NR; c++)
                 acc[r][c] += av * b[c];
         }
     }

@@ -115,6 +115,25 @@ static inline void fe_free(Fe *f)
     free(f);
 }
 
+/* The AST printed as text (ast_print); the caller frees it. */
+static inline char *fe_ast_text(Fe *f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ast_print(out, f->c.ast);
+    fclose(out);
+    return buf;
+}
+
+/* Checks that the AST prints exactly as text. */
+#define assert_ast(f, text)                    \
+    do {                                       \
+        char *t_ = fe_ast_text(f);             \
+        assert_string_equal(t_, (text));       \
+        free(t_);                              \
+    } while (0)
+
 /* Checks that the diagnostics contain text. */
 #define assert_diag(f, text) fe_assert_diag((f), (text), __FILE__, __LINE__)
 static inline void fe_assert_diag(Fe *f, const char *text, const char *file, int line)

@@ -47,24 +47,6 @@ static const Arg *arg_at(const Expr *call, int i)
     return a;
 }
 
-/* The AST printed as text. */
-static char *ast_text(Fe *f)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    ast_print(out, f->c.ast);
-    fclose(out);
-    return buf;
-}
-
-#define assert_ast(f, text)                    \
-    do {                                       \
-        char *t_ = ast_text(f);                \
-        assert_string_equal(t_, (text));       \
-        free(t_);                              \
-    } while (0)
-
 /* ---- token kinds -------------------------------------------------------- */
 
 /* Every keyword and punctuation token, in a file that parses cleanly. */

@@ -14,23 +14,6 @@
 
 #include <time.h>
 
-static char *ast_text(Fe *f)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    ast_print(out, f->c.ast);
-    fclose(out);
-    return buf;
-}
-
-#define assert_ast(f, text)                    \
-    do {                                       \
-        char *t_ = ast_text(f);                \
-        assert_string_equal(t_, (text));       \
-        free(t_);                              \
-    } while (0)
-
 /* Parses src, which must be free of syntax errors, and compares its AST. */
 static void check_ast(const char *src, const char *want)
 {

@@ -4,61 +4,13 @@
  * Each case is a literal text and either the expected matrix or the words
  * the error message must contain (file name, line, column, both counts).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "rt_test_util.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "nnrt_io.h"
 
-static char tmpdir[256]; /* mkdtemp directory of this test run */
-
 /* ---- helpers -------------------------------------------------------------- */
-
-static int remove_tmpdir(void **state)
-{
-    char path[512];
-    DIR *d = opendir(tmpdir);
-    struct dirent *ent;
-    while (d && (ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, ent->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-static int make_tmpdir(void **state)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnrt_csv_XXXXXX", base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
-
-static void assert_msg(const NnrtError *e, const char *text)
-{
-    if (strstr(e->msg, text) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", e->msg, text);
-}
 
 /* Parses text (copied to an exact-size buffer) and checks the matrix. */
 static void expect_matrix(const char *text, int64_t rows, int64_t cols,
@@ -186,6 +138,12 @@ static void test_load_files(void **state)
     unlink(tmp_path("t.csv.gz"));
 }
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("csv");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,5 +153,5 @@ int main(void)
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_load_files),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, setup, tmpdir_remove);
 }

@@ -12,7 +12,8 @@
  * (several kc, mc and nc blocks), every plan (C or C^T computed, operands
  * packed or read in place), GEMV shapes (M = 1, N = 1) with strided
  * operands, and K = 0. Padding around C (ldc > N) and after the pack buffer
- * must stay untouched. Thread counts 1, 2 and 3 must give bit-identical C.
+ * must stay untouched. Thread counts 1, 2 and 3, and every plan, must give
+ * bit-identical C.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -244,6 +245,34 @@ static void test_plans(void **state)
     for_each_isa(plans_body);
 }
 
+/* Every plan gives bit for bit the result of the plan the cost model picks. */
+static void plans_identical_body(void)
+{
+    static const int shapes[][3] = {{64, 100, 150}, {37, 29, 300}, {6, 50, 25}, {130, 20, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            Case c = {.ta = t & 1, .tb = t >> 1, .M = shapes[s][0], .N = shapes[s][1],
+                      .K = shapes[s][2]};
+            case_alloc(&c);
+            c.ep = epilogue(&c, (int)s * 4 + t);
+            float *want = run(&c);
+            for (int p = 0; p < 8; p++) {
+                nnrt_gemm_test_force_plan(p);
+                float *got = run(&c);
+                assert_memory_equal(want, got, (size_t)c.M * c.ldc * sizeof(float));
+                free(got);
+            }
+            nnrt_gemm_test_force_plan(-1);
+            free(want);
+            case_free(&c);
+        }
+}
+
+static void test_plans_identical(void **state)
+{
+    for_each_isa(plans_identical_body);
+}
+
 /* Forced small blocks: several kc-, mc- and nc-blocks; the epilogue only on the last. */
 static void blocking_body(void)
 {
@@ -392,6 +421,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_odd_sizes),    cmocka_unit_test(test_every_size),
         cmocka_unit_test(test_epilogues),    cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_plans_identical),
         cmocka_unit_test(test_blocking),
         cmocka_unit_test(test_gemv),         cmocka_unit_test(test_k_zero),
         cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),

@@ -5,61 +5,13 @@
  * IDX buffers are built by hand in big-endian order; gzip streams are made
  * in memory with zlib's deflate (windowBits 31 selects the gzip wrapper).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "rt_test_util.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "nnrt_io.h"
 
-static char tmpdir[256]; /* mkdtemp directory of this test run */
-
 /* ---- helpers -------------------------------------------------------------- */
-
-static int remove_tmpdir(void **state)
-{
-    char path[512];
-    DIR *d = opendir(tmpdir);
-    struct dirent *ent;
-    while (d && (ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, ent->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-static int make_tmpdir(void **state)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnrt_idx_XXXXXX", base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
-
-static void assert_msg(const NnrtError *e, const char *text)
-{
-    if (strstr(e->msg, text) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", e->msg, text);
-}
 
 /* Builds an IDX buffer: magic, big-endian dims, then datalen data bytes. */
 static unsigned char *idx_build(int type, int ndim, const uint32_t *dims,
@@ -329,6 +281,12 @@ static void test_now(void **state)
     assert_true(t0 > 0 && t1 >= t0);
 }
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("idx");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,5 +299,5 @@ int main(void)
         cmocka_unit_test(test_gunzip),
         cmocka_unit_test(test_now),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, setup, tmpdir_remove);
 }

@@ -5,56 +5,14 @@
  * numpy lays them out; big-endian files are written by hand. Also covers
  * nnrt_array_get_f32 / nnrt_array_get_label, which every loader shares.
  */
-#include <setjmp.h>
-#include <stdarg.h>
+#include "rt_test_util.h"
+
 #include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "nnrt_io.h"
 
-static char tmpdir[256]; /* mkdtemp directory of this test run */
-
 /* ---- helpers -------------------------------------------------------------- */
-
-static int remove_tmpdir(void **state)
-{
-    char path[512];
-    DIR *d = opendir(tmpdir);
-    struct dirent *ent;
-    while (d && (ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, ent->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-static int make_tmpdir(void **state)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnrt_npy_XXXXXX", base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 /* Builds a .npy file of format major.0: preamble, dict padded to 64, data. */
 static unsigned char *npy_build(int major, const char *dict, const void *data,
@@ -76,12 +34,6 @@ static unsigned char *npy_build(int major, const char *dict, const void *data,
         memcpy(b + total, data, datalen);
     *len = total + datalen;
     return b;
-}
-
-static void assert_msg(const NnrtError *e, const char *text)
-{
-    if (strstr(e->msg, text) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", e->msg, text);
 }
 
 /* Parses a version-1 file with this dict and data, expecting an error. */
@@ -426,6 +378,12 @@ static void test_get_label(void **state)
     assert_int_equal(v, 1);
 }
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("npy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,5 +401,5 @@ int main(void)
         cmocka_unit_test(test_get_f32),
         cmocka_unit_test(test_get_label),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, setup, tmpdir_remove);
 }

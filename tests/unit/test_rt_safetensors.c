@@ -6,70 +6,13 @@
  * message that name the tensor and both sides of the mismatch. Files on disk
  * live in a mkdtemp directory removed at the end.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "rt_test_util.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include "nnrt.h"
 #include "nnrt_io.h"
 
-static char tmpdir[256]; /* mkdtemp directory of this test run */
-
 /* ---- helpers -------------------------------------------------------------- */
-
-/* Removes every file in tmpdir, then tmpdir itself. */
-static int remove_tmpdir(void **state)
-{
-    char path[512];
-    DIR *d = opendir(tmpdir);
-    struct dirent *ent;
-    while (d && (ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, ent->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-static int make_tmpdir(void **state)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnrt_st_XXXXXX", base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* Path of a file in tmpdir (static buffer, one at a time). */
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
-
-/* Number of directory entries in tmpdir, . and .. excluded. */
-static int tmpdir_count(void)
-{
-    int n = 0;
-    DIR *d = opendir(tmpdir);
-    struct dirent *ent;
-    while ((ent = readdir(d)) != NULL)
-        n += strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
 
 /* Builds length field + header + datalen bytes of data (value i at byte i). */
 static unsigned char *build(const char *header, size_t datalen, size_t *len)
@@ -83,13 +26,6 @@ static unsigned char *build(const char *header, size_t datalen, size_t *len)
         b[8 + h + i] = (unsigned char)i;
     *len = 8 + h + datalen;
     return b;
-}
-
-/* Asserts that the message contains the text. */
-static void assert_msg(const NnrtError *e, const char *text)
-{
-    if (strstr(e->msg, text) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", e->msg, text);
 }
 
 /* Parses a built file expecting failure with each of up to 3 texts. */
@@ -566,6 +502,12 @@ static void test_write_atomic(void **state)
     unlink(tmp_path("f"));
 }
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("st");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,5 +529,5 @@ int main(void)
         cmocka_unit_test(test_load_gzip),
         cmocka_unit_test(test_write_atomic),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, setup, tmpdir_remove);
 }

@@ -15,20 +15,10 @@
  * mkdtemp directory; tests assert on the words of the messages.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "rt_test_util.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
-#include <unistd.h>
 
 #include "nnrt_cli_int.h"
 
@@ -300,20 +290,9 @@ static NnrtModelDesc regression_desc(void)
 
 /* ---- files and runs ------------------------------------------------------- */
 
-static char tmpdir[256];   /* mkdtemp directory of this test run */
 static char out_text[65536], err_text[65536]; /* stdout and stderr of the last run */
 static uint8_t data_u8[N * D];  /* the training inputs, 0..255 */
 static int64_t labels_i64[N];   /* argmax of the first K features */
-
-/* Path of a file in tmpdir; from a ring large enough for every path one test holds. */
-static const char *tmp_path(const char *name)
-{
-    static char path[1024][320];
-    static int next;
-    char *p = path[next++ % 1024];
-    snprintf(p, sizeof path[0], "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Writes an .npy file of the given dtype descr ("<f4", "|u1", ...) and shape. */
 static const char *write_npy(const char *name, const char *descr, int ndim, const int64_t *shape, const void *data,
@@ -480,27 +459,10 @@ static void make_data(void)
 
 static int setup(void **state)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnrt_train_XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_make("train") < 0)
         return -1;
     make_data();
     return 0;
-}
-
-static int teardown(void **state)
-{
-    char path[512];
-    DIR *dir = opendir(tmpdir);
-    for (struct dirent *e; dir && (e = readdir(dir));) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-            unlink(path);
-        }
-    }
-    if (dir)
-        closedir(dir);
-    return rmdir(tmpdir);
 }
 
 /* Each test starts with the hooks off. */
@@ -1003,5 +965,5 @@ int main(void)
         cmocka_unit_test_setup(test_regression_labels, reset_hooks),
         cmocka_unit_test_setup(test_training_learns, reset_hooks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_remove);
 }

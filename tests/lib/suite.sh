@@ -1,0 +1,64 @@
+# suite.sh — the common part of the suites that build and run one program per
+# case, in parallel: tests/reference/run.sh, tests/reference/train_run.sh and
+# tests/gradcheck/run.sh. Sourced from the repository root by a script whose
+# first argument is the build directory:
+#
+#   . "$(dirname "$0")/../lib/suite.sh"    # sets build, cc, work, SANFLAGS
+#   suite_body() {                         # one case: $1 the case, $2 its work dir;
+#     "$build/netc" emit "$1" -o "$2" ...  #   output goes to the case's log,
+#   }                                      #   status 0 means it passed
+#   ls tests/x/*.net | suite_run           # every case named on stdin
+#   grep -l dense tests/x/*.net | suite_run_gemm   # again, on the packed GEMM
+#   suite_report "x"                       # results, tally, exit status
+#
+# A case prints `ok   NAME: <last line of its log>`, or `FAIL NAME` and the
+# last suite_tail lines of its log indented. NAME is the case's file name
+# without suite_ext (and without a trailing slash for directories).
+set -u
+build=${1:-build}                      # where netc, libnnrt.a and tests/npycmp are
+cc=${CC:-cc}                           # compiler for the generated C
+work=$(mktemp -d)                      # per-case work directories and logs
+trap 'rm -rf "$work"' EXIT
+suite_ext=                             # suffix stripped from a case's name (".net")
+suite_tail=12                          # log lines shown for a failed case
+export build cc work SANFLAGS=${SANFLAGS:-}
+
+# Runs suite_body on one case in $work/NAME, logging to $work/NAME.log, and
+# prints its result line; its status is the body's.
+suite_case() {
+  local arg=${1%/} name out rc
+  name=$(basename "$arg" "$suite_ext")
+  out=$work/$name
+  mkdir -p "$out"
+  suite_body "$arg" "$out" > "$out.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then echo "ok   $name: $(tail -1 "$out.log")"; else echo "FAIL $name"; tail -"$suite_tail" "$out.log" | sed 's/^/     /'; fi
+  return $rc
+}
+
+# The same with every dense and conv2d layer on the packed GEMM; the result
+# line names the case gemm:NAME.
+suite_case_gemm() {
+  NETC_FORCE_GEMM=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm:/"
+}
+
+# Runs a case function on each case named on stdin, nproc at a time, and adds
+# the result lines to $work/results.txt.
+suite_xargs() {
+  export -f suite_body suite_case suite_case_gemm
+  export suite_ext suite_tail
+  xargs -P "$(nproc)" -I{} bash -c "$1"' "$1"' _ {} >> "$work/results.txt"
+}
+
+suite_run() { suite_xargs suite_case; }
+suite_run_gemm() { suite_xargs suite_case_gemm; }
+
+# Prints the sorted results and `LABEL: N passed, M failed`; fails if any did.
+suite_report() {
+  sort "$work/results.txt"
+  local pass fail
+  pass=$(grep -c '^ok' "$work/results.txt")
+  fail=$(grep -c '^FAIL' "$work/results.txt")
+  echo "$1: $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}
