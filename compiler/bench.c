@@ -76,6 +76,8 @@ static int build_variant(const BenchOptions *o, const Variant *v)
         b.native = true;
         b.cflags = BENCH_CFLAGS;
         b.cmdline = o->cmdline;
+        if (g)
+            fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s)\n", v->bin, v->tag, b.opt, BENCH_CFLAGS);
         rc = !n ? BENCH_EXIT_USAGE : !g || build_binary(g, v->bin, NULL, &b) != 0 ? BENCH_EXIT_INPUT : 0;
     }
     if (c.diag.nerrors)
@@ -265,11 +267,8 @@ int bench_run(const BenchOptions *o)
         fprintf(stderr, "netc bench: directory name too long\n");
         rc = BENCH_EXIT_USAGE;
     }
-    for (int i = 0; i < 2 && !rc; i++) {
-        fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s)\n", v[i].bin, v[i].tag,
-                o->opt ? o->opt : "-O3", BENCH_CFLAGS);
+    for (int i = 0; i < 2 && !rc; i++)
         rc = build_variant(o, &v[i]);
-    }
     for (int i = 0; i < 2 && !rc; i++)
         rc = run_variant(o, &v[i], i == 0) ? BENCH_EXIT_INPUT : 0;
     if (!rc)
