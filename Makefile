@@ -69,7 +69,7 @@ $(BUILD)/netc: $(BUILD)/compiler/main.o $(BUILD)/libnetc.a $(BUILD)/libnnrt.a
 UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnetc.a $(BUILD)/libnnrt.a $(HEADERS)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnetc.a $(BUILD)/libnnrt.a $(HEADERS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libnetc.a $(BUILD)/libnnrt.a -lcmocka $(LDLIBS)
 

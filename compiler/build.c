@@ -106,7 +106,8 @@ static int compile(const IrGraph *g, const char *dir, const char *out, const Bui
     int n = 0;
     argv[n++] = (char *)o->cc;
     argv[n++] = "-std=c11";
-    argv[n++] = (char *)(o->opt ? o->opt : "-O2");
+    argv[n++] = (char *)(o->opt ? o->opt : "-O3");
+    argv[n++] = "-fno-math-errno";  /* lets sqrtf and friends vectorize; netc never reads errno */
     if (o->native)
         argv[n++] = "-march=native";
     char *flags = o->cflags ? arena_strdup(g->arena, o->cflags) : NULL;

@@ -76,7 +76,7 @@ static const Command COMMANDS[] = {
     {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
      "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
-     "the optimization level (default -O2); --target native adds\n"
+     "the optimization level (default -O3); --target native adds\n"
      "-march=native; --keep DIR leaves the generated C in DIR.  Run\n"
      "'BIN --help' for what the binary does (predict, summary).\n"},
     {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--keep DIR]",

@@ -65,9 +65,11 @@ static int idx_header(const unsigned char *b, size_t len, const char *what,
     return 0;
 }
 
-/* Parses an uncompressed IDX buffer. */
-static int idx_parse_raw(const unsigned char *b, size_t len, const char *what,
-                         NnrtArray *out, NnrtError *err)
+/*
+ * Checks that an uncompressed IDX buffer holds exactly its shape's data, and
+ * describes the array in *desc (data left NULL).
+ */
+static int idx_check_size(const unsigned char *b, size_t len, const char *what, NnrtArray *desc, NnrtError *err)
 {
     NnrtDtype t = NNRT_U8;
     int ndim = 0;
@@ -76,7 +78,7 @@ static int idx_parse_raw(const unsigned char *b, size_t len, const char *what,
     size_t count, need;
     if (idx_header(b, len, what, &t, &ndim, shape, err) < 0)
         return -1;
-    size_t start = 4 + 4 * (size_t)ndim, avail = len - start;
+    size_t avail = len - (4 + 4 * (size_t)ndim);
     nnrt_format_shape(shp, sizeof shp, ndim, shape);
     if (nnrt_shape_bytes(ndim, shape, nnrt_dtype_size(t), &count, &need) < 0)
         return nnrt_errorf(err, "%s: shape %s is too large", what, shp);
@@ -84,12 +86,28 @@ static int idx_parse_raw(const unsigned char *b, size_t len, const char *what,
         return nnrt_errorf(err, "%s: %s: shape %s of %s needs %zu data bytes,"
                            " found %zu", what, avail < need ? "truncated" :
                            "trailing bytes", shp, nnrt_dtype_name(t), need, avail);
-    if (nnrt_array_alloc(out, t, ndim, shape, what, err) < 0)
+    memset(desc, 0, sizeof *desc);
+    desc->dtype = t;
+    desc->ndim = ndim;
+    memcpy(desc->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    desc->count = count;
+    return 0;
+}
+
+/* Parses an uncompressed IDX buffer. */
+static int idx_parse_raw(const unsigned char *b, size_t len, const char *what,
+                         NnrtArray *out, NnrtError *err)
+{
+    NnrtArray desc;
+    if (idx_check_size(b, len, what, &desc, err) < 0)
         return -1;
-    if (need > 0)
-        memcpy(out->data, b + start, need);
+    size_t size = nnrt_dtype_size(desc.dtype), start = 4 + 4 * (size_t)desc.ndim;
+    if (nnrt_array_alloc(out, desc.dtype, desc.ndim, desc.shape, what, err) < 0)
+        return -1;
+    if (desc.count > 0)
+        memcpy(out->data, b + start, desc.count * size);
     if (nnrt_host_is_le())
-        nnrt_bswap_inplace(out->data, count, nnrt_dtype_size(t));
+        nnrt_bswap_inplace(out->data, desc.count, size);
     return 0;
 }
 
@@ -117,14 +135,29 @@ int nnrt_idx_parse(const void *buf, size_t len, const char *what,
 }
 
 /* Reads and parses an IDX file, raw or gzip-compressed. */
+/*
+ * Loads an IDX file.  The array takes over the file's buffer: the data is
+ * moved to its front and the header dropped, so a data set is never held
+ * twice (60,000 Fashion-MNIST images stay one 47 MB block).
+ */
 int nnrt_idx_load(const char *path, NnrtArray *out, NnrtError *err)
 {
     unsigned char *buf;
     size_t len;
+    NnrtArray probe;
     memset(out, 0, sizeof *out);
     if (nnrt_read_file(path, &buf, &len, err) < 0)
         return -1;
-    int rc = idx_parse_raw(buf, len, path, out, err);
-    free(buf);
-    return rc;
+    if (idx_check_size(buf, len, path, &probe, err) < 0) {
+        free(buf);
+        return -1;
+    }
+    size_t start = 4 + 4 * (size_t)probe.ndim, need = len - start;
+    memmove(buf, buf + start, need);
+    unsigned char *shrunk = realloc(buf, need ? need : 1);
+    *out = probe;
+    out->data = shrunk ? shrunk : buf;
+    if (nnrt_host_is_le())
+        nnrt_bswap_inplace(out->data, out->count, nnrt_dtype_size(probe.dtype));
+    return 0;
 }

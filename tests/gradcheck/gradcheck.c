@@ -19,13 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT2(a, b) a##b
-#define CAT(a, b) CAT2(a, b)
-#define STR2(a) #a
-#define STR(a) STR2(a)
-#define API(x) CAT(NET, CAT(_, x))
-
-#include STR(NET.h)
+#include "../lib/netc_test.h"
 
 enum { BATCH = 3, MAXIO = 8, PER_TENSOR = 24 };
 

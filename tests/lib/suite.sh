@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # suite.sh — the common part of the suites that build and run one program per
 # case, in parallel: tests/reference/run.sh, tests/reference/train_run.sh and
 # tests/gradcheck/run.sh. Sourced from the repository root by a script whose

@@ -21,13 +21,7 @@
 
 #include "nnrt_io.h"
 
-#define CAT2(a, b) a##b
-#define CAT(a, b) CAT2(a, b)
-#define STR2(a) #a
-#define STR(a) STR2(a)
-#define API(x) CAT(NET, CAT(_, x))
-
-#include STR(NET.h)
+#include "../lib/netc_test.h"
 
 static const NnrtModelDesc *d = &API(desc);
 

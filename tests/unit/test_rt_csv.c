@@ -12,6 +12,12 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("csv");
+}
+
 /* Parses text (copied to an exact-size buffer) and checks the matrix. */
 static void expect_matrix(const char *text, int64_t rows, int64_t cols,
                           const float *want)
@@ -136,12 +142,6 @@ static void test_load_files(void **state)
     assert_msg(&err, "absent.csv: cannot open");
     unlink(tmp_path("t.csv"));
     unlink(tmp_path("t.csv.gz"));
-}
-
-/* The group setup: a fresh temporary directory for the whole run. */
-static int setup(void **state)
-{
-    return tmpdir_make("csv");
 }
 
 int main(void)

@@ -13,6 +13,12 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("idx");
+}
+
 /* Builds an IDX buffer: magic, big-endian dims, then datalen data bytes. */
 static unsigned char *idx_build(int type, int ndim, const uint32_t *dims,
                                 const void *data, size_t datalen, size_t *len)
@@ -279,12 +285,6 @@ static void test_now(void **state)
 {
     double t0 = nnrt_now(), t1 = nnrt_now();
     assert_true(t0 > 0 && t1 >= t0);
-}
-
-/* The group setup: a fresh temporary directory for the whole run. */
-static int setup(void **state)
-{
-    return tmpdir_make("idx");
 }
 
 int main(void)

@@ -14,6 +14,12 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("npy");
+}
+
 /* Builds a .npy file of format major.0: preamble, dict padded to 64, data. */
 static unsigned char *npy_build(int major, const char *dict, const void *data,
                                 size_t datalen, size_t *len)
@@ -376,12 +382,6 @@ static void test_get_label(void **state)
     NnrtArray e = {NNRT_BOOL, 1, {1}, 1, b1};
     assert_int_equal(nnrt_array_get_label(&e, 0, &v, &err), 0);
     assert_int_equal(v, 1);
-}
-
-/* The group setup: a fresh temporary directory for the whole run. */
-static int setup(void **state)
-{
-    return tmpdir_make("npy");
 }
 
 int main(void)

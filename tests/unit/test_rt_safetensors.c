@@ -14,6 +14,12 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* The group setup: a fresh temporary directory for the whole run. */
+static int setup(void **state)
+{
+    return tmpdir_make("st");
+}
+
 /* Builds length field + header + datalen bytes of data (value i at byte i). */
 static unsigned char *build(const char *header, size_t datalen, size_t *len)
 {
@@ -500,12 +506,6 @@ static void test_write_atomic(void **state)
     free(buf);
     assert_int_equal(tmpdir_count(), 1);
     unlink(tmp_path("f"));
-}
-
-/* The group setup: a fresh temporary directory for the whole run. */
-static int setup(void **state)
-{
-    return tmpdir_make("st");
 }
 
 int main(void)
