@@ -75,8 +75,8 @@ int build_emit(const IrGraph *g, const char *dir, const BuildOptions *o)
     return 0;
 }
 
-/* Runs argv, waits, and reports a failure. */
-static int run(char **argv)
+/* Starts argv; the child's pid, or -1. */
+static pid_t start(char **argv)
 {
     pid_t pid = fork();
     if (pid < 0) {
@@ -88,21 +88,28 @@ static int run(char **argv)
         fprintf(stderr, "netc: cannot run '%s': %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+/* Waits for one child; 0 if it succeeded. */
+static int reap(const char *what)
+{
     int status;
-    while (waitpid(pid, &status, 0) < 0)
+    while (wait(&status) < 0)
         if (errno != EINTR)
             return -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 127))
-        fprintf(stderr, "netc: the C compiler '%s' failed\n", argv[0]);
+        fprintf(stderr, "netc: the C compiler '%s' failed\n", what);
     return -1;
 }
 
-static int compile(const IrGraph *g, const char *dir, const char *out, const BuildOptions *o)
+enum { MAXARGS = 48, MAXFILES = 64 };
+
+/* The compiler and the flags every translation unit gets. */
+static int base_args(const IrGraph *g, const char *dir, const BuildOptions *o, char **argv)
 {
-    enum { MAXARGS = 64 };
-    char *argv[MAXARGS];
     int n = 0;
     argv[n++] = (char *)o->cc;
     argv[n++] = "-std=c11";
@@ -114,19 +121,55 @@ static int compile(const IrGraph *g, const char *dir, const char *out, const Bui
     for (char *f = flags ? strtok(flags, " ") : NULL; f && n < MAXARGS / 2; f = strtok(NULL, " "))
         argv[n++] = f;
     argv[n++] = arena_printf(g->arena, "-I%s", dir);
-    argv[n++] = "-o";
-    argv[n++] = (char *)out;
-    argv[n++] = arena_printf(g->arena, "%s/%s.c", dir, g->name);
-    argv[n++] = arena_printf(g->arena, "%s/%s_main.c", dir, g->name);
-    for (int i = 0; i < nruntime_files && n < MAXARGS - 4; i++) {
+    return n;
+}
+
+/*
+ * Compiles the net, its main and the runtime, one translation unit per
+ * process with as many at once as there are processors, then links.
+ */
+static int compile(const IrGraph *g, const char *dir, const char *out, const BuildOptions *o)
+{
+    const char *src[MAXFILES];
+    int nsrc = 0;
+    src[nsrc++] = arena_printf(g->arena, "%s/%s.c", dir, g->name);
+    src[nsrc++] = arena_printf(g->arena, "%s/%s_main.c", dir, g->name);
+    for (int i = 0; i < nruntime_files && nsrc < MAXFILES; i++) {
         const char *name = runtime_files[i].name;
         if (strcmp(name + strlen(name) - 2, ".c") == 0)
-            argv[n++] = arena_printf(g->arena, "%s/%s", dir, name);
+            src[nsrc++] = arena_printf(g->arena, "%s/%s", dir, name);
     }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = cpus > 0 ? (int)cpus : 1, running = 0, rc = 0;
+    char *argv[MAXARGS];
+    for (int i = 0; i < nsrc && rc == 0; i++) {
+        int n = base_args(g, dir, o, argv);
+        argv[n++] = "-c";
+        argv[n++] = (char *)src[i];
+        argv[n++] = "-o";
+        argv[n++] = arena_printf(g->arena, "%s.o", src[i]);
+        argv[n] = NULL;
+        if (running == jobs)
+            rc |= reap(o->cc), running--;
+        if (start(argv) < 0)
+            rc = -1;
+        else
+            running++;
+    }
+    while (running-- > 0)
+        rc |= reap(o->cc);
+    if (rc)
+        return -1;
+    int n = base_args(g, dir, o, argv);
+    argv[n++] = "-o";
+    argv[n++] = (char *)out;
+    for (int i = 0; i < nsrc && n < MAXARGS - 4; i++)
+        argv[n++] = arena_printf(g->arena, "%s.o", src[i]);
     argv[n++] = "-lz";
     argv[n++] = "-lm";
     argv[n] = NULL;
-    return run(argv);
+    pid_t pid = start(argv);
+    return pid < 0 ? -1 : reap(o->cc);
 }
 
 static void remove_dir(const char *dir)
