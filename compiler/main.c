@@ -4,6 +4,8 @@
  *   netc check FILE.net           diagnostics only
  *   netc summary FILE.net         layer table and totals
  *   netc dump-ir FILE.net         the IR after any pass
+ *   netc emit FILE.net -o DIR     the C of a net, to embed (build.c)
+ *   netc build FILE.net -o BIN    a standalone binary (build.c)
  *   netc bench FILE.net           timings, fused against unfused (bench.c)
  *   netc help [COMMAND]
  *

@@ -9,9 +9,9 @@
  *   schedule                loop-nest shape of every kernel
  *   memplan                 where every tensor lives
  *
- * The verifier runs after every pass.  Later passes (autodiff, fusion,
- * scheduling, memory planning) are appended here, each one file with one
- * entry point.
+ * Each pass is one file with one entry point; the verifier runs after
+ * every pass, and `netc dump-ir --after NAME` prints the IR after any of
+ * them.
  */
 #include "passes.h"
 
