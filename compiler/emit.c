@@ -3,6 +3,7 @@
  */
 #include "emit.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -37,4 +38,13 @@ const char *emit_float(char *buf, size_t cap, double v)
         strncat(buf, ".0", cap - strlen(buf) - 1);
     strncat(buf, "f", cap - strlen(buf) - 1);
     return buf;
+}
+
+/* s in capitals, for macro names: "lenet5" -> "LENET5". */
+const char *emit_upper(Arena *a, const char *s)
+{
+    char *u = arena_strdup(a, s);
+    for (char *p = u; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return u;
 }

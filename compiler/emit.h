@@ -18,6 +18,15 @@ typedef struct Emitter {
 void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_blank(Emitter *e);
 const char *emit_float(char *buf, size_t cap, double v);  /* a C float literal: "0.01f" */
+const char *emit_upper(Arena *a, const char *s);          /* "LENET5" */
+
+/*
+ * Bytes of the arena <net>_create (train false) or <net>_create_train
+ * (train true) needs for batches of at most `batch` samples, with one
+ * thread: the value of the generated <NET>_ARENA_BYTES / _TRAIN_ARENA_BYTES
+ * macros, which are printed from the same constants.
+ */
+int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch);
 
 typedef struct EmitOptions {
     const char *cmdline;  /* for the front matter */

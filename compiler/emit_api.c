@@ -10,21 +10,13 @@
 #include "emit_int.h"
 
 #include "nnrt_gemm.h"
+#include "nnrt_model.h"
 #include "summary.h"
 #include "version.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *upper(const IrGraph *g, const char *s)
-{
-    char *u = arena_strdup(g->arena, s);
-    for (char *p = u; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    return u;
-}
 
 static void front_matter(FILE *out, const IrGraph *g, const EmitOptions *o)
 {
@@ -51,11 +43,6 @@ static void c_string(FILE *out, const char *s)
         }
     }
     fputs("\"", out);
-}
-
-static int64_t scratch_params(const IrGraph *g)
-{
-    return g->nparams;
 }
 
 /* One GEMM call of the model: M and K may grow with the batch. */
@@ -141,19 +128,19 @@ static void emit_pack_bytes_fn(FILE *out, const IrGraph *g)
 
 void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
 {
-    const char *N = g->name, *U = upper(g, g->name);
+    const char *N = g->name, *U = emit_upper(g->arena, g->name);
     front_matter(out, g, o);
     fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n#include \"nnrt_model.h\"\n\n", U, U);
     fprintf(out, "/* Per-sample sizes in floats (the batch dimension comes first at run time). */\n");
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_INPUT)
-            fprintf(out, "#define %s_%s_SIZE %lld  /* input %s: f32%s */\n", U, upper(g, n->name),
+            fprintf(out, "#define %s_%s_SIZE %lld  /* input %s: f32%s */\n", U, emit_upper(g->arena, n->name),
                     (long long)ir_numel(&n->shape), n->name, ir_shape_str(g->arena, &n->shape));
     }
     for (int i = 0; i < g->noutputs; i++) {
         const IrNode *n = &g->nodes[g->outputs[i].node];
-        fprintf(out, "#define %s_%s_SIZE %lld  /* output %s: f32%s */\n", U, upper(g, g->outputs[i].name),
+        fprintf(out, "#define %s_%s_SIZE %lld  /* output %s: f32%s */\n", U, emit_upper(g->arena, g->outputs[i].name),
                 (long long)ir_numel(&n->shape), g->outputs[i].name, ir_shape_str(g->arena, &n->shape));
     }
     fprintf(out, "\n#define %s_NUM_PARAMS %d\n", U, g->nparams);
@@ -165,9 +152,9 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
             (long long)emit_pack_bound(g, false));
     fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples, with one\n"
                  " * thread; with a thread pool (nnrt_threads.h) ask %s_arena_bytes(). */\n", N, N);
-    fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)768 + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%lld) + \\\n"
+    fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)%d + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%d) + \\\n"
                  "     (size_t)%s_PACK_BYTES + (size_t)(B) * (%s_WORK_FLOATS + %s_COL_FLOATS) * 4)\n\n",
-            U, U, (long long)scratch_params(g), U, U, U);
+            U, ARENA_SLACK, U, g->nparams, U, U, U);
     fprintf(out, "typedef struct %s_model %s_model;\n\n", N, N);
     fprintf(out, "size_t %s_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* Lays a model out in the caller's arena; parameters start initialized from seed 0. */\n");
@@ -333,7 +320,7 @@ static void emit_desc(FILE *out, const IrGraph *g)
     c_string(out, text);
     free(text);
     fprintf(out, ",\n    %d, %d, %d,\n    %s_inputs, %s_outputs, %s_labels,\n    %d, %s_params, %s_PARAM_FLOATS,\n",
-            nin, g->noutputs, nlab, N, N, N, g->nparams, N, upper(g, N));
+            nin, g->noutputs, nlab, N, N, N, g->nparams, N, emit_upper(g->arena, N));
     fprintf(out, "    %s_arena_bytes, %s_create_v, %s_param_block, %s_forward_v,\n", N, N, N, N);
     emit_train_desc_fields(out, g);
     fprintf(out, "#ifdef NNRT_PROFILE\n    %s_prof, %d,\n#else\n    NULL, 0,\n#endif\n};\n\n", N, PROF_UPDATE(g) + 1);
@@ -341,7 +328,7 @@ static void emit_desc(FILE *out, const IrGraph *g)
 
 static void emit_api_functions(FILE *out, const IrGraph *g)
 {
-    const char *N = g->name, *U = upper(g, N);
+    const char *N = g->name, *U = emit_upper(g->arena, N);
     fprintf(out, "size_t %s_arena_bytes(int max_batch)\n{\n    if (max_batch < 1)\n        max_batch = 1;\n"
                  "    return %s_ARENA_BYTES(max_batch) - %s_PACK_BYTES + %s_pack_bytes(max_batch, 0);\n}\n\n", N, U, U, N);
     fprintf(out,
@@ -440,4 +427,16 @@ void emit_prof_table(FILE *out, const IrGraph *g)
                     (long long)(n->op == IR_BWD ? ir_bwd_flops(g, n) : f));
     }
     fprintf(out, "    [%d] = {\"optimizer update\", \"update\", 0, 0, 0, 0},\n};\n#endif\n\n", PROF_UPDATE(g));
+}
+
+int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
+{
+    int64_t bytes = ARENA_SLACK + 4 * g->param_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams) +
+                    emit_pack_bound(g, false) + batch * 4 * (g->work_floats[PLAN_INFER] + g->col_floats);
+    if (!train)
+        return bytes;
+    const char *names[4];
+    int64_t extra = g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER];
+    return bytes + 4 * g->trainable_floats * (1 + ir_opt_states(&g->opt, names)) + 4 * g->stat_floats +
+           TRAIN_ARENA_SLACK + emit_pack_bound(g, true) + batch * 4 * (extra > 0 ? extra : 0);
 }

@@ -6,7 +6,11 @@
 
 #include "emit.h"
 
-enum { KARGS_MAX = 16 };
+enum {
+    KARGS_MAX = 16,
+    ARENA_SLACK = 768,        /* model struct and alignment of the arena's blocks */
+    TRAIN_ARENA_SLACK = 576,  /* alignment of the training blocks */
+};
 
 /* One argument of a kernel: as declared, and as passed by its caller. */
 typedef struct KArg {

@@ -12,20 +12,11 @@
 #include "emit.h"
 #include "emit_int.h"
 
-#include <ctype.h>
 #include <string.h>
 
 static bool can_train(const IrGraph *g)
 {
     return g->loss >= 0 && g->opt.kind != OPT_NONE;
-}
-
-static const char *upper(const IrGraph *g, const char *s)
-{
-    char *u = arena_strdup(g->arena, s);
-    for (char *p = u; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    return u;
 }
 
 static int state_names(const IrGraph *g, const char **names)
@@ -54,7 +45,7 @@ void emit_train_header(FILE *out, const IrGraph *g)
 {
     if (!can_train(g))
         return;
-    const char *N = g->name, *U = upper(g, N);
+    const char *N = g->name, *U = emit_upper(g->arena, N);
     const char *names[4];
     int ns = state_names(g, names);
     fprintf(out, "\n/* ---- training ---- */\n\n");
@@ -68,8 +59,8 @@ void emit_train_header(FILE *out, const IrGraph *g)
             (long long)emit_pack_bound(g, true));
     fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
                  "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
-                 "     (size_t)%lld * 4 + 576 + (size_t)%s_TRAIN_PACK_BYTES + (size_t)(B) * %lld * 4)\n\n",
-            U, U, U, U, (long long)g->stat_floats, U,
+                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)(B) * %lld * 4)\n\n",
+            U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U,
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
                             ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0));
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
@@ -381,7 +372,7 @@ static void emit_evaluate(Emitter *e, const IrGraph *g)
 
 static void emit_train_api(Emitter *e, const IrGraph *g)
 {
-    const char *N = g->name, *U = upper(g, N);
+    const char *N = g->name, *U = emit_upper(g->arena, N);
     FILE *out = e->out;
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch)\n{\n    if (max_batch < 1)\n        max_batch = 1;\n"
                  "    return %s_TRAIN_ARENA_BYTES(max_batch) - %s_PACK_BYTES - %s_TRAIN_PACK_BYTES + %s_pack_bytes(max_batch, 0) +\n"

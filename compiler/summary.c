@@ -9,7 +9,7 @@
  */
 #include "summary.h"
 
-#include "nnrt_model.h"
+#include "emit.h"
 
 #include <string.h>
 
@@ -106,18 +106,18 @@ void summary_print(FILE *out, const IrGraph *g)
     fprintf(out, "Activation bytes per sample:  %s (%s)\n", commas(a, sizeof a, t.act_bytes),
             human_bytes(b, sizeof b, t.act_bytes));
     if (g->param_off) {
-        int64_t base = 512 + 4 * g->param_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams);
-        int64_t per = 4 * g->work_floats[PLAN_INFER], noreuse = 4 * g->work_floats_noreuse[PLAN_INFER];
-        fprintf(out, "Inference arena:              %s + %s per sample (%s per sample without reuse)\n",
-                human_bytes(a, sizeof a, base), human_bytes(b, sizeof b, per), human_bytes(c, sizeof c, noreuse));
+        /* The generated <NET>_ARENA_BYTES(B), as a fixed part plus a part per sample. */
+        int64_t base = emit_arena_bytes(g, false, 0), per = emit_arena_bytes(g, false, 1) - base;
+        int64_t noreuse = per - 4 * (g->work_floats[PLAN_INFER] - g->work_floats_noreuse[PLAN_INFER]);
+        fprintf(out, "Inference arena:              %s bytes + %s per sample (%s per sample without reuse)\n",
+                commas(a, sizeof a, base), commas(b, sizeof b, per), commas(c, sizeof c, noreuse));
         if (g->loss >= 0 && g->opt.kind != OPT_NONE) {
+            int64_t tbase = emit_arena_bytes(g, true, 0), tper = emit_arena_bytes(g, true, 1) - tbase;
             int64_t tw = g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER] ? g->work_floats[PLAN_TRAIN]
                                                                                  : g->work_floats[PLAN_INFER];
-            const char *names[4];
-            int64_t tbase = base + 4 * g->trainable_floats * (1 + ir_opt_states(&g->opt, names)) + 4 * g->stat_floats + 512;
-            fprintf(out, "Training arena:               %s + %s per sample (%s per sample without reuse)\n",
-                    human_bytes(a, sizeof a, tbase), human_bytes(b, sizeof b, 4 * tw),
-                    human_bytes(c, sizeof c, 4 * g->work_floats_noreuse[PLAN_TRAIN]));
+            fprintf(out, "Training arena:               %s bytes + %s per sample (%s per sample without reuse)\n",
+                    commas(a, sizeof a, tbase), commas(b, sizeof b, tper),
+                    commas(c, sizeof c, tper - 4 * (tw - g->work_floats_noreuse[PLAN_TRAIN])));
         }
     }
     if (g->loss >= 0) {
