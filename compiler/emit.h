@@ -50,6 +50,9 @@ void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src,
 bool emit_conv_batched(const IrNode *n);
 void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, int hw, bool to_gemm);
 bool emit_conv_is_pointwise(const IrNode *n);
+/* emit_conv_direct.c: convolutions with few taps, without im2col. */
+void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n);
+void emit_conv_direct_dw(Emitter *e, const IrGraph *g, const IrNode *f);
 
 /* emit_backward.c: training-mode forward kernels, loss and backward kernels. */
 bool emit_has_train_kernel(const IrGraph *g, int node);  /* forward differs in training */

@@ -573,7 +573,9 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
     switch (n->op) {
     case IR_DENSE: n->sched.gemm ? k_dense_gemm(e, g, n) : k_dense(e, g, n); break;
     case IR_CONV2D:
-        if (!n->sched.gemm)
+        if (n->sched.direct)
+            emit_conv_direct_fwd(e, g, n);
+        else if (!n->sched.gemm)
             k_conv(e, g, n);
         else if (emit_conv_batched(n))
             k_conv_gemm_batched(e, g, n);

@@ -90,6 +90,7 @@ typedef struct IrSched {
     int vec;       /* vector width in floats the kernel is written for (1 = scalar) */
     int unroll;    /* independent accumulators in reductions */
     bool gemm;     /* computed by the packed, register-tiled GEMM (nnrt_sgemm) */
+    bool direct;   /* conv2d with few taps: direct kernels (emit_conv_direct.c), no im2col */
     int tile[3];   /* its cache blocking: mc rows, nc columns, kc depth */
 } IrSched;
 

@@ -79,7 +79,9 @@ static void print_node(FILE *out, const IrGraph *g, int id)
         fprintf(out, "  epilogue=%%%d", n->a.epilogue);
     if (n->a.fused)
         fprintf(out, "  fused");
-    if (n->sched.gemm)
+    if (n->sched.direct)
+        fprintf(out, "  sched(direct vec=%d)", n->sched.vec);
+    else if (n->sched.gemm)
         fprintf(out, "  sched(gemm mc=%d nc=%d kc=%d)", n->sched.tile[0], n->sched.tile[1], n->sched.tile[2]);
     else if (n->sched.vec)
         fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);

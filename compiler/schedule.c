@@ -24,7 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { GEMM_MIN_MACS = 2048, NOMINAL_BATCH = 64 };
+enum {
+    GEMM_MIN_MACS = 2048,
+    NOMINAL_BATCH = 64,
+    DIRECT_TAPS = 32,          /* largest C k k a direct convolution takes */
+    DIRECT_MAX_FLOATS = 16384, /* largest stack array of a direct kernel (64 KiB) */
+};
 
 static bool force_gemm(void)
 {
@@ -61,6 +66,22 @@ static void set_gemm(IrSched *s, int m, int n, int k)
     s->tile[2] = b.kc;
 }
 
+/*
+ * Whether a convolution runs direct (emit_conv_direct.c): stride 1, one
+ * group, no dilation, at most DIRECT_TAPS taps (C k k), and its padded
+ * sample and per-tap sums small enough for the kernel's stack arrays.
+ */
+static bool direct_fits(const IrGraph *g, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    const IrShape *xs = &g->nodes[n->in[0]].shape;
+    int k = a->kernel[0], ho = n->shape.dim[1], wo = n->shape.dim[2];
+    int64_t taps = (int64_t)xs->dim[0] * k * k;
+    int64_t padded = (int64_t)xs->dim[0] * (ho + k - 1) * (wo + k - 1);
+    return a->stride[0] == 1 && a->stride[1] == 1 && a->groups == 1 && a->dilation[0] == 1 && a->dilation[1] == 1 &&
+           taps <= DIRECT_TAPS && padded <= DIRECT_MAX_FLOATS && taps * wo <= DIRECT_MAX_FLOATS;
+}
+
 static void schedule_node(const IrGraph *g, IrNode *n)
 {
     IrSched *s = &n->sched;
@@ -76,7 +97,9 @@ static void schedule_node(const IrGraph *g, IrNode *n)
     } else if (n->op == IR_CONV2D) {
         int cg = g->nodes[n->in[0]].shape.dim[0] / n->a.groups, k = n->a.kernel[0];
         int fg = n->a.units / n->a.groups, hw = n->shape.dim[1] * n->shape.dim[2];
-        if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8 || force_gemm())
+        if (direct_fits(g, n) && !force_gemm())
+            s->direct = true;
+        else if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8 || force_gemm())
             set_gemm(s, fg, n->a.groups == 1 ? NOMINAL_BATCH * hw : hw, cg * k * k);  /* groups 1: one GEMM per batch */
     }
 }
