@@ -43,12 +43,11 @@ void emit_kernel(Emitter *e, const IrGraph *g, int node);
 const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
 void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
-const char *emit_gemm_params(const IrNode *n);
-const char *emit_gemm_args(const IrNode *n);
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off);
 bool emit_conv_batched(const IrNode *n);
 void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, int hw, bool to_gemm);
+const char *emit_conv_job(const IrGraph *g, int id, const char *what);
 bool emit_conv_is_pointwise(const IrNode *n);
 /* emit_conv_direct.c: convolutions with few taps, without im2col. */
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n);

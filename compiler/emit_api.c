@@ -201,9 +201,14 @@ bool emit_is_infer_call(const IrGraph *g, int i)
     return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS;
 }
 
-static const char *tensor_ptr(const IrGraph *g, int id)
+void emit_kernel_call(Emitter *e, const IrGraph *g, int prof, const char *lhs, const char *name, const KArgs *a)
 {
-    return emit_tensor_ptr(g, PLAN_INFER, id);
+    for (int k = 0; k < e->depth; k++)
+        fputs("    ", e->out);
+    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s%s(batch", g->name, prof, lhs ? lhs : "", name);
+    for (int i = 0; i < a->n; i++)
+        fprintf(e->out, ", %s", a->arg[i].expr);
+    fputs("));\n", e->out);
 }
 
 static void emit_forward(Emitter *e, const IrGraph *g)
@@ -226,17 +231,11 @@ static void emit_forward(Emitter *e, const IrGraph *g)
     emit_line(e, "(void)p;");
     emit_line(e, "(void)mb;");
     for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *n = &g->nodes[i];
         if (!emit_is_infer_call(g, i))
             continue;
-        for (int k = 0; k < e->depth; k++)
-            fputs("    ", e->out);
-        fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s(batch", g->name, PROF_INFER(g, i), emit_kernel_name(g, i));
-        for (int j = 0; j < n->nin; j++)
-            fprintf(e->out, ", %s", tensor_ptr(g, n->in[j]));
-        for (int j = 0; j < n->nparam; j++)
-            fprintf(e->out, ", p + %lld", (long long)g->param_off[n->param[j]]);
-        fprintf(e->out, ", %s%s));\n", tensor_ptr(g, i), emit_gemm_args(n));
+        KArgs a;
+        emit_infer_kernel_args(g, i, PLAN_INFER, &a);
+        emit_kernel_call(e, g, PROF_INFER(g, i), NULL, emit_par_name(g, i, false, emit_kernel_name(g, i)), &a);
     }
     emit_line(e, "return 0;");
     emit_line(e, "}");
@@ -374,7 +373,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     Emitter e = {out, 0};
     front_matter(out, g, o);
     fprintf(out, "#if defined(NNRT_PROFILE) && !defined(_POSIX_C_SOURCE)\n#define _POSIX_C_SOURCE 200809L  /* clock_gettime */\n#endif\n");
-    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n\n", N);
+    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n#include \"nnrt_threads.h\"\n\n", N);
     fprintf(out, "#ifndef NNRT_NO_FILE_IO\n#include \"nnrt_io.h\"\n#endif\n\n");
     fprintf(out, "struct %s_model {\n"
                  "    int max_batch;    /* samples per call at most */\n"

@@ -24,11 +24,23 @@ static long long numel_of(const IrGraph *g, int id)
     return (long long)ir_numel(shape_of(g, id));
 }
 
-static void add_arg(KArgs *a, const char *type, const char *name, const char *expr)
+void emit_add_arg(KArgs *a, const char *type, const char *name, const char *expr, long long per_sample)
 {
     if (a->n == KARGS_MAX)
         netc_die("kernel has too many arguments");
-    a->arg[a->n++] = (KArg){type, name, expr};
+    a->arg[a->n++] = (KArg){type, name, expr, per_sample};
+}
+
+static void add_arg(KArgs *a, const char *type, const char *name, const char *expr)
+{
+    emit_add_arg(a, type, name, expr, 0);
+}
+
+/* A batch tensor argument: node id's storage in the training plan. */
+static void tensor_arg(const IrGraph *g, KArgs *a, const char *type, const char *name, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    emit_add_arg(a, type, name, emit_tensor_ptr(g, PLAN_TRAIN, id), n->is_class ? 1 : numel_of(g, id));
 }
 
 bool emit_has_train_kernel(const IrGraph *g, int id)
@@ -91,25 +103,25 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
     a->n = 0;
     a->ret = "void";
     if (n->op == IR_BATCHNORM) {
-        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
+        tensor_arg(g, a, "const float *restrict", "x", n->in[0]);
         param_args(g, id, a, true);
         add_arg(a, "float *restrict", "stats", arena_printf(g->arena, "st + %lld", (long long)n->stat_off));
-        add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, PLAN_TRAIN, id));
+        tensor_arg(g, a, "float *restrict", "y", id);
     } else if (n->op == IR_DROPOUT) {
-        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
+        tensor_arg(g, a, "const float *restrict", "x", n->in[0]);
         add_arg(a, "uint64_t", "key", arena_printf(g->arena, "dropout_key(m, %d)", n->a.dropout_id));
-        add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, PLAN_TRAIN, id));
+        tensor_arg(g, a, "float *restrict", "y", id);
     } else if (ir_ops[n->op].flags & IRF_LOSS) {
         a->ret = "float";
-        add_arg(a, "const float *restrict", "x", emit_tensor_ptr(g, PLAN_TRAIN, n->in[0]));
-        add_arg(a, tensor_type(g, n->in[1]), "t", emit_tensor_ptr(g, PLAN_TRAIN, n->in[1]));
+        tensor_arg(g, a, "const float *restrict", "x", n->in[0]);
+        tensor_arg(g, a, tensor_type(g, n->in[1]), "t", n->in[1]);
     } else if (n->op == IR_BWD) {
         const IrNode *f = &g->nodes[n->a.of];
         bool loss = ir_ops[f->op].flags & IRF_LOSS;
         for (int k = 0; k < n->nin; k++) {
             int t = n->in[k];
             bool is_dy = !loss && k == 0;
-            add_arg(a, tensor_type(g, t), is_dy ? "dy" : saved_name(g, n, k), emit_tensor_ptr(g, PLAN_TRAIN, t));
+            tensor_arg(g, a, tensor_type(g, t), is_dy ? "dy" : saved_name(g, n, k), t);
         }
         if (n->a.wrt >= 0 && (f->op == IR_DENSE || f->op == IR_CONV2D || f->op == IR_BATCHNORM || f->op == IR_LAYERNORM))
             add_arg(a, "const float *restrict", "w", arena_printf(g->arena, "p + %lld", (long long)g->param_off[f->param[0]]));
@@ -120,7 +132,7 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
         if (n->a.wrt < 0)
             grad_args(g, n->a.of, a);
         else
-            add_arg(a, "float *restrict", "dx", emit_tensor_ptr(g, PLAN_TRAIN, id));
+            tensor_arg(g, a, "float *restrict", "dx", id);
         if (f->sched.gemm)
             add_arg(a, "void *", "pack", "m->pack");
         if (f->sched.gemm && f->op == IR_CONV2D)
@@ -137,9 +149,9 @@ const char *emit_train_kernel_name(const IrGraph *g, int id)
                                                                             : base;
 }
 
-static void emit_args_signature(Emitter *e, const IrGraph *g, int id, const KArgs *a)
+void emit_args_signature(Emitter *e, const char *ret, const char *name, const KArgs *a)
 {
-    fprintf(e->out, "static %s %s(int batch", a->ret, emit_train_kernel_name(g, id));
+    fprintf(e->out, "static %s %s(int batch", ret, name);
     for (int i = 0; i < a->n; i++)
         fprintf(e->out, ", %s %s", a->arg[i].type, a->arg[i].name);
     fputs(")\n", e->out);
@@ -369,21 +381,45 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
  * k_conv_gemm_batched): dY' = dY laid out [F][batch HW]; dW = dY' cols^T
  * with cols the batch's im2col, or dcols = W^T dY' and dx = col2im(dcols).
  */
-static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+/* A batched convolution's backward job names: "dyg" (dY into the GEMM layout), "col2im". */
+static const char *conv_bwd_job(const IrGraph *g, const IrNode *b, const char *what)
+{
+    return arena_printf(g->arena, "%s_%s", emit_train_kernel_name(g, (int)(b - g->nodes)), what);
+}
+
+/* The per-sample jobs of a batched convolution's backward kernel b, emitted before it. */
+static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
     const IrShape *xs = shape_of(g, f->in[0]);
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
-    int kk = c * f->a.kernel[0] * f->a.kernel[0];
     char ld[32];
     snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    const char *off = arena_printf(g->arena, "(size_t)n * %d", hw);
-    emit_line(e, "float *cols = col, *dyg = col + (size_t)batch * %d;", kk * hw);
+    emit_samples_fn_begin(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg");
     emit_conv_permute(e, "dy", "dyg", fo, hw, true);
+    emit_samples_fn_end(e);
+    if (b->a.wrt < 0)
+        return;
+    emit_samples_fn_begin(e, conv_bwd_job(g, b, "col2im"), "cols", "dx");
+    emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
+    emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", c * h * w);
+    emit_im2col(e, g, f, "dxn", "cols", true, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
+    emit_samples_fn_end(e);
+}
+
+/*
+ * conv2d, groups == 1, backward as batched GEMMs over [F][batch HW]:
+ * dW = dY' cols^T (cols recomputed by the forward's im2col job), or
+ * dcols = W^T dY' and then col2im into dX.
+ */
+static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
+{
+    const IrShape *xs = shape_of(g, f->in[0]);
+    int c = xs->dim[0], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
+    int kk = c * f->a.kernel[0] * f->a.kernel[0];
+    emit_line(e, "float *cols = col, *dyg = col + (size_t)batch * %d;", kk * hw);
+    emit_samples_call(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", (long long)fo * hw);
     if (b->a.wrt < 0) {
-        emit_line(e, "for (int n = 0; n < batch; n++) {");
-        emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
-        emit_im2col(e, g, f, "xn", "cols", false, ld, off);
-        emit_line(e, "}");
+        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), "x", "cols", (long long)kk * hw);
         emit_line(e, "nnrt_sgemm(0, 1, %d, %d, batch * %d, dyg, batch * %d, cols, batch * %d, dw, %d, NULL, NULL, pack);", fo,
                   kk, hw, hw, hw, kk);
         if (f->a.bias) {
@@ -397,11 +433,7 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
     }
     emit_line(e, "nnrt_sgemm(1, 0, %d, batch * %d, %d, w, %d, dyg, batch * %d, cols, batch * %d, NULL, NULL, pack);", kk, hw,
               fo, kk, hw, hw);
-    emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
-    emit_line(e, "for (int n = 0; n < batch; n++) {");
-    emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
-    emit_im2col(e, g, f, "dxn", "cols", true, ld, off);
-    emit_line(e, "}");
+    emit_samples_call(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", (long long)kk * hw);
 }
 
 /* conv2d: scatter each output gradient back over its window. */
@@ -700,11 +732,14 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const IrNode *n = &g->nodes[id];
     KArgs a;
     emit_kernel_args(g, id, &a);
+    if (n->op == IR_BWD && g->nodes[n->a.of].sched.gemm && emit_conv_batched(&g->nodes[n->a.of]))
+        emit_conv_bwd_jobs(e, g, n, &g->nodes[n->a.of]);
     emit_kernel_comment(e, g, id);
     if (n->op == IR_BATCHNORM || n->op == IR_DROPOUT)
         fprintf(e->out, "/* (training mode: %s) */\n",
                 n->op == IR_BATCHNORM ? "batch statistics, running statistics updated" : "random mask");
-    emit_args_signature(e, g, id, &a);
+    const char *name = emit_train_kernel_name(g, id);
+    emit_args_signature(e, a.ret, name, &a);
     switch (n->op) {
     case IR_BATCHNORM: k_bn_train(e, g, n); break;
     case IR_DROPOUT: k_dropout_train(e, n, false); break;
@@ -713,4 +748,6 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     }
     emit_line(e, "}");
     emit_blank(e);
+    if (emit_par_split(g, id, true))
+        emit_par_wrapper(e, g, id, name, &a);
 }

@@ -17,6 +17,7 @@ typedef struct KArg {
     const char *type;  /* "const float *restrict" */
     const char *name;  /* "dy" */
     const char *expr;  /* "work + 128 * mb" */
+    long long per_sample;  /* elements per sample of a batch tensor; 0 for parameters and buffers */
 } KArg;
 
 typedef struct KArgs {
@@ -25,7 +26,27 @@ typedef struct KArgs {
     KArg arg[KARGS_MAX];
 } KArgs;
 
-void emit_kernel_args(const IrGraph *g, int node, KArgs *a);
+void emit_kernel_args(const IrGraph *g, int node, KArgs *a);           /* a training-mode kernel's */
+void emit_infer_kernel_args(const IrGraph *g, int node, int plan, KArgs *a);  /* a forward kernel's */
+void emit_add_arg(KArgs *a, const char *type, const char *name, const char *expr, long long per_sample);
+/* The kernel's signature line "static RET NAME(int batch, ...)" and its opening brace. */
+void emit_args_signature(Emitter *e, const char *ret, const char *name, const KArgs *a);
+/* A timed call "NNRT_PROF(&<net>_prof[prof], batch, LHS NAME(batch, args))". */
+void emit_kernel_call(Emitter *e, const IrGraph *g, int prof, const char *lhs, const char *name, const KArgs *a);
+
+/* emit_par.c: a kernel's batch split over the thread pool. */
+bool emit_par_split(const IrGraph *g, int node, bool train_kernel);
+const char *emit_par_name(const IrGraph *g, int node, bool train_kernel, const char *kernel);
+void emit_par_wrapper(Emitter *e, const IrGraph *g, int node, const char *kernel, const KArgs *a);
+/*
+ * A per-sample job inside a kernel: "static void FN(void *ctx, int n0, int
+ * n1)" reading SRC and writing DST (an NnrtSamples context), whose loop over
+ * n in [n0, n1) the caller emits between begin and end; and the kernel's
+ * call of it over the pool, `work` elements per sample.
+ */
+void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst);
+void emit_samples_fn_end(Emitter *e);
+void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, long long work);
 const char *emit_train_kernel_name(const IrGraph *g, int node);
 /* Whether node i is a kernel call of the forward pass / of train_step. */
 bool emit_is_infer_call(const IrGraph *g, int i);

@@ -11,6 +11,7 @@
  * role (w, bias, rmean, rvar), y (output).
  */
 #include "emit.h"
+#include "emit_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,32 +87,23 @@ void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
     emit_line(e, " */");
 }
 
-static void emit_signature(Emitter *e, const IrGraph *g, int id)
+/* A forward kernel's arguments, with their expressions in plan (PLAN_INFER or PLAN_TRAIN). */
+void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
 {
     const IrNode *n = &g->nodes[id];
-    fprintf(e->out, "static void %s(int batch", emit_kernel_name(g, id));
+    a->n = 0;
+    a->ret = "void";
     for (int i = 0; i < n->nin; i++)
-        fprintf(e->out, ", const float *restrict %s", i ? "x2" : "x");
+        emit_add_arg(a, "const float *restrict", i ? "x2" : "x", emit_tensor_ptr(g, plan, n->in[i]),
+                     numel(in_shape(g, n, i)));
     for (int i = 0; i < n->nparam; i++)
-        fprintf(e->out, ", const float *restrict %s", PARAM_ARG[g->params[n->param[i]].role]);
-    fprintf(e->out, ", float *restrict y%s)\n", emit_gemm_params(n));
-    emit_line(e, "{");
-}
-
-/* Extra kernel parameters of GEMM kernels: the packing buffer, and the im2col buffer. */
-const char *emit_gemm_params(const IrNode *n)
-{
-    if (!n->sched.gemm)
-        return "";
-    return n->op == IR_CONV2D ? ", void *pack, float *restrict col" : ", void *pack";
-}
-
-/* The matching arguments at a call site inside a model function. */
-const char *emit_gemm_args(const IrNode *n)
-{
-    if (!n->sched.gemm)
-        return "";
-    return n->op == IR_CONV2D ? ", m->pack, m->col" : ", m->pack";
+        emit_add_arg(a, "const float *restrict", PARAM_ARG[g->params[n->param[i]].role],
+                     arena_printf(g->arena, "p + %lld", (long long)g->param_off[n->param[i]]), 0);
+    emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
+    if (n->sched.gemm)
+        emit_add_arg(a, "void *", "pack", "m->pack", 0);
+    if (n->sched.gemm && n->op == IR_CONV2D)
+        emit_add_arg(a, "float *restrict", "col", "m->col", 0);
 }
 
 /* `static const NnrtGemmBlocking blk` from the node's schedule. */
@@ -218,45 +210,70 @@ bool emit_conv_batched(const IrNode *n)
 }
 
 /*
- * Moves between the layouts [batch][F][HW] (tensors) and [F][batch HW] (the
- * batched GEMM's): to_gemm copies a tensor into the GEMM layout.
+ * Moves sample n between the layouts [batch][F][HW] (tensors) and [F][batch
+ * HW] (the batched GEMM's): to_gemm copies a tensor into the GEMM layout.
  */
 void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, int hw, bool to_gemm)
 {
-    emit_line(e, "for (int n = 0; n < batch; n++)");
-    emit_line(e, "    for (int f = 0; f < %d; f++)", f);
+    emit_line(e, "for (int f = 0; f < %d; f++)", f);
     if (to_gemm)
-        emit_line(e, "        memcpy(%s + ((size_t)f * batch + n) * %d, %s + ((size_t)n * %d + f) * %d, sizeof(float) * %d);",
+        emit_line(e, "    memcpy(%s + ((size_t)f * batch + n) * %d, %s + ((size_t)n * %d + f) * %d, sizeof(float) * %d);",
                   gemm, hw, tensor, f, hw, hw);
     else
-        emit_line(e, "        memcpy(%s + ((size_t)n * %d + f) * %d, %s + ((size_t)f * batch + n) * %d, sizeof(float) * %d);",
+        emit_line(e, "    memcpy(%s + ((size_t)n * %d + f) * %d, %s + ((size_t)f * batch + n) * %d, sizeof(float) * %d);",
                   tensor, f, hw, gemm, hw, hw);
+}
+
+/* The name of a batched convolution's per-sample job (what: "cols", "out", ...). */
+const char *emit_conv_job(const IrGraph *g, int id, const char *what)
+{
+    return arena_printf(g->arena, "%s_%s", emit_kernel_name(g, id), what);
+}
+
+/*
+ * The per-sample jobs of a batched convolution's forward, emitted before its
+ * kernel: "cols" (im2col of samples n0..n1-1 into their columns of cols,
+ * also used by the weight gradient) and "out" (the GEMM's [F][batch HW]
+ * result back to [batch][F][HW], with a fused activation the GEMM cannot
+ * apply).
+ */
+static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    char ld[32];
+    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
+    emit_samples_fn_begin(e, emit_conv_job(g, id, "cols"), "x", "cols");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
+    emit_samples_fn_end(e);
+    emit_samples_fn_begin(e, emit_conv_job(g, id, "out"), "out", "y");
+    emit_conv_permute(e, "y", "out", f, hw, false);
+    emit_act_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
+    emit_samples_fn_end(e);
 }
 
 /*
  * conv2d, groups == 1, as one GEMM for the batch: cols[C k k, batch HW]
  * = im2col of every sample, Y'[F, batch HW] = W cols + bias, then Y' is
- * laid out back as [batch][F][HW].  One large GEMM splits over threads.
+ * laid out back as [batch][F][HW].  The GEMM splits its columns over the
+ * threads, the per-sample jobs their samples.
  */
 static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n)
 {
+    int id = (int)(n - g->nodes);
     const IrShape *xs = in_shape(g, n, 0);
-    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    int c = xs->dim[0], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
     int kk = c * n->a.kernel[0] * n->a.kernel[0];
-    char ld[32];
-    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
     emit_blocking(e, n);
     emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
-    emit_line(e, "for (int n = 0; n < batch; n++) {");
-    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
-    emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
-    emit_line(e, "}");
+    emit_samples_call(e, emit_conv_job(g, id, "cols"), "x", "cols", (long long)kk * hw);
     emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
               kk, hw, hw);
-    emit_conv_permute(e, "y", "out", f, hw, false);
-    emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %d", f * hw));
+    emit_samples_call(e, emit_conv_job(g, id, "out"), "out", "y", (long long)f * hw);
 }
 
 /* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */
@@ -568,8 +585,12 @@ static void k_concat(Emitter *e, const IrGraph *g, const IrNode *n)
 void emit_kernel(Emitter *e, const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
+    KArgs args;
+    emit_infer_kernel_args(g, id, n->place[PLAN_INFER].buf != BUF_NONE ? PLAN_INFER : PLAN_TRAIN, &args);
+    if (n->op == IR_CONV2D && n->sched.gemm && emit_conv_batched(n))
+        emit_conv_batched_jobs(e, g, id);
     emit_kernel_comment(e, g, id);
-    emit_signature(e, g, id);
+    emit_args_signature(e, "void", emit_kernel_name(g, id), &args);
     switch (n->op) {
     case IR_DENSE: n->sched.gemm ? k_dense_gemm(e, g, n) : k_dense(e, g, n); break;
     case IR_CONV2D:
@@ -601,4 +622,6 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
     }
     emit_line(e, "}");
     emit_blank(e);
+    if (emit_par_split(g, id, false))
+        emit_par_wrapper(e, g, id, emit_kernel_name(g, id), &args);
 }

@@ -100,7 +100,7 @@ static void update_sgd(Emitter *e, const IrGraph *g)
 {
     const IrOptim *o = &g->opt;
     double mom = ir_hp(o, "momentum"), damp = ir_hp(o, "dampening"), wd = ir_hp(o, "weight_decay");
-    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     emit_line(e, wd != 0 ? "float d = gr[i] + %s * p[i];" : "float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
     if (mom != 0) {
         emit_line(e, "s0[i] = first ? d : %s * s0[i] + %s * d;", lit(g, mom), lit(g, 1 - damp));
@@ -116,7 +116,7 @@ static void update_adagrad(Emitter *e, const IrGraph *g)
     const IrOptim *o = &g->opt;
     double wd = ir_hp(o, "weight_decay");
     emit_line(e, "const float clr = (float)(lr / (1.0 + (double)m->step * %.17g));", ir_hp(o, "lr_decay"));
-    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     emit_line(e, wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
     emit_line(e, "s0[i] += d * d;");
     emit_line(e, "p[i] -= clr * d / (sqrtf(s0[i]) + %s);", lit(g, ir_hp(o, "eps")));
@@ -129,7 +129,7 @@ static void update_rmsprop(Emitter *e, const IrGraph *g)
     double a = ir_hp(o, "alpha"), wd = ir_hp(o, "weight_decay"), mom = ir_hp(o, "momentum");
     bool centered = ir_hp(o, "centered") != 0;
     const char *ga = mom != 0 ? "s2" : "s1";
-    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     emit_line(e, wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
     emit_line(e, "s0[i] = %s * s0[i] + %s * d * d;", lit(g, a), lit(g, 1 - a));
     if (centered) {
@@ -157,7 +157,7 @@ static void update_adam(Emitter *e, const IrGraph *g)
     emit_line(e, "const float bc2_sqrt = (float)sqrt(1.0 - pow(%.17g, t));", b2);
     if (adamw && wd != 0)
         emit_line(e, "const float decay = (float)(1.0 - (double)lr * %.17g);", wd);
-    emit_line(e, "for (size_t i = 0; i < %lld; i++) {", (long long)g->trainable_floats);
+    emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     if (adamw && wd != 0)
         emit_line(e, "p[i] *= decay;");
     emit_line(e, !adamw && wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s",
@@ -173,15 +173,35 @@ static void update_adam(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
 }
 
+enum { UPDATE_CHUNK = 4096 };  /* parameters per update task */
+
+/*
+ * The optimizer step: every trainable parameter is updated from its own
+ * gradient and state alone, so the block is cut into chunks of
+ * UPDATE_CHUNK floats that the pool runs in parallel (same result for
+ * every thread count).
+ */
 static void emit_update(Emitter *e, const IrGraph *g)
 {
     const char *names[4];
     int ns = state_names(g, names);
+    long long total = (long long)g->trainable_floats, chunks = (total + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
     fprintf(e->out, "/*\n * The %s update over every trainable parameter at once (", g->opt.name);
     for (int i = 0; i < g->opt.nhp; i++)
         fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
-    fprintf(e->out, ").\n */\nstatic void %s_update(%s_model *m, float lr)\n", g->name, g->name);
+    fprintf(e->out, "),\n * in chunks of %d parameters over the thread pool.\n */\n", UPDATE_CHUNK);
+    emit_line(e, "typedef struct %s_update_args {", g->name);
+    emit_line(e, "%s_model *m;", g->name);
+    emit_line(e, "float lr;");
+    emit_line(e, "} %s_update_args;", g->name);
+    emit_blank(e);
+    emit_line(e, "static void %s_update_range(void *ctx, int c0, int c1)", g->name);
     emit_line(e, "{");
+    emit_line(e, "const %s_update_args *a = ctx;", g->name);
+    emit_line(e, "%s_model *m = a->m;", g->name);
+    emit_line(e, "const float lr = a->lr;");
+    emit_line(e, "const size_t i0 = (size_t)c0 * %d;", UPDATE_CHUNK);
+    emit_line(e, "const size_t i1 = (size_t)c1 * %d < %lld ? (size_t)c1 * %d : %lld;", UPDATE_CHUNK, total, UPDATE_CHUNK, total);
     emit_line(e, "float *restrict p = m->params;");
     emit_line(e, "const float *restrict gr = m->grad;");
     for (int i = 0; i < ns; i++)
@@ -194,8 +214,14 @@ static void emit_update(Emitter *e, const IrGraph *g)
     case OPT_RMSPROP: update_rmsprop(e, g); break;
     case OPT_ADAM:
     case OPT_ADAMW: update_adam(e, g); break;
-    case OPT_NONE: break;
+    case OPT_NONE: emit_line(e, "(void)lr, (void)p, (void)gr, (void)i0, (void)i1;"); break;
     }
+    emit_line(e, "}");
+    emit_blank(e);
+    emit_line(e, "static void %s_update(%s_model *m, float lr)", g->name, g->name);
+    emit_line(e, "{");
+    emit_line(e, "%s_update_args a = {m, lr};", g->name);
+    emit_line(e, "nnrt_parallel_range(%lld, %d, %d, %s_update_range, &a);", chunks, UPDATE_CHUNK, 32768, g->name);
     emit_line(e, "}");
     emit_blank(e);
 }
@@ -226,27 +252,15 @@ static void emit_call(Emitter *e, const IrGraph *g, int id, const char *lhs)
 {
     KArgs a;
     emit_kernel_args(g, id, &a);
-    for (int i = 0; i < e->depth; i++)
-        fputs("    ", e->out);
-    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s%s(batch", g->name, PROF_TRAIN(g, id), lhs ? lhs : "",
-            emit_train_kernel_name(g, id));
-    for (int i = 0; i < a.n; i++)
-        fprintf(e->out, ", %s", a.arg[i].expr);
-    fputs("));\n", e->out);
+    emit_kernel_call(e, g, PROF_TRAIN(g, id), lhs, emit_par_name(g, id, true, emit_train_kernel_name(g, id)), &a);
 }
 
 /* A forward kernel shared with inference, called on the training plan. */
 static void emit_plain_call(Emitter *e, const IrGraph *g, int id)
 {
-    const IrNode *n = &g->nodes[id];
-    for (int i = 0; i < e->depth; i++)
-        fputs("    ", e->out);
-    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s(batch", g->name, PROF_TRAIN(g, id), emit_kernel_name(g, id));
-    for (int j = 0; j < n->nin; j++)
-        fprintf(e->out, ", %s", emit_tensor_ptr(g, PLAN_TRAIN, n->in[j]));
-    for (int j = 0; j < n->nparam; j++)
-        fprintf(e->out, ", p + %lld", (long long)g->param_off[n->param[j]]);
-    fprintf(e->out, ", %s%s));\n", emit_tensor_ptr(g, PLAN_TRAIN, id), emit_gemm_args(n));
+    KArgs a;
+    emit_infer_kernel_args(g, id, PLAN_TRAIN, &a);
+    emit_kernel_call(e, g, PROF_TRAIN(g, id), NULL, emit_par_name(g, id, false, emit_kernel_name(g, id)), &a);
 }
 
 /* Checks class labels are in range; returns -2 from the caller if not. */

@@ -231,3 +231,33 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 }
 
 #endif /* NNRT_NO_THREADS */
+
+/* ---- ranges: shared by both builds ---- */
+
+typedef struct RangeJob {
+    void (*fn)(void *ctx, int lo, int hi);
+    void *ctx;
+    int n, tasks;
+} RangeJob;
+
+static void range_task(void *p, int t)
+{
+    const RangeJob *j = p;
+    int lo = (int)((long long)j->n * t / j->tasks), hi = (int)((long long)j->n * (t + 1) / j->tasks);
+    if (lo < hi)
+        j->fn(j->ctx, lo, hi);
+}
+
+void nnrt_parallel_range(int n, long long work_per_item, long long min_work, void (*fn)(void *ctx, int lo, int hi),
+                         void *ctx)
+{
+    int tasks = nnrt_threads_count() < n ? nnrt_threads_count() : n;
+    if (n <= 0)
+        return;
+    if (tasks < 2 || (long long)n * work_per_item < min_work) {
+        fn(ctx, 0, n);
+        return;
+    }
+    RangeJob j = {fn, ctx, n, tasks};
+    nnrt_parallel_for(tasks, range_task, &j);
+}

@@ -40,4 +40,22 @@ int nnrt_threads_count(void);
 /* Runs fn(ctx, task) for task = 0..ntasks-1 over the pool; returns when all are done. */
 void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx);
 
+/*
+ * Runs fn(ctx, lo, hi) over [0, n) cut into one contiguous range per thread
+ * (at most n ranges; the whole of it on the caller with one thread or when
+ * n * work_per_item < min_work). The ranges depend on the thread count, so
+ * fn must compute each item independently of the others (as generated
+ * kernels do for the samples of a batch) for results to be the same for
+ * every thread count.
+ */
+void nnrt_parallel_range(int n, long long work_per_item, long long min_work, void (*fn)(void *ctx, int lo, int hi),
+                         void *ctx);
+
+/* The usual context of a per-sample job in generated code. */
+typedef struct NnrtSamples {
+    const float *src; /* read */
+    float *dst;       /* written */
+    int batch;        /* samples in the whole batch (for batch-wide layouts) */
+} NnrtSamples;
+
 #endif
