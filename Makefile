@@ -16,6 +16,7 @@ OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
 CPPFLAGS = -Icompiler -Iruntime -I$(BUILD)
 LDLIBS   = -lz -lm
+TEST_LDLIBS = -lsleef $(LDLIBS)  # nnrt_vmath's SLEEF build
 
 all: $(BUILD)/netc
 
@@ -68,10 +69,21 @@ $(BUILD)/netc: $(BUILD)/compiler/main.o $(BUILD)/libnetc.a $(BUILD)/libnnrt.a
 # --- tests --------------------------------------------------------------------
 UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# nnrt_vmath's other builds: SLEEF on 8 lanes (AVX2 machines only) and libm.
+VMATH_VARIANTS = $(BUILD)/tests/test_rt_vmath_avx2 $(BUILD)/tests/test_rt_vmath_libm
+UNIT_BINS += $(VMATH_VARIANTS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnetc.a $(BUILD)/libnnrt.a $(HEADERS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libnetc.a $(BUILD)/libnnrt.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libnetc.a $(BUILD)/libnnrt.a -lcmocka $(TEST_LDLIBS)
+
+# The test and nnrt_vmath.c compiled together with the variant's flags.
+$(BUILD)/tests/test_rt_vmath_avx2: VMATH_FLAGS = -mavx2 -mfma
+$(BUILD)/tests/test_rt_vmath_libm: VMATH_FLAGS = -DNNRT_LIBM
+$(VMATH_VARIANTS): tests/unit/test_rt_vmath.c runtime/nnrt_vmath.c runtime/nnrt_vmath.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(VMATH_FLAGS) -Wno-missing-prototypes -o $@ tests/unit/test_rt_vmath.c runtime/nnrt_vmath.c \
+	    -lcmocka $(TEST_LDLIBS)
 
 $(BUILD)/tests/npycmp: tests/tools/npycmp.c $(BUILD)/libnnrt.a
 	@mkdir -p $(dir $@)

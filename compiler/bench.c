@@ -74,10 +74,12 @@ static int build_variant(const BenchOptions *o, const Variant *v)
         b.cc = o->cc;
         b.opt = o->opt ? o->opt : "-O3";
         b.native = true;
+        b.libm = o->libm;
         b.cflags = BENCH_CFLAGS;
         b.cmdline = o->cmdline;
         if (g)
-            fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s)\n", v->bin, v->tag, b.opt, BENCH_CFLAGS);
+            fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s%s)\n", v->bin, v->tag, b.opt, BENCH_CFLAGS,
+                    b.libm ? ", --libm" : "");
         rc = !n ? BENCH_EXIT_USAGE : !g || build_binary(g, v->bin, NULL, &b) != 0 ? BENCH_EXIT_INPUT : 0;
     }
     if (c.diag.nerrors)

@@ -6,6 +6,8 @@
 #ifndef NETC_BENCH_H
 #define NETC_BENCH_H
 
+#include <stdbool.h>
+
 typedef struct BenchOptions {
     const char *file;     /* the .net file */
     const char *net;      /* --net NAME, or NULL for the only net */
@@ -15,6 +17,7 @@ typedef struct BenchOptions {
     const char *batch;    /* --batch B, passed to BIN bench; NULL: its default */
     const char *steps;    /* --steps K, likewise */
     const char *threads;  /* --threads N, likewise */
+    bool libm;            /* --libm: both builds with libm's transcendentals */
     const char *cmdline;  /* for the generated front matter */
 } BenchOptions;
 

@@ -56,6 +56,19 @@ static int write_text(const char *path, const char *text)
     return 0;
 }
 
+/*
+ * Writes one runtime file.  With --libm, nnrt_vmath.c starts by defining
+ * NNRT_LIBM, so the directory compiles and links without SLEEF and without
+ * flags (the only runtime file that differs between the two).
+ */
+static int write_runtime_file(const IrGraph *g, const char *dir, const RuntimeFile *rf, bool libm)
+{
+    const char *text = rf->text;
+    if (libm && strcmp(rf->name, "nnrt_vmath.c") == 0)
+        text = arena_printf(g->arena, "#define NNRT_LIBM 1 /* netc --libm: libm instead of SLEEF */\n%s", text);
+    return write_text(arena_printf(g->arena, "%s/%s", dir, rf->name), text);
+}
+
 int build_emit(const IrGraph *g, const char *dir, const BuildOptions *o)
 {
     EmitOptions eo = {o->cmdline};
@@ -70,7 +83,7 @@ int build_emit(const IrGraph *g, const char *dir, const BuildOptions *o)
     if (o->main && write_with(arena_printf(g->arena, "%s/%s_main.c", dir, g->name), emit_main, g, &eo))
         return -1;
     for (int i = 0; o->runtime && i < nruntime_files; i++)
-        if (write_text(arena_printf(g->arena, "%s/%s", dir, runtime_files[i].name), runtime_files[i].text))
+        if (write_runtime_file(g, dir, &runtime_files[i], o->libm))
             return -1;
     return 0;
 }
@@ -166,6 +179,8 @@ static int compile(const IrGraph *g, const char *dir, const char *out, const Bui
     for (int i = 0; i < nsrc && n < MAXARGS - 4; i++)
         argv[n++] = arena_printf(g->arena, "%s.o", src[i]);
     argv[n++] = "-lz";
+    if (!o->libm)
+        argv[n++] = "-lsleef";  /* nnrt_vmath.c's transcendentals */
     argv[n++] = "-lm";
     argv[n] = NULL;
     pid_t pid = start(argv);

@@ -11,6 +11,7 @@ typedef struct BuildOptions {
     const char *cc;         /* C compiler: --cc, else $CC, else "cc" */
     const char *opt;        /* optimization flag: "-O2" */
     bool native;            /* --target native: -march=native */
+    bool libm;              /* --libm: nnrt_vmath.c written with NNRT_LIBM defined; no -lsleef */
     const char *cflags;     /* extra compiler flags, space-separated ("-DNNRT_PROFILE"), or NULL */
     bool runtime;           /* also write the runtime sources */
     bool main;              /* also write <net>_main.c */

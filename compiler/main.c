@@ -34,6 +34,7 @@ typedef struct Options {
     bool no_runtime;    /* --no-runtime */
     bool main;          /* --main: emit also writes <net>_main.c */
     bool no_fuse;       /* --no-fuse */
+    bool libm;          /* --libm: transcendentals from libm, not SLEEF */
     const char *batch, *steps, *threads;  /* bench: --batch B, --steps K, --threads N */
     const char *cmdline;  /* the command as typed, for generated front matter */
 } Options;
@@ -67,27 +68,33 @@ static const Command COMMANDS[] = {
     {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS]",
      "Prints the graph IR of a net after the given pass (default: the last).\n"
      "Passes, in order:\n"},
-    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-fuse] [--no-runtime] [--main]",
+    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-fuse] [--no-runtime] [--main] [--libm]",
      "Writes DIR/<net>.h and DIR/<net>.c: specialized C for the net's forward\n"
      "pass with the embedding API (see docs/embedding.md), and the runtime\n"
      "sources it links against (nnrt_*.c, nnrt_*.h) unless --no-runtime.\n"
      "--main also writes <net>_main.c, the main() of the standalone binary.\n"
      "--target native (default) schedules for this machine's vector unit;\n"
      "generic for any machine of this architecture.  --no-fuse turns the\n"
-     "fusion pass off (for comparison).\n"},
-    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--keep DIR]",
+     "fusion pass off (for comparison).  The transcendentals (exp, tanh,\n"
+     "erf, ...) run on SLEEF's vector functions: link -lsleef, or compile\n"
+     "with -DNNRT_LIBM for the C library's; --libm writes nnrt_vmath.c with\n"
+     "NNRT_LIBM defined, so the directory needs no SLEEF at all.\n"},
+    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--libm] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
      "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
      "the optimization level (default -O3); --target native adds\n"
-     "-march=native; --keep DIR leaves the generated C in DIR.  Run\n"
-     "'BIN --help' for what the binary does (predict, summary).\n"},
-    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--keep DIR]",
+     "-march=native; --keep DIR leaves the generated C in DIR.  The binary\n"
+     "links SLEEF (-lsleef) for exp, tanh, erf and friends; --libm uses the\n"
+     "C library's instead (slower; no SLEEF needed).  Run 'BIN --help' for\n"
+     "what the binary does (predict, summary).\n"},
+    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--libm] [--keep DIR]",
      "Builds the net twice, fused and with --no-fuse, at -O3 (or the -O\n"
      "given) and -march=native with per-kernel profiling, runs 'BIN bench'\n"
      "on both and prints the fused build's report (FMA peak, inference\n"
      "latency at batch 1 and B, training step time, peak RSS, a per-kernel\n"
      "table) and a fused-vs-unfused comparison.  --keep DIR keeps both\n"
-     "binaries and their JSON reports.  See docs/performance.md.\n"},
+     "binaries and their JSON reports.  --libm builds both with libm's\n"
+     "transcendentals instead of SLEEF's.  See docs/performance.md.\n"},
     {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
      "Prints the syntax tree as the parser built it (pipes already rewritten\n"
      "into calls).\n"},
@@ -215,6 +222,7 @@ static BuildOptions build_options(const Options *o)
     b.cc = o->cc ? o->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     b.opt = o->opt;
     b.native = !o->generic;
+    b.libm = o->libm;
     b.runtime = !o->no_runtime;
     b.main = o->main;
     b.cmdline = o->cmdline;
@@ -268,7 +276,8 @@ static int cmd_build(const Options *o)
 
 static int cmd_bench(const Options *o)
 {
-    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads, o->cmdline};
+    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads, o->libm,
+                      o->cmdline};
     return bench_run(&b);
 }
 
@@ -340,6 +349,8 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
             o->main = true;
         } else if (!strcmp(a, "--no-fuse")) {
             o->no_fuse = true;
+        } else if (!strcmp(a, "--libm")) {
+            o->libm = true;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3]) {
             o->opt = a;
         } else if (a[0] == '-' && a[1]) {

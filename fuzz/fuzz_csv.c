@@ -4,7 +4,7 @@
  * On success checks that the array is a consistent float32 [rows, cols].
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime \
- *       fuzz/fuzz_csv.c runtime/nnrt*.c -lz -lm
+ *       fuzz/fuzz_csv.c runtime/nnrt*.c -lz -lsleef -lm
  *   ./a.out -max_total_time=60 corpus-csv fuzz/seeds/csv
  */
 #include <stdint.h>

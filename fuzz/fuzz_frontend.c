@@ -15,7 +15,7 @@
  *   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -Icompiler -Iruntime -Ibuild -o build/fuzz/fuzz_frontend \
  *     fuzz/fuzz_frontend.c $(ls compiler/[a-z]*.c | grep -v main.c) build/net.tab.c \
- *     build/net.lex.c build/runtime_blob.c runtime/[a-z]*.c -lz -lm
+ *     build/net.lex.c build/runtime_blob.c runtime/[a-z]*.c -lz -lsleef -lm
  * Run:
  *   build/fuzz/fuzz_frontend -dict=fuzz/frontend.dict fuzz/corpus-frontend fuzz/seeds/frontend
  */

@@ -5,7 +5,7 @@
  * also inflated with nnrt_gunzip directly, the result parsed again as IDX.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime \
- *       fuzz/fuzz_idx.c runtime/nnrt*.c -lz -lm
+ *       fuzz/fuzz_idx.c runtime/nnrt*.c -lz -lsleef -lm
  *   ./a.out -max_total_time=60 corpus-idx fuzz/seeds/idx
  */
 #include <stdint.h>

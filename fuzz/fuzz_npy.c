@@ -5,7 +5,7 @@
  * so the array's dtype, count and data must agree.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime \
- *       fuzz/fuzz_npy.c runtime/nnrt*.c -lz -lm
+ *       fuzz/fuzz_npy.c runtime/nnrt*.c -lz -lsleef -lm
  *   ./a.out -max_total_time=60 corpus-npy fuzz/seeds/npy
  */
 #include <stdint.h>

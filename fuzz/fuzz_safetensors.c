@@ -6,7 +6,7 @@
  * F32 tensors to freshly allocated parameters of the parsed shapes.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime \
- *       fuzz/fuzz_safetensors.c runtime/nnrt*.c -lz -lm
+ *       fuzz/fuzz_safetensors.c runtime/nnrt*.c -lz -lsleef -lm
  *   ./a.out -max_total_time=60 corpus-safetensors fuzz/seeds/safetensors
  */
 #include <stdint.h>

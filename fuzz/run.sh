@@ -14,7 +14,7 @@ for src in fuzz/fuzz_*.c; do
   srcs="$src runtime/*.c"
   [ "$target" = frontend ] && srcs="$src $compiler runtime/*.c build/net.tab.c build/net.lex.c build/runtime_blob.c"
   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined -Icompiler -Iruntime -Ibuild \
-    -o "$bin" $srcs -lz -lm
+    -o "$bin" $srcs -lz -lsleef -lm
   corpus=$out/corpus-$target; mkdir -p "$corpus"
   dict=""; [ -f "fuzz/$target.dict" ] && dict="-dict=$PWD/fuzz/$target.dict"
   echo "== $name for ${secs}s"
