@@ -43,6 +43,8 @@ void emit_kernel(Emitter *e, const IrGraph *g, int node);
 const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
 void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
+const char *emit_vmath_fn(IrOp op);  /* "nnrt_vsigmoid", ..., NULL for relu and leaky_relu */
+void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count);
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off);
 bool emit_conv_batched(const IrNode *n);

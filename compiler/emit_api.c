@@ -373,7 +373,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     Emitter e = {out, 0};
     front_matter(out, g, o);
     fprintf(out, "#if defined(NNRT_PROFILE) && !defined(_POSIX_C_SOURCE)\n#define _POSIX_C_SOURCE 200809L  /* clock_gettime */\n#endif\n");
-    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n#include \"nnrt_threads.h\"\n\n", N);
+    fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n#include \"nnrt_threads.h\"\n#include \"nnrt_vmath.h\"\n\n", N);
     fprintf(out, "#ifndef NNRT_NO_FILE_IO\n#include \"nnrt_io.h\"\n#endif\n\n");
     fprintf(out, "struct %s_model {\n"
                  "    int max_batch;    /* samples per call at most */\n"

@@ -196,6 +196,7 @@ static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "rmean[c] = %s * rmean[c] + %s * (float)mean;", keep, mom);
     emit_line(e, "rvar[c] = %s * rvar[c] + %s * (float)(count > 1 ? var * count / (count - 1) : var);", keep, mom);
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", c * inner));
 }
 
 /* Keep threshold and scale of a dropout mask: keep when hash >= threshold. */
@@ -217,6 +218,26 @@ static void k_dropout_train(Emitter *e, const IrNode *n, bool backward)
 
 /* ---- losses ------------------------------------------------------------------ */
 
+/*
+ * bce_with_logits: the mean of max(x, 0) - x t + log1p(exp(-|x|)), the
+ * exponential and log1p through nnrt_vmath a stack block at a time.
+ */
+static void k_bce_loss(Emitter *e, long long d)
+{
+    emit_line(e, "const size_t count = (size_t)batch * %lld;", d);
+    emit_line(e, "double total = 0.0;");
+    emit_line(e, "float sp[NNRT_VMATH_BLOCK];  /* log1p(exp(-|x|)) of a block of logits */");
+    emit_line(e, "for (size_t i0 = 0; i0 < count; i0 += NNRT_VMATH_BLOCK) {");
+    emit_line(e, "const size_t len = count - i0 < NNRT_VMATH_BLOCK ? count - i0 : NNRT_VMATH_BLOCK;");
+    emit_line(e, "for (size_t i = 0; i < len; i++) sp[i] = -fabsf(x[i0 + i]);");
+    emit_line(e, "nnrt_vexp(sp, sp, len);");
+    emit_line(e, "nnrt_vlog1p(sp, sp, len);");
+    emit_line(e, "for (size_t i = 0; i < len; i++)");
+    emit_line(e, "    total += (double)(fmaxf(x[i0 + i], 0.0f) - x[i0 + i] * t[i0 + i] + sp[i]);");
+    emit_line(e, "}");
+    emit_line(e, "return (float)(total / ((double)batch * %lld));", d);
+}
+
 static void k_loss(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     long long d = numel_of(g, n->in[0]);
@@ -224,16 +245,18 @@ static void k_loss(Emitter *e, const IrGraph *g, const IrNode *n)
         emit_line(e, "double total = 0.0;");
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
-        emit_line(e, "float m = xr[0], s = 0.0f;");
+        emit_line(e, "float m = xr[0];");
         emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
-        emit_line(e, "for (int i = 0; i < %lld; i++) s += expf(xr[i] - m);", d);
-        emit_line(e, "total += (double)(m + logf(s) - xr[t[n]]);");
+        emit_line(e, "total += (double)(m + logf(nnrt_vexp_sum(xr, m, %lld)) - xr[t[n]]);", d);
         emit_line(e, "}");
         emit_line(e, "return (float)(total / batch);");
         return;
     }
-    static const char *term[] = {[IR_MSE] = "(x[i] - t[i]) * (x[i] - t[i])", [IR_L1] = "fabsf(x[i] - t[i])",
-                                 [IR_BCE_WITH_LOGITS] = "fmaxf(x[i], 0.0f) - x[i] * t[i] + log1pf(expf(-fabsf(x[i])))"};
+    if (n->op == IR_BCE_WITH_LOGITS) {
+        k_bce_loss(e, d);
+        return;
+    }
+    static const char *term[] = {[IR_MSE] = "(x[i] - t[i]) * (x[i] - t[i])", [IR_L1] = "fabsf(x[i] - t[i])"};
     emit_line(e, "double total = 0.0;");
     emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", d);
     emit_line(e, "    total += (double)(%s);", term[n->op]);
@@ -253,10 +276,9 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
         emit_line(e, "float *dr = dx + (size_t)n * %lld;", d);
         emit_line(e, "float m = xr[0], s = 0.0f;");
         emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
-        emit_line(e, "for (int i = 0; i < %lld; i++) {", d);
-        emit_line(e, "dr[i] = expf(xr[i] - m);");
-        emit_line(e, "s += dr[i];");
-        emit_line(e, "}");
+        emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = xr[i] - m;", d);
+        emit_line(e, "nnrt_vexp(dr, dr, %lld);", d);
+        emit_line(e, "for (int i = 0; i < %lld; i++) s += dr[i];", d);
         emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = dr[i] / s * scale;", d);
         emit_line(e, "dr[t[n]] -= scale;");
         emit_line(e, "}");
@@ -264,8 +286,10 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
     }
     static const char *grad[] = {[IR_MSE] = "2.0f * (x[i] - t[i])",
                                  [IR_L1] = "(float)((x[i] > t[i]) - (x[i] < t[i]))",
-                                 [IR_BCE_WITH_LOGITS] = "(1.0f / (1.0f + expf(-x[i])) - t[i])"};
+                                 [IR_BCE_WITH_LOGITS] = "(dx[i] - t[i])"};
     emit_line(e, "const float scale = %s / ((float)batch * %lld.0f);", w, d);
+    if (f->op == IR_BCE_WITH_LOGITS)
+        emit_line(e, "nnrt_vsigmoid(dx, x, (size_t)batch * %lld);  /* then dx = (sigmoid(x) - t) scale */", d);
     emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", d);
     emit_line(e, "    dx[i] = %s * scale;", grad[f->op]);
 }
@@ -578,7 +602,16 @@ static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *f)
     emit_line(e, "}");
 }
 
-/* d/dv of the unary elementwise ops, as an expression of g (dy), x or y. */
+/*
+ * d/dv of the unary elementwise ops, as an expression of dy, x or y; for
+ * gelu and silu of dx, where nnrt_vgelu_grad / nnrt_vsilu_grad put the
+ * derivative first (unary_grad_fn).
+ */
+static const char *unary_grad_fn(IrOp op)
+{
+    return op == IR_GELU ? "nnrt_vgelu_grad" : op == IR_SILU ? "nnrt_vsilu_grad" : NULL;
+}
+
 static const char *unary_grad(const IrGraph *g, const IrNode *f)
 {
     char buf[32];
@@ -588,9 +621,7 @@ static const char *unary_grad(const IrGraph *g, const IrNode *f)
     case IR_SIGMOID: return "dy[i] * y[i] * (1.0f - y[i])";
     case IR_TANH: return "dy[i] * (1.0f - y[i] * y[i])";
     case IR_GELU:
-        return "dy[i] * (0.5f * (1.0f + erff(x[i] * 0.707106781186547524f)) + "
-               "x[i] * 0.398942280401432678f * expf(-0.5f * x[i] * x[i]))";
-    case IR_SILU: return "dy[i] * (1.0f / (1.0f + expf(-x[i]))) * (1.0f + x[i] * (1.0f - 1.0f / (1.0f + expf(-x[i]))))";
+    case IR_SILU: return "dy[i] * dx[i]";
     case IR_MUL: return "dy[i] * other[i]";
     default: netc_unreachable();
     }
@@ -609,7 +640,8 @@ static void k_softmax_bwd(Emitter *e, const IrNode *f)
         emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = yr[i] * (dyr[i] - s);", l);
     } else {
         emit_line(e, "for (int i = 0; i < %d; i++) s += dyr[i];", l);
-        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = dyr[i] - expf(yr[i]) * s;", l);
+        emit_line(e, "nnrt_vexp(dxr, yr, %d);  /* softmax = exp(log_softmax) */", l);
+        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = dyr[i] - dxr[i] * s;", l);
     }
     emit_line(e, "}");
 }
@@ -714,6 +746,9 @@ static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
         break;
     }
     case IR_RELU: case IR_LEAKY_RELU: case IR_SIGMOID: case IR_TANH: case IR_GELU: case IR_SILU: case IR_MUL:
+        if (unary_grad_fn(f->op))
+            emit_line(e, "%s(dx, x, (size_t)batch * %lld);  /* d%s/dx, times dy below */", unary_grad_fn(f->op),
+                      (long long)ir_numel(&b->shape), ir_ops[f->op].name);
         emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++)", (long long)ir_numel(&b->shape));
         emit_line(e, "    dx[i] = %s;", unary_grad(g, f));
         break;

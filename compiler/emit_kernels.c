@@ -119,11 +119,18 @@ static bool epi_relu(const IrGraph *g, const IrNode *n)
     return n->a.epilogue && g->nodes[n->a.epilogue].op == IR_RELU;
 }
 
-/* A fused activation the GEMM cannot apply, as a pass over the output. */
+/*
+ * A fused activation the GEMM cannot apply, as a pass over the output:
+ * leaky_relu in a loop, the transcendental ones through nnrt_vmath.
+ */
 static void emit_act_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
 {
     if (!n->a.epilogue || epi_relu(g, n))
         return;
+    if (emit_vmath_fn(g->nodes[n->a.epilogue].op)) {
+        emit_vmath_pass(e, g, n, y, count);
+        return;
+    }
     emit_line(e, "for (size_t i = 0; i < %s; i++) {", count);
     emit_store(e, g, n, arena_printf(g->arena, "%s[i]", y), arena_printf(g->arena, "%s[i]", y));
     emit_line(e, "}");
@@ -314,28 +321,54 @@ static void k_conv_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
         emit_line(e, "(void)col;");
 }
 
-/* Unary elementwise ops: the expression of v computing y. */
+/*
+ * The runtime array function (nnrt_vmath.h) computing a transcendental
+ * activation, or NULL for relu and leaky_relu, which are inline
+ * expressions.  The transcendental ones run a whole tensor at a time so
+ * that SLEEF's vector functions see whole vectors.
+ */
+const char *emit_vmath_fn(IrOp op)
+{
+    switch (op) {
+    case IR_SIGMOID: return "nnrt_vsigmoid";
+    case IR_TANH: return "nnrt_vtanh";
+    case IR_GELU: return "nnrt_vgelu";
+    case IR_SILU: return "nnrt_vsilu";
+    default: return NULL;
+    }
+}
+
+/* relu and leaky_relu: the expression of v computing y. */
 static const char *elem_expr(const IrGraph *g, const IrNode *n)
 {
     char buf[32];
     switch (n->op) {
     case IR_RELU: return "v > 0.0f ? v : 0.0f";
     case IR_LEAKY_RELU: return arena_printf(g->arena, "v > 0.0f ? v : %s * v", emit_float(buf, sizeof buf, n->a.alpha));
-    case IR_SIGMOID: return "1.0f / (1.0f + expf(-v))";
-    case IR_TANH: return "tanhf(v)";
-    case IR_GELU: return "0.5f * v * (1.0f + erff(v * 0.707106781186547524f))";
-    case IR_SILU: return "v / (1.0f + expf(-v))";
     default: netc_unreachable();
     }
 }
 
 /*
- * Stores `val` into `dst`, through the node's fused activation if it has
- * one: "dst = val;" or "{ const float v = val; dst = <activation of v>; }".
+ * The node's fused transcendental activation, applied in place to the
+ * count floats at y once the kernel has stored them (emit_store left them
+ * as they were); nothing for other nodes.
+ */
+void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
+{
+    const char *fn = n->a.epilogue ? emit_vmath_fn(g->nodes[n->a.epilogue].op) : NULL;
+    if (fn)
+        emit_line(e, "%s(%s, %s, %s);  /* fused %s, in place */", fn, y, y, count, g->nodes[n->a.epilogue].name);
+}
+
+/*
+ * Stores `val` into `dst`, through the node's fused activation if it is
+ * inline: "dst = val;" or "{ const float v = val; dst = <activation of v>; }".
+ * A transcendental activation is left to emit_vmath_pass after the loop.
  */
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val)
 {
-    if (!n->a.epilogue) {
+    if (!n->a.epilogue || emit_vmath_fn(g->nodes[n->a.epilogue].op)) {
         emit_line(e, "%s = %s;", dst, val);
         return;
     }
@@ -348,6 +381,12 @@ void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, 
 
 static void k_unary(Emitter *e, const IrGraph *g, const IrNode *n)
 {
+    const char *fn = emit_vmath_fn(n->op);
+    if (fn) {
+        emit_line(e, "%s(y, x, (size_t)batch * %lld);  /* nnrt_vmath: SLEEF, or libm with NNRT_LIBM */", fn,
+                  numel(&n->shape));
+        return;
+    }
     emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", numel(&n->shape));
     emit_line(e, "const float v = x[i];");
     emit_line(e, "y[i] = %s;", elem_expr(g, n));
@@ -359,6 +398,7 @@ static void k_binary(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "for (size_t i = 0; i < (size_t)batch * %lld; i++) {", numel(&n->shape));
     emit_store(e, g, n, "y[i]", n->op == IR_ADD ? "x[i] + x2[i]" : "x[i] * x2[i]");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", numel(&n->shape)));
 }
 
 static void k_copy(Emitter *e, const IrNode *n)
@@ -415,6 +455,7 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     free(sum);
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
 }
 
 /* conv2d, direct: every output pixel is a dot product over its window. */
@@ -456,6 +497,7 @@ static void k_conv(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %d", f * ho * wo));
 }
 
 /* maxpool2d / avgpool2d; padding never wins a max and counts in an average. */
@@ -505,7 +547,10 @@ static void k_global_avgpool(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
 }
 
-/* softmax / log_softmax over the last dimension, max-shifted. */
+/*
+ * softmax / log_softmax over the last dimension, max-shifted; the
+ * exponentials of a row go through nnrt_vmath (the row's log stays libm's).
+ */
 static void k_softmax(Emitter *e, const IrNode *n)
 {
     int l = n->shape.dim[n->shape.ndim - 1];
@@ -515,16 +560,14 @@ static void k_softmax(Emitter *e, const IrNode *n)
     emit_line(e, "float *yr = y + r * %d;", l);
     emit_line(e, "float m = xr[0];");
     emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
-    emit_line(e, "float s = 0.0f;");
     if (n->op == IR_SOFTMAX) {
-        emit_line(e, "for (int i = 0; i < %d; i++) {", l);
-        emit_line(e, "yr[i] = expf(xr[i] - m);");
-        emit_line(e, "s += yr[i];");
-        emit_line(e, "}");
+        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m;", l);
+        emit_line(e, "nnrt_vexp(yr, yr, %d);", l);
+        emit_line(e, "float s = 0.0f;");
+        emit_line(e, "for (int i = 0; i < %d; i++) s += yr[i];", l);
         emit_line(e, "for (int i = 0; i < %d; i++) yr[i] /= s;", l);
     } else {
-        emit_line(e, "for (int i = 0; i < %d; i++) s += expf(xr[i] - m);", l);
-        emit_line(e, "const float ls = logf(s);");
+        emit_line(e, "const float ls = logf(nnrt_vexp_sum(xr, m, %d));", l);
         emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m - ls;", l);
     }
     emit_line(e, "}");
@@ -547,6 +590,7 @@ static void k_batchnorm(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", numel(&n->shape)));
 }
 
 static void k_layernorm(Emitter *e, const IrNode *n)

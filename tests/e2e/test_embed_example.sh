@@ -40,7 +40,7 @@ for cc in gcc clang; do
   diff <(grep '^sample' "$tmp/infer_$cc.txt") "$tmp/embedded_$cc.txt"
 
   # No malloc and no file I/O on the model's path.
-  for o in infer fashion_mlp nnrt_core nnrt_safetensors nnrt_model; do
+  for o in infer fashion_mlp nnrt_core nnrt_safetensors nnrt_model nnrt_vmath; do
     if nm -u "$out/embedded/$o.o" | grep -Ew 'malloc|calloc|realloc|free|fopen|fread|fwrite|open|read'; then
       echo "$o.o of the embedded build needs the symbols above"; exit 1
     fi

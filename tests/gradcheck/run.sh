@@ -9,7 +9,7 @@ suite_body() {
   name=$(basename "$f" .net)
   "$build/netc" emit "$f" -o "$out" --no-runtime &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -DNET="gc_$name" -Iruntime -I"$out" -o "$out/check" \
-      tests/gradcheck/gradcheck.c "$out/gc_$name.c" "$build/libnnrt.a" -lz -lm &&
+      tests/gradcheck/gradcheck.c "$out/gc_$name.c" "$build/libnnrt.a" -lz -lsleef -lm &&
   "$out/check"
 }
 

@@ -10,6 +10,7 @@
 #   }                                      #   status 0 means it passed
 #   ls tests/x/*.net | suite_run           # every case named on stdin
 #   grep -l dense tests/x/*.net | suite_run_gemm   # again, on the packed GEMM
+#   ls tests/x/act_*.net | suite_run_libm          # again, with VMATH=libm set
 #   suite_report "x"                       # results, tally, exit status
 #
 # A case prints `ok   NAME: <last line of its log>`, or `FAIL NAME` and the
@@ -43,16 +44,24 @@ suite_case_gemm() {
   NETC_FORCE_GEMM=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm:/"
 }
 
+# The same with VMATH=libm in the environment: the body should then build
+# with libm's transcendentals (-DNNRT_LIBM); the result line names the case
+# libm:NAME.
+suite_case_libm() {
+  VMATH=libm suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 libm:/"
+}
+
 # Runs a case function on each case named on stdin, nproc at a time, and adds
 # the result lines to $work/results.txt.
 suite_xargs() {
-  export -f suite_body suite_case suite_case_gemm
+  export -f suite_body suite_case suite_case_gemm suite_case_libm
   export suite_ext suite_tail
   xargs -P "$(nproc)" -I{} bash -c "$1"' "$1"' _ {} >> "$work/results.txt"
 }
 
 suite_run() { suite_xargs suite_case; }
 suite_run_gemm() { suite_xargs suite_case_gemm; }
+suite_run_libm() { suite_xargs suite_case_libm; }
 
 # Prints the sorted results and `LABEL: N passed, M failed`; fails if any did.
 suite_report() {

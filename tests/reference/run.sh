@@ -4,16 +4,19 @@
 # For each tests/reference/cases/<case>/: emit the net, compile it with the
 # prebuilt runtime (warnings are errors), run `predict` on the committed
 # weights and inputs, and compare every output with npycmp
-# (|got - expected| <= 1e-4 * max(1, |expected|)).
+# (|got - expected| <= 1e-4 * max(1, |expected|)).  The transcendentals run
+# on SLEEF (libnnrt.a's nnrt_vmath); the cases that use them run again with
+# nnrt_vmath.c compiled in with -DNNRT_LIBM and no -lsleef (libm:NAME).
 . "$(dirname "$0")/../lib/suite.sh"
 suite_tail=15
 
 suite_body() {
-  local dir=$1 out=$2 net f n inputs
+  local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef
+  if [ "${VMATH:-}" = libm ]; then vsrc="-DNNRT_LIBM runtime/nnrt_vmath.c"; vlib=; fi
   "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main &&
   net=$(basename "$(ls "$out"/*_main.c)" _main.c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -Iruntime -I"$out" -o "$out/bin" "$out/$net.c" "$out/${net}_main.c" \
-      "$build/libnnrt.a" -lz -lm &&
+      $vsrc "$build/libnnrt.a" -lz $vlib -lm &&
   inputs=() &&
   if [ -f "$dir/input.npy" ]; then inputs=(--input "$dir/input.npy"); else
     for f in "$dir"/input_*.npy; do n=$(basename "$f" .npy); inputs+=(--input "${n#input_}=$f"); done; fi &&
@@ -29,4 +32,6 @@ suite_body() {
 ls -d tests/reference/cases/*/ | suite_run
 # The dense and conv2d cases again with every layer on the packed GEMM.
 ls -d tests/reference/cases/{conv2d,dense}*/ | suite_run_gemm
+# The cases with transcendentals again on libm.
+ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax}*/ | suite_run_libm
 suite_report "reference"

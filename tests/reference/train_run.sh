@@ -9,7 +9,7 @@ suite_body() {
   "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime &&
   net=$(basename "$(ls "$out"/*.c)" .c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -DNET="$net" -Iruntime -I"$out" -o "$out/check" \
-      tests/reference/train_check.c "$out/$net.c" "$build/libnnrt.a" -lz -lm &&
+      tests/reference/train_check.c "$out/$net.c" "$build/libnnrt.a" -lz -lsleef -lm &&
   "$out/check" "$dir"
 }
 
