@@ -14,6 +14,10 @@ need=(
   "libsleef-dev:/usr/include/$(gcc -dumpmachine)/sleef.h"
   "libopenblas-dev:/usr/include/$(gcc -dumpmachine)/cblas.h"
   "clang:/usr/bin/clang"
+  # The AArch64 cross compiler and its libc (a recommendation of the former,
+  # which --no-install-recommends skips): tests/e2e/test_cross_aarch64.sh.
+  "gcc-aarch64-linux-gnu:/usr/bin/aarch64-linux-gnu-gcc"
+  "libc6-dev-arm64-cross:/usr/aarch64-linux-gnu/include/stdio.h"
   "python3-numpy:/usr/lib/python3/dist-packages/numpy/__init__.py"
   "dataset-fashion-mnist:/usr/share/datasets/fashion-mnist"
 )
