@@ -13,6 +13,7 @@
 typedef struct Emitter {
     FILE *out;   /* destination */
     int depth;   /* current indentation, in levels of 4 spaces */
+    const IrNode *unapplied;  /* node whose fused transcendental activation emit_store left to emit_vmath_pass */
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -45,6 +46,7 @@ void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
 const char *emit_vmath_fn(IrOp op);  /* "nnrt_vsigmoid", ..., NULL for relu and leaky_relu */
 void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count);
+void emit_check_applied(Emitter *e, const IrGraph *g);  /* dies if a kernel forgot its emit_vmath_pass */
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off);
 bool emit_conv_batched(const IrNode *n);

@@ -370,7 +370,7 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
 void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
 {
     const char *N = g->name;
-    Emitter e = {out, 0};
+    Emitter e = {out, 0, NULL};
     front_matter(out, g, o);
     fprintf(out, "#if defined(NNRT_PROFILE) && !defined(_POSIX_C_SOURCE)\n#define _POSIX_C_SOURCE 200809L  /* clock_gettime */\n#endif\n");
     fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n#include \"nnrt_threads.h\"\n#include \"nnrt_vmath.h\"\n\n", N);

@@ -781,6 +781,7 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     case IR_BWD: k_bwd(e, g, n); break;
     default: k_loss(e, g, n); break;
     }
+    emit_check_applied(e, g);
     emit_line(e, "}");
     emit_blank(e);
     if (emit_par_split(g, id, true))

@@ -101,6 +101,7 @@ void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %d", q.f * q.ho * q.wo));
 }
 
 void emit_conv_direct_dw(Emitter *e, const IrGraph *g, const IrNode *f)

@@ -357,19 +357,36 @@ static const char *elem_expr(const IrGraph *g, const IrNode *n)
 void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
 {
     const char *fn = n->a.epilogue ? emit_vmath_fn(g->nodes[n->a.epilogue].op) : NULL;
-    if (fn)
-        emit_line(e, "%s(%s, %s, %s);  /* fused %s, in place */", fn, y, y, count, g->nodes[n->a.epilogue].name);
+    if (!fn)
+        return;
+    emit_line(e, "%s(%s, %s, %s);  /* fused %s, in place */", fn, y, y, count, g->nodes[n->a.epilogue].name);
+    e->unapplied = NULL;
+}
+
+/*
+ * A kernel whose emit_store skipped a transcendental activation must have
+ * called emit_vmath_pass since; otherwise the activation would silently be
+ * missing from the generated code.
+ */
+void emit_check_applied(Emitter *e, const IrGraph *g)
+{
+    if (e->unapplied)
+        netc_die("kernel of %s stores its fused %s without emit_vmath_pass", e->unapplied->name,
+                 g->nodes[e->unapplied->a.epilogue].name);
 }
 
 /*
  * Stores `val` into `dst`, through the node's fused activation if it is
  * inline: "dst = val;" or "{ const float v = val; dst = <activation of v>; }".
- * A transcendental activation is left to emit_vmath_pass after the loop.
+ * A transcendental activation is left to emit_vmath_pass, which the kernel
+ * must call after its loop (emit_check_applied holds it to that).
  */
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val)
 {
     if (!n->a.epilogue || emit_vmath_fn(g->nodes[n->a.epilogue].op)) {
         emit_line(e, "%s = %s;", dst, val);
+        if (n->a.epilogue)
+            e->unapplied = n;
         return;
     }
     emit_line(e, "{");
@@ -664,6 +681,7 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
     case IR_CONCAT: k_concat(e, g, n); break;
     default: netc_die("no inference kernel for op %s", ir_ops[n->op].name);
     }
+    emit_check_applied(e, g);
     emit_line(e, "}");
     emit_blank(e);
     if (emit_par_split(g, id, false))
