@@ -64,12 +64,12 @@ static int usage(const NnrtModelDesc *d, FILE *out)
                 "  %s train --data X%s [--test-data X2%s] [--epochs E] [--batch B]\n"
                 "        [--lr LR] [--seed S] [--init W.safetensors] [--save OUT.safetensors] [--resume CKPT]\n"
                 "        [--steps K] [--no-shuffle] [--scale F] [--quiet] [--threads N]\n"
-                "  %s eval --weights W --data X%s [--batch B] [--scale F]%s\n",
+                "  %s eval --weights W --data X%s [--batch B] [--scale F]%s [--threads N]\n",
                 d->name, lab ? " --labels Y" : "", lab ? " --test-labels Y2" : "", d->name, lab ? " --labels Y" : "",
                 lab && d->acc_output >= 0 ? " [--confusion]" : "");
     fprintf(out,
             "  %s predict [--weights W.safetensors] --input X --output Y [--batch B] [--scale F] [--seed S]"
-            " [--print K]\n"
+            " [--print K] [--threads N]\n"
             "  %s bench [--batch B] [--steps K] [--threads N] [--json FILE]   (timings: see docs/performance.md)\n"
             "  %s summary\n",
             d->name, d->name, d->name);
