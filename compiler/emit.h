@@ -55,7 +55,8 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what);
 bool emit_conv_is_pointwise(const IrNode *n);
 /* emit_conv_direct.c: convolutions with few taps, without im2col. */
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n);
-void emit_conv_direct_dw(Emitter *e, const IrGraph *g, const IrNode *f);
+void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);
+void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);  /* before that kernel */
 
 /* emit_backward.c: training-mode forward kernels, loss and backward kernels. */
 bool emit_has_train_kernel(const IrGraph *g, int node);  /* forward differs in training */

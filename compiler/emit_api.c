@@ -388,6 +388,16 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    int64_t step;     /* training: optimizer steps taken */\n"
                  "    uint64_t seed;    /* training: dropout mask stream */\n};\n\n",
             N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN]);
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].sched.direct) {
+            fprintf(out, "/*\n * Eight floats as one value (a GCC/Clang vector extension), for the direct\n"
+                         " * convolutions' rows; %s_LD8 reads one from any float address.  Never passed\n"
+                         " * to or returned from a function, so no target needs a vector ABI.\n */\n"
+                         "typedef float %s_v8 __attribute__((vector_size(32)));\n"
+                         "typedef float %s_v8u __attribute__((vector_size(32), aligned(4), may_alias));\n"
+                         "#define %s_LD8(p) (*(const %s_v8u *)(p))\n\n", N, N, N, N, N);
+            break;
+        }
     emit_prof_table(out, g);
     emit_pack_bytes_fn(out, g);
     for (int i = 0; i < g->nnodes; i++) {

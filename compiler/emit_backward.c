@@ -472,7 +472,7 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         return;
     }
     if (f->sched.direct && b->a.wrt < 0) {
-        emit_conv_direct_dw(e, g, f);
+        emit_conv_direct_dw(e, g, (int)(b - g->nodes), f);
         return;
     }
     const IrAttrs *a = &f->a;
@@ -769,6 +769,8 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     emit_kernel_args(g, id, &a);
     if (n->op == IR_BWD && g->nodes[n->a.of].sched.gemm && emit_conv_batched(&g->nodes[n->a.of]))
         emit_conv_bwd_jobs(e, g, n, &g->nodes[n->a.of]);
+    if (n->op == IR_BWD && g->nodes[n->a.of].sched.direct && n->a.wrt < 0)
+        emit_conv_direct_dw_job(e, g, id, &g->nodes[n->a.of]);
     emit_kernel_comment(e, g, id);
     if (n->op == IR_BATCHNORM || n->op == IR_DROPOUT)
         fprintf(e->out, "/* (training mode: %s) */\n",

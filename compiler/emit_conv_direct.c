@@ -52,89 +52,154 @@ static int filter_block(int f)
     return 1;
 }
 
-/* Copies sample xn into the zero-padded xp[c][hp][wp] (a local array). */
-static void emit_pad_copy(Emitter *e, const Geom *q)
+/* Copies sample xn into the zero-padded local xp[c][hp][wp] (wp: whole vectors plus the window). */
+static void emit_padded_sample(Emitter *e, const Geom *q, int wp)
 {
-    emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q->c * q->hp * q->wp, q->c, q->hp, q->wp);
+    emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q->c * q->hp * wp, q->c, q->hp, wp);
     emit_line(e, "memset(xp, 0, sizeof xp);");
-    int rows = q->h < q->hp - q->pt ? q->h : q->hp - q->pt;
-    int cols = q->w < q->wp - q->pl ? q->w : q->wp - q->pl;
     emit_line(e, "for (int c = 0; c < %d; c++)", q->c);
-    emit_line(e, "    for (int ih = 0; ih < %d; ih++)", rows);
+    emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q->h < q->hp - q->pt ? q->h : q->hp - q->pt);
     emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q->hp,
-              q->pt, q->wp, q->pl, q->h, q->w, cols);
-}
-
-/* The offset in xp of tap t's row for output row oh (as C text). */
-static const char *tap_row(const IrGraph *g, const Geom *q, int t)
-{
-    int c = t / (q->k * q->k), kh = t / q->k % q->k, kw = t % q->k;
-    return arena_printf(g->arena, "xp[(%d + oh) * %d + ow + %d]", c * q->hp + kh, q->wp, kw);
+              q->pt, wp, q->pl, q->h, q->w, q->w < wp - q->pl ? q->w : wp - q->pl);
 }
 
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     Geom q = geom(g, n);
-    int fb = filter_block(q.f);
+    int fb = filter_block(q.f), wv = (q.wo + 7) / 8 * 8, wp = wv + q.k - 1;
+    const char *N = g->name;
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
     emit_line(e, "float *yn = y + (size_t)n * %d;", q.f * q.ho * q.wo);
-    emit_pad_copy(e, &q);
-    emit_line(e, "/* %d filters at a time, their sums in registers */", fb);
+    emit_padded_sample(e, &q, wp);
+    emit_line(e, "/* %d filters at a time, eight columns per vector, the sums in registers */", fb);
     emit_line(e, "for (int f0 = 0; f0 < %d; f0 += %d) {", q.f, fb);
     emit_line(e, "const float *wf = w + (size_t)f0 * %d;", q.taps);
     emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
-    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
+    emit_line(e, "float row[%d][%d];", fb, wv);
+    emit_line(e, "for (int j = 0; j < %d; j += 8) {", wv);
     for (int b = 0; b < fb; b++)
-        emit_line(e, "float s%d = %s;", b, n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
+        emit_line(e, "%s_v8 s%d = (%s_v8){0} + %s;", N, b, N, n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
     for (int t = 0; t < q.taps; t++) {
+        int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
         emit_line(e, "{");
-        emit_line(e, "const float v = %s;", tap_row(g, &q, t));
+        emit_line(e, "const %s_v8 v = %s_LD8(xp + (%d + oh) * %d + j + %d);", N, N, c * q.hp + kh, wp, kw);
         for (int b = 0; b < fb; b++)
             emit_line(e, "s%d += wf[%d] * v;", b, b * q.taps + t);
         emit_line(e, "}");
     }
     for (int b = 0; b < fb; b++)
+        emit_line(e, "memcpy(row[%d] + j, &s%d, sizeof s%d);", b, b, b);
+    emit_line(e, "}");
+    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
+    for (int b = 0; b < fb; b++)
         emit_store(e, g, n, arena_printf(g->arena, "yn[((f0 + %d) * %d + oh) * %d + ow]", b, q.ho, q.wo),
-                   arena_printf(g->arena, "s%d", b));
+                   arena_printf(g->arena, "row[%d][ow]", b));
     emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "yn", arena_printf(g->arena, "%d", q.f * q.ho * q.wo));
     emit_line(e, "}");
-    emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %d", q.f * q.ho * q.wo));
 }
 
-void emit_conv_direct_dw(Emitter *e, const IrGraph *g, const IrNode *f)
+/* Taps whose sums stay in registers together in the weight gradient. */
+enum { DW_TAP_BLOCK = 12 };
+
+/*
+ * The weight gradient: for filter f and tap t, dw[f][t] = sum over samples,
+ * rows and columns of dy * the tap's shifted input.  Eight columns at a time
+ * are one vector (the rows are padded to whole vectors with zeros: dy's copy
+ * gp and the input's xp), and a block of taps keeps its eight-lane partial
+ * sums in registers over a sample's rows; the lanes are added in order at
+ * the end.  The order of every sum is fixed by the shape alone.
+ */
+static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const char *job)
 {
     Geom q = geom(g, f);
-    emit_line(e, "float part[%d][%d];  /* per tap and output column, summed over samples and rows */", q.taps, q.wo);
-    emit_line(e, "for (int f = 0; f < %d; f++) {", q.f);
+    int wv = (q.wo + 7) / 8 * 8, wp = wv + q.k - 1, chunks = wv / 8;
+    const char *N = g->name;
+    int nacc = q.f * q.taps + (f->a.bias ? q.f : 0);
+    emit_line(e, "static void %s_filters(void *ctx, int f0, int f1)", job);
+    emit_line(e, "{");
+    emit_line(e, "const %s_args *a = ctx;", job);
+    emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
+    emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
+    emit_line(e, "const int batch = a->batch;");
+    emit_line(e, "%s_v8 part[%d];  /* 8-lane partial sums: per filter and tap%s (filters f0..f1-1 used) */", N, nacc,
+              f->a.bias ? ", then per filter for the bias" : "");
     emit_line(e, "memset(part, 0, sizeof part);");
-    if (f->a.bias)
-        emit_line(e, "float pb[%d] = {0};", q.wo);
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
-    emit_line(e, "const float *dyf = dy + ((size_t)n * %d + f) * %d;", q.f, q.ho * q.wo);
-    emit_pad_copy(e, &q);
-    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
-    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
-    emit_line(e, "const float gy = dyf[oh * %d + ow];", q.wo);
-    if (f->a.bias)
-        emit_line(e, "pb[ow] += gy;");
-    for (int t = 0; t < q.taps; t++)
-        emit_line(e, "part[%d][ow] += gy * %s;", t, tap_row(g, &q, t));
+    emit_padded_sample(e, &q, wp);
+    emit_line(e, "for (int f = f0; f < f1; f++) {");
+    emit_line(e, "float gp[%d];  /* dy of the sample and filter, rows padded to %d */", q.ho * wv, wv);
+    if (wv != q.wo)
+        emit_line(e, "memset(gp, 0, sizeof gp);");
+    emit_line(e, "for (int oh = 0; oh < %d; oh++)", q.ho);
+    emit_line(e, "    memcpy(gp + oh * %d, dy + (((size_t)n * %d + f) * %d + oh) * %d, sizeof(float) * %d);", wv, q.f, q.ho,
+              q.wo, q.wo);
+    for (int t0 = 0; t0 < q.taps; t0 += DW_TAP_BLOCK) {
+        int t1 = t0 + DW_TAP_BLOCK < q.taps ? t0 + DW_TAP_BLOCK : q.taps;
+        bool bias = f->a.bias && t0 == 0;
+        emit_line(e, "{  /* taps %d..%d */", t0, t1 - 1);
+        for (int t = t0; t < t1; t++)
+            emit_line(e, "%s_v8 a%d = part[f * %d + %d];", N, t, q.taps, t);
+        if (bias)
+            emit_line(e, "%s_v8 ab = part[%d + f];", N, q.f * q.taps);
+        emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
+        emit_line(e, "for (int j = 0; j < %d; j += 8) {", chunks * 8);
+        emit_line(e, "const %s_v8 gv = %s_LD8(gp + oh * %d + j);", N, N, wv);
+        if (bias)
+            emit_line(e, "ab += gv;");
+        for (int t = t0; t < t1; t++) {
+            int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
+            emit_line(e, "a%d += gv * %s_LD8(xp + (%d + oh) * %d + j + %d);", t, N, c * q.hp + kh, wp, kw);
+        }
+        emit_line(e, "}");
+        emit_line(e, "}");
+        for (int t = t0; t < t1; t++)
+            emit_line(e, "part[f * %d + %d] = a%d;", q.taps, t, t);
+        if (bias)
+            emit_line(e, "part[%d + f] = ab;", q.f * q.taps);
+        emit_line(e, "}");
+    }
     emit_line(e, "}");
     emit_line(e, "}");
-    emit_line(e, "}");
+    emit_line(e, "for (int f = f0; f < f1; f++) {");
     emit_line(e, "for (int t = 0; t < %d; t++) {", q.taps);
     emit_line(e, "float s = 0.0f;");
-    emit_line(e, "for (int ow = 0; ow < %d; ow++) s += part[t][ow];", q.wo);
+    emit_line(e, "for (int l = 0; l < 8; l++) s += part[f * %d + t][l];", q.taps);
     emit_line(e, "dw[f * %d + t] = s;", q.taps);
     emit_line(e, "}");
     if (f->a.bias) {
-        emit_line(e, "float sb = 0.0f;");
-        emit_line(e, "for (int ow = 0; ow < %d; ow++) sb += pb[ow];", q.wo);
-        emit_line(e, "dbias[f] = sb;");
+        emit_line(e, "float s = 0.0f;");
+        emit_line(e, "for (int l = 0; l < 8; l++) s += part[%d + f][l];", q.f * q.taps);
+        emit_line(e, "dbias[f] = s;");
     }
     emit_line(e, "}");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+/* The weight gradient's job over a range of filters, emitted before the kernel b. */
+void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode *f)
+{
+    const char *job = emit_train_kernel_name(g, b);
+    emit_line(e, "typedef struct %s_args {", job);
+    emit_line(e, "const float *dy, *x;");
+    emit_line(e, "float *dw, *dbias;");
+    emit_line(e, "int batch;");
+    emit_line(e, "} %s_args;", job);
+    emit_blank(e);
+    emit_dw_filters(e, g, f, job);
+}
+
+/* The weight gradient kernel: its filters split over the pool (each filter's sums are one task's). */
+void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
+{
+    Geom q = geom(g, f);
+    const char *job = emit_train_kernel_name(g, b);
+    emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
+    emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %d, %d, %s_filters, &a);", q.f, 2 * q.taps * q.ho * q.wo, 32768,
+              job);
 }
