@@ -40,8 +40,10 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o);
 void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o);
 
 /* emit_kernels.c: one static function per computed node. */
-void emit_kernel(Emitter *e, const IrGraph *g, int node);
+void emit_kernel(Emitter *e, const IrGraph *g, int node);            /* as the forward pass runs it */
+void emit_kernel_unfolded(Emitter *e, const IrGraph *g, int node);   /* a node with a fold, as train_step runs it */
 const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d_1" */
+const char *emit_infer_kernel_name(const IrGraph *g, int node);  /* the same, "_bn" when a batchnorm is folded in */
 void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
 const char *emit_vmath_fn(IrOp op);  /* "nnrt_vsigmoid", ..., NULL for relu and leaky_relu */

@@ -148,13 +148,17 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "#define %s_WORK_FLOATS %lld  /* workspace per sample (%lld without reuse) */\n", U,
             (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats_noreuse[PLAN_INFER]);
     fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the GEMM convolutions, per sample */\n", U, (long long)g->col_floats);
+    if (g->fold_floats)
+        fprintf(out, "#define %s_FOLD_FLOATS %lld  /* weights and biases with batchnorm folded in, for inference */\n", U,
+                (long long)g->fold_floats);
     fprintf(out, "#define %s_PACK_BYTES %lld  /* GEMM packing workspace for one thread (any batch up to 65536) */\n", U,
             (long long)emit_pack_bound(g, false));
     fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples, with one\n"
                  " * thread; with a thread pool (nnrt_threads.h) ask %s_arena_bytes(). */\n", N, N);
     fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)%d + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%d) + \\\n"
-                 "     (size_t)%s_PACK_BYTES + (size_t)(B) * (%s_WORK_FLOATS + %s_COL_FLOATS) * 4)\n\n",
-            U, ARENA_SLACK, U, g->nparams, U, U, U);
+                 "     (size_t)%s_PACK_BYTES + %s(size_t)(B) * (%s_WORK_FLOATS + %s_COL_FLOATS) * 4)\n\n",
+            U, ARENA_SLACK, U, g->nparams, U, g->fold_floats ? arena_printf(g->arena, "(size_t)%s_FOLD_FLOATS * 4 + ", U) : "",
+            U, U);
     fprintf(out, "typedef struct %s_model %s_model;\n\n", N, N);
     fprintf(out, "size_t %s_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* Lays a model out in the caller's arena; parameters start initialized from seed 0. */\n");
@@ -211,6 +215,75 @@ void emit_kernel_call(Emitter *e, const IrGraph *g, int prof, const char *lhs, c
     fputs("));\n", e->out);
 }
 
+const char *emit_fold_stale(const IrGraph *g)
+{
+    return g->fold_floats ? "    m->fold_stale = 1;\n" : "";
+}
+
+/* Offset in the parameter block of node's parameter with that role, or -1. */
+static int64_t param_off(const IrGraph *g, const IrNode *n, IrParamRole role)
+{
+    for (int i = 0; i < n->nparam; i++)
+        if (g->params[n->param[i]].role == role)
+            return g->param_off[n->param[i]];
+    return -1;
+}
+
+/* One fold: producer n's weight and bias with batchnorm n->a.fold folded in. */
+static void emit_fold_one(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    const IrNode *bn = &g->nodes[n->a.fold];
+    long long k = (long long)(ir_numel(&g->params[n->param[0]].shape) / n->a.units), b = param_off(g, n, IRP_BIAS);
+    char eps[32];
+    emit_line(e, "/* %s + %s */", n->name, bn->name);
+    emit_line(e, "{");
+    emit_line(e, "const float *w = p + %lld;", (long long)param_off(g, n, IRP_WEIGHT));
+    if (b >= 0)
+        emit_line(e, "const float *b = p + %lld;", b);
+    emit_line(e, "const float *gamma = p + %lld, *beta = p + %lld;", (long long)param_off(g, bn, IRP_WEIGHT),
+              (long long)param_off(g, bn, IRP_BIAS));
+    emit_line(e, "const float *rmean = p + %lld, *rvar = p + %lld;", (long long)param_off(g, bn, IRP_RUNNING_MEAN),
+              (long long)param_off(g, bn, IRP_RUNNING_VAR));
+    emit_line(e, "float *fw = m->fold + %lld, *fb = m->fold + %lld;", (long long)n->fold_off[0], (long long)n->fold_off[1]);
+    emit_line(e, "for (int c = 0; c < %d; c++) {", n->a.units);
+    emit_line(e, "const float s = gamma[c] / sqrtf(rvar[c] + %s);", emit_float(eps, sizeof eps, bn->a.eps));
+    emit_line(e, "for (int i = 0; i < %lld; i++)", k);
+    emit_line(e, "    fw[(size_t)c * %lld + i] = w[(size_t)c * %lld + i] * s;", k, k);
+    emit_line(e, b >= 0 ? "fb[c] = (b[c] - rmean[c]) * s + beta[c];" : "fb[c] = beta[c] - rmean[c] * s;  /* no bias */");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+/*
+ * <net>_fold: the weights the forward pass uses where a batchnorm is
+ * folded into the conv2d/dense before it (compiler/fold.c).  They are
+ * computed from the parameter block, never loaded or saved, and the
+ * forward pass recomputes them first whenever m->fold_stale is set: by
+ * create and init, load, load_file, param and the descriptor's
+ * param_block (both hand out a writable pointer), and every train step.
+ * train_step never reads them: training computes batchnorm on batch
+ * statistics.
+ */
+static void emit_fold_fn(Emitter *e, const IrGraph *g)
+{
+    if (!g->fold_floats)
+        return;
+    fprintf(e->out, "/*\n * Folds batchnorm into the weights of the layer before it, for the forward pass:\n"
+                    " * with s[c] = gamma[c] / sqrt(running_var[c] + eps), W'[c] = W[c] s[c] and\n"
+                    " * b'[c] = (b[c] - running_mean[c]) s[c] + beta[c].  Recomputed from the\n"
+                    " * parameters before a forward pass whenever they may have changed\n"
+                    " * (m->fold_stale: create, init, load, param, param_block, train_step).\n */\n");
+    fprintf(e->out, "static void %s_fold(%s_model *m)\n", g->name, g->name);
+    emit_line(e, "{");
+    emit_line(e, "const float *const p = m->params;");
+    for (int i = 0; i < g->nforward; i++)
+        if (g->nodes[i].a.fold)
+            emit_fold_one(e, g, &g->nodes[i]);
+    emit_line(e, "m->fold_stale = 0;");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
 static void emit_forward(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
@@ -224,6 +297,10 @@ static void emit_forward(Emitter *e, const IrGraph *g)
     emit_line(e, "{");
     emit_line(e, "if (batch < 1 || batch > m->max_batch)");
     emit_line(e, "    return -1;");
+    if (g->fold_floats) {
+        emit_line(e, "if (m->fold_stale)");
+        emit_line(e, "    NNRT_PROF(&%s_prof[%d], 1, %s_fold(m));", N, PROF_FOLD(g), N);
+    }
     emit_line(e, "float *const work = m->work;");
     emit_line(e, "const float *const p = m->params;");
     emit_line(e, "const size_t mb = (size_t)m->max_batch;");
@@ -235,7 +312,7 @@ static void emit_forward(Emitter *e, const IrGraph *g)
             continue;
         KArgs a;
         emit_infer_kernel_args(g, i, PLAN_INFER, &a);
-        emit_kernel_call(e, g, PROF_INFER(g, i), NULL, emit_par_name(g, i, false, emit_kernel_name(g, i)), &a);
+        emit_kernel_call(e, g, PROF_INFER(g, i), NULL, emit_par_name(g, i, false, emit_infer_kernel_name(g, i)), &a);
     }
     emit_line(e, "return 0;");
     emit_line(e, "}");
@@ -299,7 +376,9 @@ static void emit_desc(FILE *out, const IrGraph *g)
     fprintf(out, "};\n\n");
     fprintf(out, "static void *%s_create_v(void *arena, size_t bytes, int max_batch, NnrtError *err)\n{\n"
                  "    return %s_create(arena, bytes, max_batch, err);\n}\n\n", N, N);
-    fprintf(out, "static float *%s_param_block(void *m)\n{\n    return ((%s_model *)m)->params;\n}\n\n", N, N);
+    fprintf(out, "static float *%s_param_block(void *m)\n{\n%s    return ((%s_model *)m)->params;\n}\n\n", N,
+            g->fold_floats ? arena_printf(g->arena, "    ((%s_model *)m)->fold_stale = 1;  /* the caller may write */\n", N) : "",
+            N);
     fprintf(out, "static int %s_forward_v(void *m, int batch, const float *const *in, float *const *out)\n{\n", N);
     fprintf(out, "    (void)in;\n    return %s_forward(m, batch", N);
     for (int i = 0; i < nin; i++)
@@ -322,7 +401,7 @@ static void emit_desc(FILE *out, const IrGraph *g)
             nin, g->noutputs, nlab, N, N, N, g->nparams, N, emit_upper(g->arena, N));
     fprintf(out, "    %s_arena_bytes, %s_create_v, %s_param_block, %s_forward_v,\n", N, N, N, N);
     emit_train_desc_fields(out, g);
-    fprintf(out, "#ifdef NNRT_PROFILE\n    %s_prof, %d,\n#else\n    NULL, 0,\n#endif\n};\n\n", N, PROF_UPDATE(g) + 1);
+    fprintf(out, "#ifdef NNRT_PROFILE\n    %s_prof, %d,\n#else\n    NULL, 0,\n#endif\n};\n\n", N, PROF_COUNT(g));
 }
 
 static void emit_api_functions(FILE *out, const IrGraph *g)
@@ -346,25 +425,33 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
             "    m->state[0] = m->state[1] = m->state[2] = NULL;\n"
             "    m->step = 0;\n"
             "    m->seed = 0;\n"
-            "    m->params = nnrt_arena_alloc(&a, sizeof(float) * %s_PARAM_FLOATS, 64);\n"
+            "    m->params = nnrt_arena_alloc(&a, sizeof(float) * %s_PARAM_FLOATS, 64);\n%s"
             "    m->scratch = nnrt_arena_alloc(&a, NNRT_LOAD_SCRATCH_BYTES(%d), 64);\n"
             "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_COL_FLOATS * (size_t)max_batch + 4, 64);\n"
             "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 0) + 64, 64);\n"
             "    m->work = nnrt_arena_alloc(&a, sizeof(float) * %s_WORK_FLOATS * (size_t)max_batch, 64);\n"
             "    %s_init(m, 0);\n    return m;\n}\n\n",
-            N, N, N, N, N, N, N, U, g->nparams, U, N, U, N);
-    fprintf(out, "void %s_init(%s_model *m, uint64_t seed)\n{\n    nnrt_init_params(&%s_desc, m->params, seed);\n}\n\n", N, N, N);
-    fprintf(out, "int %s_load(%s_model *m, const void *safetensors, size_t len, NnrtError *err)\n{\n"
-                 "    return nnrt_load_params(&%s_desc, m->params, safetensors, len, \"weights\", m->scratch, err);\n}\n\n", N, N, N);
-    fprintf(out, "#ifndef NNRT_NO_FILE_IO\nint %s_load_file(%s_model *m, const char *path, NnrtError *err)\n{\n"
-                 "    return nnrt_load_params_file(&%s_desc, m->params, path, m->scratch, err);\n}\n\n", N, N, N);
+            N, N, N, N, N, N, N, U,
+            g->fold_floats ? arena_printf(g->arena, "    m->fold = nnrt_arena_alloc(&a, sizeof(float) * %s_FOLD_FLOATS, 64);\n", U)
+                           : "",
+            g->nparams, U, N, U, N);
+    const char *stale = emit_fold_stale(g);
+    fprintf(out, "void %s_init(%s_model *m, uint64_t seed)\n{\n%s    nnrt_init_params(&%s_desc, m->params, seed);\n}\n\n", N, N,
+            stale, N);
+    fprintf(out, "int %s_load(%s_model *m, const void *safetensors, size_t len, NnrtError *err)\n{\n%s"
+                 "    return nnrt_load_params(&%s_desc, m->params, safetensors, len, \"weights\", m->scratch, err);\n}\n\n", N, N,
+            stale, N);
+    fprintf(out, "#ifndef NNRT_NO_FILE_IO\nint %s_load_file(%s_model *m, const char *path, NnrtError *err)\n{\n%s"
+                 "    return nnrt_load_params_file(&%s_desc, m->params, path, m->scratch, err);\n}\n\n", N, N, stale, N);
     fprintf(out, "int %s_save(%s_model *m, const char *path, NnrtError *err)\n{\n"
                  "    return nnrt_save_params_file(&%s_desc, m->params, path, err);\n}\n#endif\n\n", N, N, N);
-    fprintf(out, "float *%s_param(%s_model *m, const char *name)\n{\n"
+    fprintf(out, "float *%s_param(%s_model *m, const char *name)\n{\n%s"
                  "    for (int i = 0; i < %s_NUM_PARAMS; i++)\n"
                  "        if (strcmp(%s_params[i].name, name) == 0)\n"
                  "            return m->params + %s_params[i].offset;\n"
-                 "    return NULL;\n}\n", N, N, U, N, N);
+                 "    return NULL;\n}\n", N, N,
+            g->fold_floats ? arena_printf(g->arena, "    m->fold_stale = 1;  /* the caller may write through the pointer (%s_fold) */\n", N)
+                           : "", U, N, N);
 }
 
 void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
@@ -386,8 +473,10 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    float *state[3];  /* training: optimizer state, laid out like grad */\n"
                  "    float *stats;     /* training: batchnorm batch statistics */\n"
                  "    int64_t step;     /* training: optimizer steps taken */\n"
-                 "    uint64_t seed;    /* training: dropout mask stream */\n};\n\n",
-            N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN]);
+                 "    uint64_t seed;    /* training: dropout mask stream */\n%s};\n\n",
+            N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
+            g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
+                             "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].sched.direct) {
             fprintf(out, "/*\n * Eight floats as one value (a GCC/Clang vector extension), for the direct\n"
@@ -404,6 +493,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
         if (emit_is_infer_call(g, i))
             emit_kernel(&e, g, i);
     }
+    emit_fold_fn(&e, g);
     emit_forward(&e, g);
     emit_train_source(&e, g);
     emit_desc(out, g);
@@ -417,10 +507,19 @@ void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    return nnrt_cli_main(&%s_desc, argc, argv);\n}\n", g->name, g->name);
 }
 
+/* " + batchnorm_1 folded + relu": what a kernel with a fold computes besides its op. */
+static const char *folded_desc(const IrGraph *g, const IrNode *n)
+{
+    const IrNode *bn = &g->nodes[n->a.fold];
+    if (!bn->a.epilogue)
+        return arena_printf(g->arena, " + %s folded", bn->name);
+    return arena_printf(g->arena, " + %s folded + %s", bn->name, ir_ops[g->nodes[bn->a.epilogue].op].name);
+}
+
 /* Names and FLOPs of every kernel call, for `BIN bench` (compiled with -DNNRT_PROFILE). */
 void emit_prof_table(FILE *out, const IrGraph *g)
 {
-    fprintf(out, "#ifdef NNRT_PROFILE\nstatic NnrtProfEntry %s_prof[%d] = {\n", g->name, PROF_UPDATE(g) + 1);
+    fprintf(out, "#ifdef NNRT_PROFILE\nstatic NnrtProfEntry %s_prof[%d] = {\n", g->name, PROF_COUNT(g));
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         int64_t f, b;
@@ -428,19 +527,22 @@ void emit_prof_table(FILE *out, const IrGraph *g)
         const char *what = n->op == IR_BWD ? "backward" : ir_ops[n->op].name;
         const char *fused = n->a.epilogue ? arena_printf(g->arena, " + %s", ir_ops[g->nodes[n->a.epilogue].op].name) : "";
         if (emit_is_infer_call(g, i))
-            fprintf(out, "    [%d] = {\"%s (%s%s)\", \"forward\", %lld, 0, 0, 0},\n", PROF_INFER(g, i), n->name, what, fused,
-                    (long long)f);
+            fprintf(out, "    [%d] = {\"%s (%s%s)\", \"forward\", %lld, 0, 0, 0},\n", PROF_INFER(g, i), n->name, what,
+                    n->a.fold ? folded_desc(g, n) : fused, (long long)f);
         if (emit_is_train_call(g, i))
             fprintf(out, "    [%d] = {\"%s (%s%s)\", \"%s\", %lld, 0, 0, 0},\n", PROF_TRAIN(g, i), n->name, what, fused,
                     i < g->nforward ? "train-forward" : "backward",
                     (long long)(n->op == IR_BWD ? ir_bwd_flops(g, n) : f));
     }
-    fprintf(out, "    [%d] = {\"optimizer update\", \"update\", 0, 0, 0, 0},\n};\n#endif\n\n", PROF_UPDATE(g));
+    fprintf(out, "    [%d] = {\"optimizer update\", \"update\", 0, 0, 0, 0},\n", PROF_UPDATE(g));
+    if (g->fold_floats)
+        fprintf(out, "    [%d] = {\"batchnorm fold (%s_fold, when stale)\", \"forward\", 0, 0, 0, 0},\n", PROF_FOLD(g), g->name);
+    fprintf(out, "};\n#endif\n\n");
 }
 
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
 {
-    int64_t bytes = ARENA_SLACK + 4 * g->param_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams) +
+    int64_t bytes = ARENA_SLACK + 4 * g->param_floats + 4 * g->fold_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams) +
                     emit_pack_bound(g, false) + batch * 4 * (g->work_floats[PLAN_INFER] + g->col_floats);
     if (!train)
         return bytes;

@@ -55,8 +55,13 @@ bool emit_is_train_call(const IrGraph *g, int i);
 #define PROF_INFER(g, i) (i)
 #define PROF_TRAIN(g, i) ((g)->nnodes + (i))
 #define PROF_UPDATE(g) (2 * (g)->nnodes)
+#define PROF_FOLD(g) (2 * (g)->nnodes + 1)
+#define PROF_COUNT(g) (2 * (g)->nnodes + 2)
 void emit_prof_table(FILE *out, const IrGraph *g);
 int64_t emit_pack_bound(const IrGraph *g, bool train);  /* one thread, any batch up to 65536 */
+
+/* The statement marking the folded weights stale ("    m->fold_stale = 1;\n"), or "" for a net without folds. */
+const char *emit_fold_stale(const IrGraph *g);
 
 /* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
 const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);

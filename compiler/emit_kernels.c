@@ -9,6 +9,14 @@
  *
  * Argument names: x (first input), x2 (second input), the parameters by
  * role (w, bias, rmean, rvar), y (output).
+ *
+ * A conv2d or dense with a batchnorm folded into it (fold.c) has two
+ * kernels: inference's, `<kernel>_bn`, which is the same op with a bias
+ * and the batchnorm's epilogue, reading the folded weight and bias that
+ * `<net>_fold` computes (emit_api.c); and train_step's, the node as
+ * written.  The folded one is emitted from a copy of the node with those
+ * attributes, so every loop nest (direct, GEMM, batched GEMM) folds
+ * without knowing about it.
  */
 #include "emit.h"
 #include "emit_int.h"
@@ -40,8 +48,15 @@ static long long numel(const IrShape *s)
     return (long long)ir_numel(s);
 }
 
-/* The comment block above a kernel. */
-void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
+/* The name of node's kernel in the forward pass: `<kernel>_bn` when a batchnorm is folded into it. */
+const char *emit_infer_kernel_name(const IrGraph *g, int node)
+{
+    const char *name = emit_kernel_name(g, node);
+    return g->nodes[node].a.fold ? arena_printf(g->arena, "%s_bn", name) : name;
+}
+
+/* The comment block above a kernel; fold: its inference variant, with the batchnorm folded in. */
+static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
 {
     const IrNode *n = &g->nodes[id];
     const IrAttrs *a = &n->a;
@@ -81,10 +96,23 @@ void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
     }
     if (n->a.epilogue)
         emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[n->a.epilogue].op].name, g->nodes[n->a.epilogue].name);
+    if (fold) {
+        const IrNode *bn = &g->nodes[a->fold];
+        emit_line(e, " *   %s folded in (eps %g): weight and bias from %s_fold, for inference", bn->name, bn->a.eps, g->name);
+        if (bn->a.epilogue)
+            emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[bn->a.epilogue].op].name, g->nodes[bn->a.epilogue].name);
+    } else if (a->fold) {
+        emit_line(e, " *   train_step's; the forward pass folds %s into %s_bn", g->nodes[a->fold].name, emit_kernel_name(g, id));
+    }
     char fl[32];
     snprintf(fl, sizeof fl, "%lld", (long long)fwd);
     emit_line(e, " *   %s FLOPs per sample; %s:%d:%d", fl, g->src->path, line, col);
     emit_line(e, " */");
+}
+
+void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
+{
+    kernel_comment(e, g, id, false);
 }
 
 /* A forward kernel's arguments, with their expressions in plan (PLAN_INFER or PLAN_TRAIN). */
@@ -96,7 +124,11 @@ void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
     for (int i = 0; i < n->nin; i++)
         emit_add_arg(a, "const float *restrict", i ? "x2" : "x", emit_tensor_ptr(g, plan, n->in[i]),
                      numel(in_shape(g, n, i)));
-    for (int i = 0; i < n->nparam; i++)
+    if (plan == PLAN_INFER && n->a.fold) {  /* the batchnorm folded in: W' and b' from the fold block */
+        emit_add_arg(a, "const float *restrict", "w", arena_printf(g->arena, "m->fold + %lld", (long long)n->fold_off[0]), 0);
+        emit_add_arg(a, "const float *restrict", "bias", arena_printf(g->arena, "m->fold + %lld", (long long)n->fold_off[1]), 0);
+    }
+    for (int i = 0; i < n->nparam && !(plan == PLAN_INFER && n->a.fold); i++)
         emit_add_arg(a, "const float *restrict", PARAM_ARG[g->params[n->param[i]].role],
                      arena_printf(g->arena, "p + %lld", (long long)g->param_off[n->param[i]]), 0);
     emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
@@ -231,10 +263,16 @@ void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, 
                   tensor, f, hw, gemm, hw, hw);
 }
 
+/* The per-sample job `what` ("cols", "out") of the batched convolution kernel named kernel. */
+static const char *conv_job(const IrGraph *g, const char *kernel, const char *what)
+{
+    return arena_printf(g->arena, "%s_%s", kernel, what);
+}
+
 /* The name of a batched convolution's per-sample job (what: "cols", "out", ...). */
 const char *emit_conv_job(const IrGraph *g, int id, const char *what)
 {
-    return arena_printf(g->arena, "%s_%s", emit_kernel_name(g, id), what);
+    return conv_job(g, emit_kernel_name(g, id), what);
 }
 
 /*
@@ -244,18 +282,17 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what)
  * result back to [batch][F][HW], with a fused activation the GEMM cannot
  * apply).
  */
-static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, int id)
+static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
-    const IrNode *n = &g->nodes[id];
     const IrShape *xs = in_shape(g, n, 0);
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
     char ld[32];
     snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    emit_samples_fn_begin(e, emit_conv_job(g, id, "cols"), "x", "cols");
+    emit_samples_fn_begin(e, conv_job(g, kernel, "cols"), "x", "cols");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
     emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
     emit_samples_fn_end(e);
-    emit_samples_fn_begin(e, emit_conv_job(g, id, "out"), "out", "y");
+    emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y");
     emit_conv_permute(e, "y", "out", f, hw, false);
     emit_act_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
     emit_samples_fn_end(e);
@@ -267,20 +304,19 @@ static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, int id)
  * laid out back as [batch][F][HW].  The GEMM splits its columns over the
  * threads, the per-sample jobs their samples.
  */
-static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n)
+static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
-    int id = (int)(n - g->nodes);
     const IrShape *xs = in_shape(g, n, 0);
     int c = xs->dim[0], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
     int kk = c * n->a.kernel[0] * n->a.kernel[0];
     emit_blocking(e, n);
     emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
-    emit_samples_call(e, emit_conv_job(g, id, "cols"), "x", "cols", (long long)kk * hw);
+    emit_samples_call(e, conv_job(g, kernel, "cols"), "x", "cols", (long long)kk * hw);
     emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
               kk, hw, hw);
-    emit_samples_call(e, emit_conv_job(g, id, "out"), "out", "y", (long long)f * hw);
+    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", (long long)f * hw);
 }
 
 /* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */
@@ -643,15 +679,9 @@ static void k_concat(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
 }
 
-void emit_kernel(Emitter *e, const IrGraph *g, int id)
+/* The body of node n's kernel named kernel (n may be a folded copy, see the top of the file). */
+static void kernel_body(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
-    const IrNode *n = &g->nodes[id];
-    KArgs args;
-    emit_infer_kernel_args(g, id, n->place[PLAN_INFER].buf != BUF_NONE ? PLAN_INFER : PLAN_TRAIN, &args);
-    if (n->op == IR_CONV2D && n->sched.gemm && emit_conv_batched(n))
-        emit_conv_batched_jobs(e, g, id);
-    emit_kernel_comment(e, g, id);
-    emit_args_signature(e, "void", emit_kernel_name(g, id), &args);
     switch (n->op) {
     case IR_DENSE: n->sched.gemm ? k_dense_gemm(e, g, n) : k_dense(e, g, n); break;
     case IR_CONV2D:
@@ -660,7 +690,7 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
         else if (!n->sched.gemm)
             k_conv(e, g, n);
         else if (emit_conv_batched(n))
-            k_conv_gemm_batched(e, g, n);
+            k_conv_gemm_batched(e, g, n, kernel);
         else
             k_conv_gemm(e, g, n);
         break;
@@ -681,9 +711,37 @@ void emit_kernel(Emitter *e, const IrGraph *g, int id)
     case IR_CONCAT: k_concat(e, g, n); break;
     default: netc_die("no inference kernel for op %s", ir_ops[n->op].name);
     }
+}
+
+/* Node id's kernel, its batched convolution's jobs and its thread-pool twin; fold: the forward pass's variant. */
+static void kernel(Emitter *e, const IrGraph *g, int id, bool fold)
+{
+    IrNode n = g->nodes[id];
+    if (fold) {  /* the same op with a bias and the batchnorm's epilogue */
+        n.a.bias = true;
+        n.a.epilogue = g->nodes[n.a.fold].a.epilogue;
+    }
+    const char *name = fold ? emit_infer_kernel_name(g, id) : emit_kernel_name(g, id);
+    KArgs args;
+    emit_infer_kernel_args(g, id, fold || (n.place[PLAN_INFER].buf != BUF_NONE && !n.a.fold) ? PLAN_INFER : PLAN_TRAIN, &args);
+    if (n.op == IR_CONV2D && n.sched.gemm && emit_conv_batched(&n))
+        emit_conv_batched_jobs(e, g, &n, name);
+    kernel_comment(e, g, id, fold);
+    emit_args_signature(e, "void", name, &args);
+    kernel_body(e, g, &n, name);
     emit_check_applied(e, g);
     emit_line(e, "}");
     emit_blank(e);
     if (emit_par_split(g, id, false))
-        emit_par_wrapper(e, g, id, emit_kernel_name(g, id), &args);
+        emit_par_wrapper(e, g, id, name, &args);
+}
+
+void emit_kernel(Emitter *e, const IrGraph *g, int id)
+{
+    kernel(e, g, id, g->nodes[id].a.fold != 0);
+}
+
+void emit_kernel_unfolded(Emitter *e, const IrGraph *g, int id)
+{
+    kernel(e, g, id, false);
 }

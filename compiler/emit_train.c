@@ -351,6 +351,8 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
     emit_clip(e, g);
     emit_line(e, "NNRT_PROF(&%s_prof[%d], 1, %s_update(m, lr));", N, PROF_UPDATE(g), N);
     emit_line(e, "m->step++;");
+    if (g->fold_floats)
+        emit_line(e, "m->fold_stale = 1;  /* the parameters changed: the next forward pass refolds batchnorm */");
     emit_line(e, "*loss = total;");
     emit_line(e, "return 0;");
     emit_line(e, "}");
@@ -463,6 +465,8 @@ void emit_train_source(Emitter *e, const IrGraph *g)
             emit_train_kernel(e, g, i);
         else if (i >= g->nforward)
             emit_kernel(e, g, i);  /* gradient sums */
+        else if (n->a.fold)
+            emit_kernel_unfolded(e, g, i);  /* the forward pass runs it with a batchnorm folded in */
     }
     emit_update(e, g);
     emit_reset_state(e, g);

@@ -67,6 +67,8 @@ typedef struct IrAttrs {
     int dropout_id;     /* dropout: 1, 2, ... in layer order (mask stream) */
     int epilogue;       /* fusion: activation node applied at the end of this kernel, 0 if none */
     bool fused;         /* fusion: this activation runs in its producer's epilogue */
+    int fold;           /* fold: batchnorm node folded into this conv2d/dense for inference, 0 if none */
+    bool folded;        /* fold: this batchnorm is computed by its input's kernel in inference */
 } IrAttrs;
 
 typedef enum IrParamRole {
@@ -131,6 +133,7 @@ typedef struct IrNode {
     int out_index;              /* which output it is, or -1 */
     bool needs_grad;            /* autodiff: depends on a trainable parameter */
     int64_t stat_off;           /* batchnorm in training: batch mean and 1/std, in the stats block */
+    int64_t fold_off[2];        /* conv2d/dense with a fold: its folded weight and bias, in the fold block */
 } IrNode;
 
 /* One expansion of a block, for "in block X instantiated here" notes. */
@@ -201,6 +204,7 @@ typedef struct IrGraph {
     int64_t *param_off;    /* memplan: offset of each parameter in floats */
     int64_t stat_floats;   /* memplan: batchnorm batch statistics saved for backward */
     int64_t col_floats;    /* memplan: im2col buffer of the largest GEMM convolution */
+    int64_t fold_floats;   /* memplan: folded weights and biases of every fold (inference only) */
 } IrGraph;
 
 /* ir.c */

@@ -79,6 +79,10 @@ static void print_node(FILE *out, const IrGraph *g, int id)
         fprintf(out, "  epilogue=%%%d", n->a.epilogue);
     if (n->a.fused)
         fprintf(out, "  fused");
+    if (n->a.fold)
+        fprintf(out, "  fold=%%%d", n->a.fold);
+    if (n->a.folded)
+        fprintf(out, "  folded");
     if (n->sched.direct)
         fprintf(out, "  sched(direct vec=%d)", n->sched.vec);
     else if (n->sched.gemm)
@@ -123,10 +127,10 @@ void ir_print(FILE *out, const IrGraph *g)
     }
     if (g->param_off)
         fprintf(out, "  memory: params %lld floats; workspace per sample: inference %lld floats (%lld without reuse), "
-                     "training %lld (%lld without reuse)\n",
+                     "training %lld (%lld without reuse); folded weights %lld floats\n",
                 (long long)g->param_floats, (long long)g->work_floats[PLAN_INFER],
                 (long long)g->work_floats_noreuse[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
-                (long long)g->work_floats_noreuse[PLAN_TRAIN]);
+                (long long)g->work_floats_noreuse[PLAN_TRAIN], (long long)g->fold_floats);
     const IrTrain *t = &g->train;
     fprintf(out, "  train batch=%d epochs=%d seed=%llu shuffle=%s schedule=%s step_size=%d gamma=%g warmup=%d clip_norm=%g\n",
             t->batch, t->epochs, (unsigned long long)t->seed, t->shuffle ? "true" : "false",

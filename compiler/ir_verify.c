@@ -31,6 +31,13 @@ static void verify_node(const IrGraph *g, int id, const char *pass)
         CHECK(g->params[n->param[i]].node == id);
     }
     CHECK(n->inst >= -1 && n->inst < g->ninsts);
+    if (n->a.fold) {  /* fold.c: the batchnorm reads this node and names it back */
+        CHECK((n->op == IR_CONV2D || n->op == IR_DENSE) && n->a.fold > id && n->a.fold < g->nforward);
+        CHECK(g->nodes[n->a.fold].op == IR_BATCHNORM && g->nodes[n->a.fold].a.folded);
+        CHECK(g->nodes[n->a.fold].in[0] == id && !n->a.epilogue);
+    }
+    if (n->a.folded)
+        CHECK(n->op == IR_BATCHNORM && g->nodes[n->in[0]].a.fold == id);
     if (n->op == IR_BWD) {
         CHECK(n->a.of >= 0 && n->a.of < id);
         CHECK(n->a.wrt >= -1 && n->a.wrt < g->nodes[n->a.of].nin);

@@ -29,6 +29,11 @@
  * Parameters get fixed offsets in one block, trainable ones first so that
  * the optimizer updates one contiguous range; batchnorm's batch
  * statistics get fixed offsets in the stats block.
+ *
+ * A batchnorm folded into its producer (fold.c) aliases the producer in
+ * the inference plan only; the producer's folded weight and bias get
+ * fixed offsets in the fold block (fold_floats, per model, not per
+ * sample), which only inference reads.
  */
 #include "memplan.h"
 
@@ -62,8 +67,8 @@ static IrBuf infer_kind(const IrNode *n)
 {
     if (n->op == IR_INPUT)
         return BUF_INPUT;
-    if (n->a.fused)
-        return BUF_ALIAS;  /* computed in its producer's epilogue */
+    if (n->a.fused || n->a.folded)
+        return BUF_ALIAS;  /* computed in its producer's epilogue, or by its folded kernel */
     if (n->out_index >= 0)
         return BUF_OUTPUT;  /* an aliasing op that is an output copies */
     if (n->op == IR_FLATTEN || n->op == IR_DROPOUT)
@@ -228,6 +233,21 @@ static void place_stats(IrGraph *g)
         }
 }
 
+/* Folded weight (as the producer's weight is laid out) then bias, per fold. */
+static void place_folds(IrGraph *g)
+{
+    g->fold_floats = 0;
+    for (int i = 0; i < g->nforward; i++) {
+        IrNode *n = &g->nodes[i];
+        n->fold_off[0] = n->fold_off[1] = -1;
+        if (!n->a.fold)
+            continue;
+        n->fold_off[0] = g->fold_floats;
+        n->fold_off[1] = n->fold_off[0] + round_up(ir_numel(&g->params[n->param[0]].shape));
+        g->fold_floats = n->fold_off[1] + round_up(n->a.units);
+    }
+}
+
 void mp_run(IrGraph *g, Diag *d)
 {
     (void)d;
@@ -237,4 +257,5 @@ void mp_run(IrGraph *g, Diag *d)
     plan(g, PLAN_TRAIN);
     place_params(g);
     place_stats(g);
+    place_folds(g);
 }

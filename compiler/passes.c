@@ -6,6 +6,7 @@
  *   shape                   shapes, attribute resolution, parameters
  *   autodiff                the backward graph
  *   fuse                    activations into producers' epilogues
+ *   fold                    batchnorm into the preceding conv2d/dense, for inference
  *   schedule                loop-nest shape of every kernel
  *   memplan                 where every tensor lives
  *
@@ -16,6 +17,7 @@
 #include "passes.h"
 
 #include "autodiff.h"
+#include "fold.h"
 #include "fuse.h"
 #include "lower.h"
 #include "memplan.h"
@@ -31,6 +33,7 @@ const Pass passes[] = {
     {"shape", shape_run, "shapes inferred and checked, parameters created"},
     {"autodiff", ad_run, "backward graph appended: gradients of every tensor the loss needs"},
     {"fuse", fuse_run, "activations fused into the epilogue of the kernel producing their input"},
+    {"fold", fold_run, "batchnorm folded into the conv2d/dense producing its input, for inference"},
     {"schedule", sched_run, "loop-nest shape of every kernel (vector width, unrolling, tiles)"},
     {"memplan", mp_run, "buffers: inputs, outputs, aliases, and workspace offsets with reuse"},
 };
