@@ -141,7 +141,7 @@ def op_avgpool2d(net, name, shapes, kernel, stride=None, pad=0):
 
 def op_batchnorm(net, name, shapes, momentum=0.1, eps=1e-5, _var=(0.5, 2.0)):
     c = shapes[0][0]
-    cls = {1: nn.BatchNorm1d, 3: nn.BatchNorm2d}[len(shapes[0])]
+    cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d}[len(shapes[0])]
     m = cls(c, eps=eps, momentum=momentum)
     net.set_params(name, m, weight=uniform((c,), 0.5, 1.5),
                    bias=uniform((c,), -0.5, 0.5),
@@ -712,6 +712,62 @@ def case_batchnorm_1d_eps(net):
 @case("batchnorm 2-D, eps 1e-3, small running_var so eps matters")
 def case_batchnorm_2d_eps(net):
     single(net, [4, 5, 5], L.batchnorm(eps=1e-3, _var=(0.002, 0.02)))
+
+
+# -- batchnorm folded into the layer before it (compiler/fold.c) ------------
+# Every batchnorm here has non-trivial gamma, beta and running statistics
+# (op_batchnorm), so a wrong fold changes the result.
+@case("conv2d with bias -> batchnorm -> maxpool: folded into the conv (bias folded too)")
+def case_fold_conv_bn(net):
+    single(net, [3, 8, 8], L.conv2d(6, kernel=3, pad=1), L.batchnorm(), L.maxpool2d(2))
+
+
+@case("conv2d without bias -> batchnorm -> relu: folded, relu in the conv's epilogue")
+def case_fold_conv_nobias_bn_relu(net):
+    single(net, [3, 8, 8], L.conv2d(6, kernel=3, stride=2, pad=1, bias=False),
+           L.batchnorm(), L.relu())
+
+
+@case("depthwise conv2d (groups = channels) -> batchnorm, eps 1e-3 -> relu: folded per filter")
+def case_fold_depthwise_bn_relu(net):
+    single(net, [4, 7, 7], L.conv2d(4, kernel=3, pad=1, groups=4, bias=False),
+           L.batchnorm(eps=1e-3, _var=(0.002, 0.02)), L.relu())
+
+
+@case("dense -> batchnorm over its units (BatchNorm1d) -> relu: folded into the dense")
+def case_fold_dense_bn_relu(net):
+    single(net, [12], L.dense(8), L.batchnorm(), L.relu())
+
+
+@case("dense without bias -> batchnorm -> dense: folded into the first dense")
+def case_fold_dense_nobias_bn(net):
+    single(net, [12], L.dense(8, bias=False), L.batchnorm(), L.dense(5))
+
+
+@case("conv2d -> batchnorm that is the net's output: not folded (outputs are written by their own kernel)")
+def case_nofold_bn_is_output(net):
+    single(net, [3, 6, 6], L.conv2d(4, kernel=3, pad=1), L.batchnorm())
+
+
+@case("dense on [S, D] -> batchnorm over S: not folded (channels are not the units)")
+def case_nofold_dense_2d_bn(net):
+    single(net, [4, 6], L.dense(5), L.batchnorm())
+
+
+@case("conv2d read by batchnorm and by add: not folded (the conv output is needed)")
+def case_nofold_conv_read_twice(net):
+    x = net.input("x", [4, 6, 6])
+    h = net.let("h", net.pipe(x, L.conv2d(4, kernel=3, pad=1)))
+    b = net.let("b", net.pipe(h, L.batchnorm()))
+    net.output(net.let("y", net.pipe(net.call(L.add(), b, h), L.relu())))
+
+
+@case("conv2d output is a net output and feeds batchnorm -> relu: not folded")
+def case_nofold_conv_is_output(net):
+    x = net.input("x", [3, 6, 6])
+    h = net.let("h", net.pipe(x, L.conv2d(4, kernel=3, pad=1)))
+    net.output(h)
+    net.output(net.let("y", net.pipe(h, L.batchnorm(), L.relu())))
 
 
 @case("layernorm over a 1-D input, with weight and bias")

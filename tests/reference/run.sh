@@ -7,12 +7,27 @@
 # (|got - expected| <= 1e-4 * max(1, |expected|)).  The transcendentals run
 # on SLEEF (libnnrt.a's nnrt_vmath); the cases that use them run again with
 # nnrt_vmath.c compiled in with -DNNRT_LIBM and no -lsleef (libm:NAME).
+# A fold_* case must have its batchnorm folded into the layer before it
+# (compiler/fold.c), a nofold_* case must not, so the numbers test the
+# fold they mean to.
 . "$(dirname "$0")/../lib/suite.sh"
 suite_tail=15
+
+# Checks that dump-ir shows a folded batchnorm exactly when the case's name says so.
+fold_check() {
+  local dir=$1 folded=0
+  "$build/netc" dump-ir "$dir/model.net" | grep -q '  folded' && folded=1
+  case $(basename "$dir") in
+    fold_*) [ $folded -eq 1 ] || { echo "expected a folded batchnorm"; return 1; } ;;
+    nofold_*) [ $folded -eq 0 ] || { echo "expected no folded batchnorm"; return 1; } ;;
+  esac
+}
+export -f fold_check
 
 suite_body() {
   local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef
   if [ "${VMATH:-}" = libm ]; then vsrc="-DNNRT_LIBM runtime/nnrt_vmath.c"; vlib=; fi
+  fold_check "${dir%/}" &&
   "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main &&
   net=$(basename "$(ls "$out"/*_main.c)" _main.c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -Iruntime -I"$out" -o "$out/bin" "$out/$net.c" "$out/${net}_main.c" \
@@ -30,8 +45,8 @@ suite_body() {
 }
 
 ls -d tests/reference/cases/*/ | suite_run
-# The dense and conv2d cases again with every layer on the packed GEMM.
-ls -d tests/reference/cases/{conv2d,dense}*/ | suite_run_gemm
+# The dense, conv2d and fold cases again with every layer on the packed GEMM.
+ls -d tests/reference/cases/{conv2d,dense,fold,nofold}*/ | suite_run_gemm
 # The cases with transcendentals again on libm.
 ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax}*/ | suite_run_libm
 suite_report "reference"
