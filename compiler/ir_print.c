@@ -125,12 +125,16 @@ void ir_print(FILE *out, const IrGraph *g)
             fprintf(out, " %s=%g", g->opt.hpname[i], g->opt.hp[i]);
         fputc('\n', out);
     }
-    if (g->param_off)
+    if (g->param_off) {
         fprintf(out, "  memory: params %lld floats; workspace per sample: inference %lld floats (%lld without reuse), "
-                     "training %lld (%lld without reuse); folded weights %lld floats\n",
+                     "training %lld (%lld without reuse)",
                 (long long)g->param_floats, (long long)g->work_floats[PLAN_INFER],
                 (long long)g->work_floats_noreuse[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
-                (long long)g->work_floats_noreuse[PLAN_TRAIN], (long long)g->fold_floats);
+                (long long)g->work_floats_noreuse[PLAN_TRAIN]);
+        if (g->fold_floats)
+            fprintf(out, "; folded weights %lld floats", (long long)g->fold_floats);
+        fputc('\n', out);
+    }
     const IrTrain *t = &g->train;
     fprintf(out, "  train batch=%d epochs=%d seed=%llu shuffle=%s schedule=%s step_size=%d gamma=%g warmup=%d clip_norm=%g\n",
             t->batch, t->epochs, (unsigned long long)t->seed, t->shuffle ? "true" : "false",

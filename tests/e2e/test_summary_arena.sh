@@ -2,7 +2,7 @@
 set -eu
 build=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for net in fashion_cnn lenet5 xor; do
+for net in fashion_cnn lenet5 resnet_mini xor; do  # fashion_cnn and resnet_mini have a fold block
   "$build/netc" emit "examples/$net.net" -o "$tmp/$net" --no-runtime
   U=$(echo "$net" | tr a-z A-Z)
   printf '#include <stdio.h>\n#include "%s.h"\nint main(void) { printf("%%zu %%zu %%zu %%zu\\n", %s_ARENA_BYTES(0), %s_ARENA_BYTES(1) - %s_ARENA_BYTES(0), %s_TRAIN_ARENA_BYTES(0), %s_TRAIN_ARENA_BYTES(1) - %s_TRAIN_ARENA_BYTES(0)); return 0; }\n' \
