@@ -10,7 +10,7 @@ for v in fold nofold; do
   flag=; [ $v = nofold ] && flag=--no-fuse
   "$build/netc" emit tests/e2e/fold_fresh.net -o "$tmp/$v" --no-runtime $flag
   cc -std=c11 -O1 -Wall -Wextra -Werror -Iruntime -I"$tmp/$v" -o "$tmp/$v/run" tests/e2e/fold_fresh.c "$tmp/$v/fold_fresh.c" \
-     "$build/libnnrt.a" -lz -lm
+     "$build/libnnrt.a" -lz -lsleef -lm
   "$tmp/$v/run" "$tmp/$v/w.safetensors" > "$tmp/$v.txt"
 done
 grep -q fold_fresh_fold "$tmp/fold/fold_fresh.c"
