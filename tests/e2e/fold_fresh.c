@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 {
     NnrtError err;
     size_t bytes = fold_fresh_train_arena_bytes(B);
-    fold_fresh_model *m = fold_fresh_create_train(malloc(bytes), bytes, B, &err);
+    void *arena = malloc(bytes);
+    fold_fresh_model *m = fold_fresh_create_train(arena, bytes, B, &err);
     if (!m || argc < 2)
         return 1;
     for (int i = 0; i < B * FOLD_FRESH_X_SIZE; i++)
@@ -86,5 +87,6 @@ int main(int argc, char **argv)
     infer(m, "after-load", 0);
     step(m, "step3");
     infer(m, "after-step3-evaluate", 1);
+    free(arena);
     return 0;
 }

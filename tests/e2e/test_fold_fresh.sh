@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for v in fold nofold; do
   flag=; [ $v = nofold ] && flag=--no-fuse
   "$build/netc" emit tests/e2e/fold_fresh.net -o "$tmp/$v" --no-runtime $flag
-  cc -std=c11 -O1 -Wall -Wextra -Werror -Iruntime -I"$tmp/$v" -o "$tmp/$v/run" tests/e2e/fold_fresh.c "$tmp/$v/fold_fresh.c" \
+  ${CC:-cc} -std=c11 -O1 -Wall -Wextra -Werror ${SANFLAGS:-} -Iruntime -I"$tmp/$v" -o "$tmp/$v/run" tests/e2e/fold_fresh.c "$tmp/$v/fold_fresh.c" \
      "$build/libnnrt.a" -lz -lsleef -lm
   "$tmp/$v/run" "$tmp/$v/w.safetensors" > "$tmp/$v.txt"
 done
