@@ -5,7 +5,7 @@
  * Requires: the backward graph (autodiff.c), so that every reader of a
  * tensor is known.
  * Guarantees: an activation whose input is computed by a dense, conv2d,
- * batchnorm or add node that nobody else reads (and that is not an
+ * batchnorm, add or mul node that nobody else reads (and that is not an
  * output) is marked `fused`, and its producer's `epilogue` names it: the
  * producer's kernel applies the activation before storing, and the
  * activation node computes nothing (memplan makes it an alias of its
@@ -24,7 +24,7 @@
 
 static bool is_producer(IrOp op)
 {
-    return op == IR_DENSE || op == IR_CONV2D || op == IR_BATCHNORM || op == IR_ADD;
+    return op == IR_DENSE || op == IR_CONV2D || op == IR_BATCHNORM || op == IR_ADD || op == IR_MUL;
 }
 
 static bool is_fusable_act(const IrGraph *g, IrOp op)

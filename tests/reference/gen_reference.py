@@ -805,6 +805,14 @@ def case_mul_two_inputs(net):
     net.output(net.let("y", net.call(L.mul(), a, b)))
 
 
+@case("activations fused into mul: a gated unit, mul(a, b) -> tanh, then mul with a -> sigmoid")
+def case_mul_act(net):
+    a = net.input("a", [3, 4, 4])
+    b = net.input("b", [3, 4, 4])
+    g = net.let("g", net.pipe(net.call(L.mul(), a, b), L.tanh()))
+    net.output(net.let("y", net.pipe(net.call(L.mul(), g, a), L.sigmoid())))
+
+
 @case("add of a value with a function of itself, and pipe form x -> add(h)")
 def case_add_self(net):
     x = net.input("x", [2, 3, 4])
