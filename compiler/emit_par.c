@@ -83,11 +83,7 @@ void emit_par_wrapper(Emitter *e, const IrGraph *g, int id, const char *kernel, 
     fputs(");\n", e->out);
     emit_line(e, "}");
     emit_blank(e);
-    fprintf(e->out, "static void %s_par(int batch", kernel);
-    for (int i = 0; i < a->n; i++)
-        fprintf(e->out, ", %s %s", a->arg[i].type, a->arg[i].name);
-    fputs(")\n", e->out);
-    emit_line(e, "{");
+    emit_args_signature(e, "void", arena_printf(g->arena, "%s_par", kernel), a);
     fprintf(e->out, "%*s%s r = {", 4 * e->depth, "", ctx);
     for (int i = 0; i < a->n; i++)
         fprintf(e->out, "%s%s", i ? ", " : "", a->arg[i].name);

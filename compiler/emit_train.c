@@ -157,7 +157,7 @@ static void update_adam(Emitter *e, const IrGraph *g)
     bool adamw = o->kind == OPT_ADAMW, ams = ir_hp(o, "amsgrad") != 0;
     emit_line(e, "const double t = (double)m->step + 1.0;");
     emit_line(e, "const float step_size = (float)(lr / (1.0 - pow(%.17g, t)));", b1);
-    /* one divide per element instead of two: the update is bound by the divider (10% of a fashion_mlp step, not 13%) */
+    /* one divide per element instead of two: the update is bound by the divider */
     emit_line(e, "const float inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(%.17g, t)));", b2);
     if (adamw && wd != 0)
         emit_line(e, "const float decay = (float)(1.0 - (double)lr * %.17g);", wd);
