@@ -133,6 +133,8 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             grad_args(g, n->a.of, a);
         else
             tensor_arg(g, a, "float *restrict", "dx", id);
+        if (n->a.epilogue)  /* the fused activation's output, for its derivative */
+            tensor_arg(g, a, "const float *restrict", "gate", g->nodes[n->a.epilogue].a.of);
         if (f->sched.gemm)
             add_arg(a, "void *", "pack", "m->pack");
         if (f->sched.gemm && f->op == IR_CONV2D)
@@ -296,11 +298,67 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
 
 /* ---- backward of each op ------------------------------------------------- */
 
+static const char *grad_formula(const IrGraph *g, const IrNode *f, const char *dy, const char *y, const char *x);
+
+/*
+ * The activation whose derivative input-gradient kernel b applies as it
+ * stores dx (fuse.c), or NULL: the forward node of b's fused BWD epilogue.
+ */
+static const IrNode *grad_gate(const IrGraph *g, const IrNode *b)
+{
+    return b->a.epilogue ? &g->nodes[g->nodes[b->a.epilogue].a.of] : NULL;
+}
+
+/*
+ * Multiplies count gradients at d by the gate's derivative, read from its
+ * output at y: the same formula, so the same rounding, as its own kernel.
+ */
+static void emit_gate_loop(Emitter *e, const IrGraph *g, const IrNode *act, const char *d, const char *y,
+                           const char *count)
+{
+    emit_line(e, "for (size_t i = 0; i < (size_t)%s; i++)  /* fused %s backward */", count, act->name);
+    emit_line(e, "    %s[i] = %s;", d, grad_formula(g, act, d, y, NULL));
+}
+
+/* The gate of conv input-gradient kernel b on sample n's chw gradients at dxn, if it has one. */
+static void emit_conv_gate(Emitter *e, const IrGraph *g, const IrNode *b, int chw)
+{
+    if (!grad_gate(g, b))
+        return;
+    emit_line(e, "const float *gn = gate + (size_t)n * %d;", chw);
+    emit_gate_loop(e, g, grad_gate(g, b), "dxn", "gn", arena_printf(g->arena, "%d", chw));
+}
+
+/* The gate of pool input-gradient kernel b on channel plane nc's hw gradients at dxc, if it has one. */
+static void emit_plane_gate(Emitter *e, const IrGraph *g, const IrNode *b, int hw)
+{
+    if (!grad_gate(g, b))
+        return;
+    emit_line(e, "const float *gc = gate + nc * %d;", hw);
+    emit_gate_loop(e, g, grad_gate(g, b), "dxc", "gc", arena_printf(g->arena, "%d", hw));
+}
+
+/* The runtime's name of the gate's derivative, for the GEMM epilogue. */
+static const char *gate_enum(const IrNode *act)
+{
+    switch (act->op) {
+    case IR_RELU: return "NNRT_GATE_RELU";
+    case IR_SIGMOID: return "NNRT_GATE_SIGMOID";
+    case IR_TANH: return "NNRT_GATE_TANH";
+    default: netc_unreachable();
+    }
+}
+
 /* dense on the GEMM: dX = dY W, dW = dY^T X, dbias = column sums of dY. */
-static void k_dense_bwd_gemm(Emitter *e, const IrNode *b, const IrNode *f, int d, int u, long long rows)
+static void k_dense_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int d, int u, long long rows)
 {
     if (b->a.wrt >= 0) {
-        emit_line(e, "nnrt_sgemm(0, 0, batch * %lld, %d, %d, dy, %d, w, %d, dx, %d, NULL, NULL, pack);", rows, d, u, u, d, d);
+        const IrNode *act = grad_gate(g, b);
+        if (act)
+            emit_line(e, "const NnrtEpilogue ep = {.gate = %s, .gate_y = gate, .ld_gate = %d};  /* fused %s backward */",
+                      gate_enum(act), d, act->name);
+        emit_line(e, "nnrt_sgemm(0, 0, batch * %lld, %d, %d, dy, %d, w, %d, dx, %d, %s, NULL, pack);", rows, d, u, u, d, d,
+                  act ? "&ep" : "NULL");
         return;
     }
     emit_line(e, "nnrt_sgemm(1, 0, %d, %d, batch * %lld, dy, %d, x, %d, dw, %d, NULL, NULL, pack);", u, d, rows, u, d, d);
@@ -318,7 +376,7 @@ static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrN
     int d = xs->dim[xs->ndim - 1], u = f->a.units;
     long long rows = ir_numel(xs) / d;
     if (f->sched.gemm) {
-        k_dense_bwd_gemm(e, b, f, d, u, rows);
+        k_dense_bwd_gemm(e, g, b, f, d, u, rows);
         return;
     }
     if (b->a.wrt >= 0) {
@@ -331,6 +389,10 @@ static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrN
         emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
         emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] += gu * wu[i];", d);
         emit_line(e, "}");
+        if (grad_gate(g, b)) {
+            emit_line(e, "const float *gr = gate + r * %d;", d);
+            emit_gate_loop(e, g, grad_gate(g, b), "dxr", "gr", arena_printf(g->arena, "%d", d));
+        }
         emit_line(e, "}");
         return;
     }
@@ -365,7 +427,7 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
         emit_line(e, "memset(dw, 0, sizeof(float) * %d);", fo * kk);
         if (a->bias)
             emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", fo);
-        emit_line(e, "const NnrtEpilogue acc = {NULL, 0, NNRT_ACT_NONE, 1};");
+        emit_line(e, "const NnrtEpilogue acc = {.accumulate = 1};");
     } else {
         emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
     }
@@ -394,6 +456,7 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
                      "%d, NULL, NULL, pack);", kk, hw, fg, fg * kk, kk, fg * hw, hw, kk * hw, hw);
         if (!direct)
             emit_im2col(e, g, f, "dxn", "col", true, arena_printf(g->arena, "%d", hw), "0");
+        emit_conv_gate(e, g, b, c * h * w);
     }
     emit_line(e, "}");
     if (direct)
@@ -418,15 +481,16 @@ static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, co
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
     char ld[32];
     snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    emit_samples_fn_begin(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg");
+    emit_samples_fn_begin(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", NULL);
     emit_conv_permute(e, "dy", "dyg", fo, hw, true);
     emit_samples_fn_end(e);
     if (b->a.wrt < 0)
         return;
-    emit_samples_fn_begin(e, conv_bwd_job(g, b, "col2im"), "cols", "dx");
+    emit_samples_fn_begin(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", b->a.epilogue ? "gate" : NULL);
     emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
     emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", c * h * w);
     emit_im2col(e, g, f, "dxn", "cols", true, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
+    emit_conv_gate(e, g, b, c * h * w);
     emit_samples_fn_end(e);
 }
 
@@ -441,9 +505,9 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
     int c = xs->dim[0], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
     int kk = c * f->a.kernel[0] * f->a.kernel[0];
     emit_line(e, "float *cols = col, *dyg = col + (size_t)batch * %d;", kk * hw);
-    emit_samples_call(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", (long long)fo * hw);
+    emit_samples_call(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", NULL, (long long)fo * hw);
     if (b->a.wrt < 0) {
-        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), "x", "cols", (long long)kk * hw);
+        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), "x", "cols", NULL, (long long)kk * hw);
         emit_line(e, "nnrt_sgemm(0, 1, %d, %d, batch * %d, dyg, batch * %d, cols, batch * %d, dw, %d, NULL, NULL, pack);", fo,
                   kk, hw, hw, hw, kk);
         if (f->a.bias) {
@@ -457,7 +521,7 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
     }
     emit_line(e, "nnrt_sgemm(1, 0, %d, batch * %d, %d, w, %d, dyg, batch * %d, cols, batch * %d, NULL, NULL, pack);", kk, hw,
               fo, kk, hw, hw);
-    emit_samples_call(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", (long long)kk * hw);
+    emit_samples_call(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", b->a.epilogue ? "gate" : NULL, (long long)kk * hw);
 }
 
 /* conv2d: scatter each output gradient back over its window. */
@@ -509,12 +573,12 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         emit_line(e, "wf[(c * %d + kh) * %d + kw] += gy * x[xoff + (size_t)(c * %d + ih) * %d + iw];", k, k, h, w);
     else
         emit_line(e, "dx[xoff + (size_t)(c * %d + ih) * %d + iw] += gy * wf[(c * %d + kh) * %d + kw];", h, w, k, k);
-    emit_line(e, "}");
-    emit_line(e, "}");
-    emit_line(e, "}");
-    emit_line(e, "}");
-    emit_line(e, "}");
-    emit_line(e, "}");
+    for (int i = 0; i < 6; i++)
+        emit_line(e, "}");
+    if (!params && grad_gate(g, b)) {
+        emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
+        emit_conv_gate(e, g, b, c * h * w);
+    }
     emit_line(e, "}");
 }
 
@@ -526,7 +590,7 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
  * found with flags rather than jumps (ReLU outputs tie often, and the
  * mispredicted branches cost 5x); the result is the general loop's.
  */
-static void k_maxpool_bwd_tiled(Emitter *e, int c, int h, int w, int k)
+static void k_maxpool_bwd_tiled(Emitter *e, const IrGraph *g, const IrNode *b, int c, int h, int w, int k)
 {
     int ho = h / k, wo = w / k, kk = k * k;
     emit_line(e, "for (size_t nc = 0; nc < (size_t)batch * %d; nc++) {", c);
@@ -553,11 +617,12 @@ static void k_maxpool_bwd_tiled(Emitter *e, int c, int h, int w, int k)
         emit_line(e, "dxw[%d] = hit%d ? gy : 0.0f;", t / k * w + t % k, t);
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_plane_gate(e, g, b, h * w);
     emit_line(e, "}");
 }
 
 /* Pools: the gradient goes to the window's first maximum, or is shared evenly. */
-static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *f)
+static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
     const IrAttrs *a = &f->a;
     const IrShape *xs = shape_of(g, f->in[0]);
@@ -566,7 +631,7 @@ static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *f)
     bool mx = f->op == IR_MAXPOOL2D;
     if (mx && s == k && !a->pad[0] && !a->pad[1] && !a->pad[2] && !a->pad[3] && h % k == 0 && w % k == 0 &&
         ho == h / k && wo == w / k) {
-        k_maxpool_bwd_tiled(e, c, h, w, k);
+        k_maxpool_bwd_tiled(e, g, b, c, h, w, k);
         return;
     }
     emit_line(e, "memset(dx, 0, sizeof(float) * (size_t)batch * %d);", c * h * w);
@@ -599,6 +664,7 @@ static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *f)
         emit_line(e, "if (at >= 0) dxc[at] += dyc[oh * %d + ow];", wo);
     emit_line(e, "}");
     emit_line(e, "}");
+    emit_plane_gate(e, g, b, h * w);
     emit_line(e, "}");
 }
 
@@ -612,19 +678,26 @@ static const char *unary_grad_fn(IrOp op)
     return op == IR_GELU ? "nnrt_vgelu_grad" : op == IR_SILU ? "nnrt_vsilu_grad" : NULL;
 }
 
-static const char *unary_grad(const IrGraph *g, const IrNode *f)
+/* The derivative of f at element i, times dy[i]; dy, y and x name the arrays (dx for gelu/silu). */
+static const char *grad_formula(const IrGraph *g, const IrNode *f, const char *dy, const char *y, const char *x)
 {
     char buf[32];
     switch (f->op) {
-    case IR_RELU: return "y[i] > 0.0f ? dy[i] : 0.0f";
-    case IR_LEAKY_RELU: return arena_printf(g->arena, "x[i] > 0.0f ? dy[i] : %s * dy[i]", emit_float(buf, sizeof buf, f->a.alpha));
-    case IR_SIGMOID: return "dy[i] * y[i] * (1.0f - y[i])";
-    case IR_TANH: return "dy[i] * (1.0f - y[i] * y[i])";
+    case IR_RELU: return arena_printf(g->arena, "%s[i] > 0.0f ? %s[i] : 0.0f", y, dy);
+    case IR_LEAKY_RELU:
+        return arena_printf(g->arena, "%s[i] > 0.0f ? %s[i] : %s * %s[i]", x, dy, emit_float(buf, sizeof buf, f->a.alpha), dy);
+    case IR_SIGMOID: return arena_printf(g->arena, "%s[i] * %s[i] * (1.0f - %s[i])", dy, y, y);
+    case IR_TANH: return arena_printf(g->arena, "%s[i] * (1.0f - %s[i] * %s[i])", dy, y, y);
     case IR_GELU:
-    case IR_SILU: return "dy[i] * dx[i]";
-    case IR_MUL: return "dy[i] * other[i]";
+    case IR_SILU: return arena_printf(g->arena, "%s[i] * dx[i]", dy);
+    case IR_MUL: return arena_printf(g->arena, "%s[i] * other[i]", dy);
     default: netc_unreachable();
     }
+}
+
+static const char *unary_grad(const IrGraph *g, const IrNode *f)
+{
+    return grad_formula(g, f, "dy", "y", "x");
 }
 
 static void k_softmax_bwd(Emitter *e, const IrNode *f)
@@ -737,7 +810,7 @@ static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
     case IR_DENSE: k_dense_bwd(e, g, b, f); break;
     case IR_CONV2D: k_conv_bwd(e, g, b, f); break;
     case IR_MAXPOOL2D:
-    case IR_AVGPOOL2D: k_pool_bwd(e, g, f); break;
+    case IR_AVGPOOL2D: k_pool_bwd(e, g, b, f); break;
     case IR_GLOBAL_AVGPOOL: {
         const IrShape *xs = shape_of(g, f->in[0]);
         int hw = xs->dim[1] * xs->dim[2];

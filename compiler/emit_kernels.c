@@ -175,7 +175,7 @@ static void k_dense_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
     int d = xs->dim[xs->ndim - 1], u = n->a.units;
     long long rows = numel(xs) / d;
     emit_blocking(e, n);
-    emit_line(e, "const NnrtEpilogue ep = {%s, 0, %s, 0};", n->a.bias ? "bias" : "NULL",
+    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 0, .act = %s};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 1, batch * %lld, %d, %d, x, %d, w, %d, y, %d, &ep, &blk, pack);", rows, u, d, d, d, u);
     emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
@@ -288,11 +288,11 @@ static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n
     int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
     char ld[32];
     snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    emit_samples_fn_begin(e, conv_job(g, kernel, "cols"), "x", "cols");
+    emit_samples_fn_begin(e, conv_job(g, kernel, "cols"), "x", "cols", NULL);
     emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
     emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
     emit_samples_fn_end(e);
-    emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y");
+    emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", NULL);
     emit_conv_permute(e, "y", "out", f, hw, false);
     emit_act_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
     emit_samples_fn_end(e);
@@ -311,12 +311,12 @@ static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n, c
     int kk = c * n->a.kernel[0] * n->a.kernel[0];
     emit_blocking(e, n);
     emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
-    emit_samples_call(e, conv_job(g, kernel, "cols"), "x", "cols", (long long)kk * hw);
-    emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};", n->a.bias ? "bias" : "NULL",
+    emit_samples_call(e, conv_job(g, kernel, "cols"), "x", "cols", NULL, (long long)kk * hw);
+    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
               kk, hw, hw);
-    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", (long long)f * hw);
+    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", NULL, (long long)f * hw);
 }
 
 /* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */
@@ -345,7 +345,7 @@ static void k_conv_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
         emit_line(e, "const float *cols = col;");
     }
     emit_line(e, "for (int gr = 0; gr < %d; gr++) {", a->groups);
-    emit_line(e, "const NnrtEpilogue ep = {%s, 1, %s, 0};",
+    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s};",
               a->bias ? arena_printf(g->arena, "bias + gr * %d", fg) : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 0, %d, %d, %d, w + (size_t)gr * %d, %d, cols + (size_t)gr * %d, %d, yn + (size_t)gr * %d, %d, "

@@ -94,13 +94,15 @@ void emit_par_wrapper(Emitter *e, const IrGraph *g, int id, const char *kernel, 
     emit_blank(e);
 }
 
-void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst)
+void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux)
 {
     emit_line(e, "static void %s(void *ctx, int n0, int n1)", fn);
     emit_line(e, "{");
     emit_line(e, "const NnrtSamples *s = ctx;");
     emit_line(e, "const float *restrict %s = s->src;", src);
     emit_line(e, "float *restrict %s = s->dst;", dst);
+    if (aux)
+        emit_line(e, "const float *restrict %s = s->aux;", aux);
     emit_line(e, "const int batch = s->batch;");
     emit_line(e, "(void)batch;");
     emit_line(e, "for (int n = n0; n < n1; n++) {");
@@ -113,10 +115,10 @@ void emit_samples_fn_end(Emitter *e)
     emit_blank(e);
 }
 
-void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, long long work)
+void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, long long work)
 {
     emit_line(e, "{");
-    emit_line(e, "NnrtSamples s = {%s, %s, batch};", src, dst);
+    emit_line(e, "NnrtSamples s = {%s, %s, batch, %s};", src, dst, aux ? aux : "NULL");
     emit_line(e, "nnrt_parallel_range(batch, %lld, %d, %s, &s);", work, PAR_MIN_WORK, fn);
     emit_line(e, "}");
 }

@@ -13,8 +13,19 @@
  *
  * In a net that trains, only relu, sigmoid and tanh are fused: their
  * derivatives read the activation's output, which the fused kernel still
- * stores, while leaky_relu, gelu and silu need the pre-activation.  The
- * softmax of cross-entropy is fused into the loss kernels and the
+ * stores, while leaky_relu, gelu and silu need the pre-activation.
+ *
+ * Backward, the same activations' derivatives go into the kernel that
+ * computes their output gradient: when the gradient of a relu, sigmoid or
+ * tanh output is the input gradient of one dense, conv2d or pool (its
+ * only reader), that BWD node's `epilogue` names the activation's BWD
+ * node, which is marked `fused`.  The dense/conv/pool kernel multiplies
+ * by the derivative, read from the activation's output, as it stores dX
+ * (in the GEMM's epilogue, or per sample or channel while it is still in
+ * cache), and the activation's BWD computes nothing (memplan aliases it
+ * to its input).
+ *
+ * The softmax of cross-entropy is fused into the loss kernels and the
  * optimizer update is one pass by construction (emit_train.c).
  * --no-fuse skips this pass, for comparison.
  */
@@ -48,6 +59,23 @@ static bool is_output(const IrGraph *g, int id)
     return false;
 }
 
+/*
+ * Whether BWD node b (the gradient of an activation's input) can be
+ * computed by the kernel producing its output gradient b->in[0].
+ */
+static bool grad_fusable(const IrGraph *g, const IrNode *b, const int *readers)
+{
+    const IrNode *act = &g->nodes[b->a.of];
+    if (b->op != IR_BWD || b->a.wrt != 0 || (act->op != IR_RELU && act->op != IR_SIGMOID && act->op != IR_TANH))
+        return false;
+    int p = b->in[0];
+    const IrNode *prod = &g->nodes[p];
+    if (prod->op != IR_BWD || prod->a.wrt != 0 || prod->a.epilogue || readers[p] != 1)
+        return false;
+    IrOp of = g->nodes[prod->a.of].op;
+    return of == IR_DENSE || of == IR_CONV2D || of == IR_MAXPOOL2D || of == IR_AVGPOOL2D;
+}
+
 void fuse_run(IrGraph *g, Diag *d)
 {
     (void)d;
@@ -67,6 +95,13 @@ void fuse_run(IrGraph *g, Diag *d)
             continue;
         prod->a.epilogue = i;
         act->a.fused = true;
+    }
+    for (int i = g->nforward; i < g->nnodes; i++) {
+        IrNode *b = &g->nodes[i];
+        if (!grad_fusable(g, b, readers))
+            continue;
+        g->nodes[b->in[0]].a.epilogue = i;
+        b->a.fused = true;
     }
     free(readers);
 }

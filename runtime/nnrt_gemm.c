@@ -53,8 +53,14 @@ typedef struct GemmJob {
     int trans_c;                   /* D goes to C transposed */
     const float *bias;             /* epilogue bias or NULL */
     int bias_per_row;              /* bias[row of D] (1) or bias[column of D] (0) */
-    int relu;                      /* activation */
+    int relu;                      /* activation, in the micro-kernels */
     int accumulate;                /* C += instead of C = */
+    const float *residual;         /* post step: C[m,n] += residual[m*ld_residual + n] (C coordinates) */
+    long ld_residual;
+    int post_relu;                 /* post step: the activation, after the residual */
+    NnrtGate gate;                 /* post step: C[m,n] *= derivative at gate_y[m*ld_gate + n] */
+    const float *gate_y;
+    long ld_gate;
     NnrtGemmBlocking blk;          /* mc, nc, kc in force */
     int a_inplace;                 /* kernel reads A in place instead of packed panels */
     int b_inplace;                 /* kernel reads B rows in place (op(B) = B only) */
@@ -282,6 +288,56 @@ static void col_strip(const GemmJob *j, NnrtGemmTile *t, int ic, int mc, int jc,
 }
 
 /*
+ * The epilogue steps after the micro-kernels' (which end with the bias):
+ * the residual, then the activation, then the gate, on C's rows m0..m1-1,
+ * columns n0..n1-1. The region was just written, so it is in cache.
+ */
+static void post_c(const GemmJob *j, int m0, int m1, int n0, int n1)
+{
+    for (int m = m0; m < m1; m++) {
+        float *c = j->C + (size_t)m * j->ldc;
+        if (j->residual) {
+            const float *r = j->residual + (size_t)m * j->ld_residual;
+            for (int n = n0; n < n1; n++)
+                c[n] += r[n];
+        }
+        if (j->post_relu)
+            for (int n = n0; n < n1; n++)
+                c[n] = c[n] > 0.0f ? c[n] : 0.0f;
+        const float *y = j->gate_y + (size_t)m * j->ld_gate;
+        switch (j->gate) {
+        case NNRT_GATE_NONE: break;
+        case NNRT_GATE_RELU:
+            for (int n = n0; n < n1; n++)
+                c[n] = y[n] > 0.0f ? c[n] : 0.0f;
+            break;
+        case NNRT_GATE_SIGMOID:
+            for (int n = n0; n < n1; n++)
+                c[n] = c[n] * y[n] * (1.0f - y[n]);
+            break;
+        case NNRT_GATE_TANH:
+            for (int n = n0; n < n1; n++)
+                c[n] = c[n] * (1.0f - y[n] * y[n]);
+            break;
+        }
+    }
+}
+
+static int has_post(const GemmJob *j)
+{
+    return j->residual || j->gate != NNRT_GATE_NONE;
+}
+
+/* post_c on D's rows r0..r1-1, columns c0..c1-1, wherever D went in C. */
+static void post_d(const GemmJob *j, int r0, int r1, int c0, int c1)
+{
+    if (j->trans_c)
+        post_c(j, c0, c1, r0, r1);
+    else
+        post_c(j, r0, r1, c0, c1);
+}
+
+/*
  * Runs the micro-kernel over one mc x nc block at (ic, jc), depth pc..pc+kc-1.
  * Column strips outside, so a B micro-panel stays in L1 across the rows; or
  * (rows_outer, when B is packed) row strips outside, so that C is walked
@@ -297,12 +353,19 @@ static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int p
         .bias_per_row = j->bias_per_row,
         .relu = pc + kc >= j->K && j->relu,
     };
+    int post = pc + kc >= j->K && has_post(j);
     if (j->rows_outer) {
-        for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR)
+        for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR) {
             row_strip(j, &t, ic, ir, mc, jc, nc, pc, kc, ap, bp);
+            if (post)
+                post_d(j, ic + ir, ic + imin(mc, ir + NNRT_GEMM_MR), jc, jc + nc);
+        }
     } else {
-        for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR)
+        for (int jr = 0; jr < nc; jr += NNRT_GEMM_NR) {
             col_strip(j, &t, ic, mc, jc, jr, nc, pc, kc, ap, bp);
+            if (post)
+                post_d(j, ic, ic + mc, jc + jr, jc + imin(nc, jr + NNRT_GEMM_NR));
+        }
     }
 }
 
@@ -650,6 +713,8 @@ static void epilogue_only(const GemmJob *j)
             const float *b = j->bias ? j->bias + (j->bias_per_row ? m : n) : NULL;
             *c = nnrt_gemm_finish(0.0f, j->accumulate ? c : NULL, b, j->relu);
         }
+    if (has_post(j))
+        post_c(j, 0, j->M, 0, j->N);
 }
 
 /* ---- entry point ------------------------------------------------------------------ */
@@ -669,6 +734,15 @@ void nnrt_sgemm(int transa, int transb, int M, int N, int K, const float *A, int
         j.bias_per_row = ep->bias_per_row != 0;
         j.relu = ep->act == NNRT_ACT_RELU;
         j.accumulate = ep->accumulate != 0;
+        j.residual = ep->residual;
+        j.ld_residual = ep->ld_residual;
+        j.gate = ep->gate_y ? ep->gate : NNRT_GATE_NONE;
+        j.gate_y = ep->gate_y;
+        j.ld_gate = ep->ld_gate;
+        if (j.residual) { /* the activation comes after the residual: a post step */
+            j.post_relu = j.relu;
+            j.relu = 0;
+        }
     }
     if (j.K == 0) {
         epilogue_only(&j);
@@ -676,6 +750,8 @@ void nnrt_sgemm(int transa, int transb, int M, int N, int K, const float *A, int
     }
     if (is_gemv(M, N)) {
         sgemv(&j, pack_buf);
+        if (has_post(&j))
+            post_c(&j, 0, M, 0, N);
         return;
     }
     plan(&j, blk);

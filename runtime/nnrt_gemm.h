@@ -6,11 +6,14 @@
  * op(X) is X, or X transposed when trans* is 1; A and B are row-major with
  * leading dimensions lda and ldb (so op(A) = A^T reads A as [K,M]).
  * The epilogue adds C's old value (accumulate), a bias per row or per column,
- * and applies an activation, in that order, after the full K-sum.
+ * a residual tensor, applies an activation, and multiplies by an
+ * activation's derivative (a gate), in that order, after the full K-sum.
  *
  * Uses in generated code:
  *   dense forward  Y[B,U]  = X[B,I] . W[U,I]^T  + bias[u], relu   (0, 1)
+ *   residual       Y[B,U]  = X . W^T + bias[u] + R[B,U], relu      (0, 1)
  *   dense dX       dX[B,I] = dY[B,U] . W[U,I]                     (0, 0)
+ *   ... fused act  dX[B,I] = (dY . W) * act'(y[B,I])              (0, 0)
  *   dense dW       dW[U,I] (+)= dY[B,U]^T . X[B,I]                (1, 0)
  *   conv (im2col)  Y[F,HW] = W[F,CKK] . col[CKK,HW] + bias[f]     (0, 0)
  *
@@ -49,11 +52,24 @@
 
 typedef enum { NNRT_ACT_NONE, NNRT_ACT_RELU } NnrtAct;
 
+/* The derivative a gradient is multiplied by, from the activation's output y. */
+typedef enum {
+    NNRT_GATE_NONE,
+    NNRT_GATE_RELU,    /* y > 0 ? c : 0 */
+    NNRT_GATE_SIGMOID, /* c * y * (1 - y) */
+    NNRT_GATE_TANH     /* c * (1 - y * y) */
+} NnrtGate;
+
 typedef struct NnrtEpilogue {
-    const float *bias; /* added per column n (dense forward) or per row m (conv as W.col), or NULL */
-    int bias_per_row;  /* 1: bias[m], 0: bias[n] */
-    NnrtAct act;       /* applied after bias */
-    int accumulate;    /* 1: C += A.B (gradient sums), 0: C = A.B */
+    const float *bias;     /* added per column n (dense forward) or per row m (conv as W.col), or NULL */
+    int bias_per_row;      /* 1: bias[m], 0: bias[n] */
+    NnrtAct act;           /* applied after bias (and after the residual) */
+    int accumulate;        /* 1: C += A.B (gradient sums), 0: C = A.B */
+    const float *residual; /* added after bias, before act: residual[m * ld_residual + n], or NULL */
+    int ld_residual;       /* its row stride */
+    NnrtGate gate;         /* last: C[m,n] times the derivative at gate_y[m * ld_gate + n] */
+    const float *gate_y;   /* the activation's output (NULL: no gate) */
+    int ld_gate;           /* its row stride */
 } NnrtEpilogue;
 
 typedef struct NnrtGemmBlocking {

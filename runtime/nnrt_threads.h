@@ -56,6 +56,7 @@ typedef struct NnrtSamples {
     const float *src; /* read */
     float *dst;       /* written */
     int batch;        /* samples in the whole batch (for batch-wide layouts) */
+    const float *aux; /* a second input, or NULL */
 } NnrtSamples;
 
 #endif

@@ -8,7 +8,8 @@
  * i.e. 1e-5 relative to the magnitude of the terms summed, which bounds float
  * rounding without failing on cancellation. The cases: all four transpose
  * combinations over odd sizes (each dimension 1..37, K = 1), every epilogue
- * (bias per row and per column, relu, accumulate), small forced blockings
+ * (bias per row and per column, relu, accumulate, a residual, the relu,
+ * sigmoid and tanh gates), small forced blockings
  * (several kc, mc and nc blocks), every plan (C or C^T computed, operands
  * packed or read in place), GEMV shapes (M = 1, N = 1) with strided
  * operands, and K = 0. Padding around C (ldc > N) and after the pack buffer
@@ -38,6 +39,7 @@ typedef struct Case {
     int lda, ldb, ldc;     /* leading dimensions (padded) */
     float *A, *B, *C;      /* operands; C padded with SENTINEL */
     float *bias;           /* max(M, N) values */
+    float *R, *Y;          /* residual and gate operands, M x ldc like C */
     NnrtEpilogue ep;       /* epilogue under test */
     NnrtGemmBlocking blk;  /* blocking (zeros: default) */
 } Case;
@@ -71,6 +73,8 @@ static void case_alloc(Case *c)
     c->B = random_floats((size_t)br * c->ldb);
     c->C = random_floats((size_t)c->M * c->ldc);
     c->bias = random_floats((size_t)(c->M > c->N ? c->M : c->N));
+    c->R = random_floats((size_t)c->M * c->ldc);
+    c->Y = random_floats((size_t)c->M * c->ldc);
     for (int m = 0; m < c->M; m++)
         for (int n = c->N; n < c->ldc; n++)
             c->C[(size_t)m * c->ldc + n] = SENTINEL;
@@ -82,6 +86,8 @@ static void case_free(Case *c)
     free(c->B);
     free(c->C);
     free(c->bias);
+    free(c->R);
+    free(c->Y);
 }
 
 /* Runs nnrt_sgemm on a copy of C with an exact-size, canaried pack buffer. */
@@ -124,14 +130,28 @@ static void check(const Case *c, const float *out)
                 s += b;
                 mag += fabs(b);
             }
+            if (c->ep.residual) {
+                double r = c->R[(size_t)m * c->ldc + n];
+                s += r;
+                mag += fabs(r);
+            }
             if (c->ep.act == NNRT_ACT_RELU && s < 0.0)
                 s = 0.0;
+            double y = c->Y[(size_t)m * c->ldc + n];
+            switch (c->ep.gate) {
+            case NNRT_GATE_NONE: break;
+            case NNRT_GATE_RELU: s = y > 0.0 ? s : 0.0; break;
+            /* the derivative is itself rounded, to about 1e-7 absolute: mag covers it */
+            case NNRT_GATE_SIGMOID: s *= y * (1.0 - y), mag *= fabs(y * (1.0 - y)) + 2.0; break;
+            case NNRT_GATE_TANH: s *= 1.0 - y * y, mag *= fabs(1.0 - y * y) + 2.0; break;
+            }
             double got = out[(size_t)m * c->ldc + n];
             if (fabs(got - s) > 1e-5 * (fabs(s) + mag))
-                fail_msg("%s ta=%d tb=%d M=%d N=%d K=%d ep(bias=%d row=%d act=%d acc=%d) "
+                fail_msg("%s ta=%d tb=%d M=%d N=%d K=%d ep(bias=%d row=%d act=%d acc=%d res=%d gate=%d) "
                          "blk(%d,%d,%d): C[%d][%d] = %.9g, want %.9g",
                          nnrt_gemm_isa_name(), c->ta, c->tb, c->M, c->N, c->K, c->ep.bias != NULL,
-                         c->ep.bias_per_row, c->ep.act, c->ep.accumulate, c->blk.mc, c->blk.nc,
+                         c->ep.bias_per_row, c->ep.act, c->ep.accumulate, c->ep.residual != NULL,
+                         (int)c->ep.gate, c->blk.mc, c->blk.nc,
                          c->blk.kc, m, n, got, s);
         }
         for (int n = c->N; n < c->ldc; n++)
@@ -139,7 +159,12 @@ static void check(const Case *c, const float *out)
     }
 }
 
-/* Epilogue number e (0..7): bias none/per column/per row/per column x relu x accumulate. */
+/*
+ * Epilogue number e (0..NEPI-1): bias none/per column/per row x relu x
+ * accumulate (e % 12), then the post steps (e / 12): none, a residual, a
+ * relu, sigmoid or tanh gate, a residual and a gate.
+ */
+#define NEPI 72
 static NnrtEpilogue epilogue(const Case *c, int e)
 {
     NnrtEpilogue ep = {0};
@@ -148,6 +173,17 @@ static NnrtEpilogue epilogue(const Case *c, int e)
     ep.bias_per_row = e % 3 == 2;
     ep.act = (e / 3) % 2 ? NNRT_ACT_RELU : NNRT_ACT_NONE;
     ep.accumulate = e % 2;
+    int post = e / 12;
+    if (post == 1 || post == 5) {
+        ep.residual = c->R;
+        ep.ld_residual = c->ldc;
+    }
+    if (post >= 2) {
+        static const NnrtGate gates[] = {NNRT_GATE_RELU, NNRT_GATE_SIGMOID, NNRT_GATE_TANH, NNRT_GATE_SIGMOID};
+        ep.gate = gates[post - 2];
+        ep.gate_y = c->Y;
+        ep.ld_gate = c->ldc;
+    }
     return ep;
 }
 
@@ -187,7 +223,7 @@ static void odd_sizes_body(void)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
             for (int k = 0; k < n; k++)
-                check_shape(sz[i], sz[j], sz[k], e++ % 12, NULL);
+                check_shape(sz[i], sz[j], sz[k], e++ % NEPI, NULL);
 }
 
 static void test_odd_sizes(void **state)
@@ -199,10 +235,10 @@ static void test_odd_sizes(void **state)
 static void every_size_body(void)
 {
     for (int v = 1; v <= 37; v++) {
-        check_shape(v, 19, 11, v % 12, NULL);
-        check_shape(13, v, 21, (v + 4) % 12, NULL);
-        check_shape(7, 29, v, (v + 8) % 12, NULL);
-        check_shape(v, v, 1, v % 12, NULL);
+        check_shape(v, 19, 11, v % NEPI, NULL);
+        check_shape(13, v, 21, (v + 4) % NEPI, NULL);
+        check_shape(7, 29, v, (v + 8) % NEPI, NULL);
+        check_shape(v, v, 1, v % NEPI, NULL);
     }
 }
 
@@ -214,7 +250,7 @@ static void test_every_size(void **state)
 /* Every epilogue on a shape with full and edge tiles. */
 static void epilogues_body(void)
 {
-    for (int e = 0; e < 12; e++)
+    for (int e = 0; e < NEPI; e++)
         check_shape(20, 35, 27, e, NULL);
 }
 
@@ -233,8 +269,8 @@ static void plans_body(void)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
                 for (int k = 0; k < n; k++)
-                    check_shape(sz[i], sz[j], sz[k], e++ % 12, NULL);
-        for (int e2 = 0; e2 < 12; e2++)
+                    check_shape(sz[i], sz[j], sz[k], e++ % NEPI, NULL);
+        for (int e2 = 0; e2 < NEPI; e2 += 5)
             check_shape(29, 50, 41, e2, &(NnrtGemmBlocking){7, 20, 3});
     }
     nnrt_gemm_test_force_plan(-1);
@@ -254,7 +290,7 @@ static void plans_identical_body(void)
             Case c = {.ta = t & 1, .tb = t >> 1, .M = shapes[s][0], .N = shapes[s][1],
                       .K = shapes[s][2]};
             case_alloc(&c);
-            c.ep = epilogue(&c, (int)s * 4 + t);
+            c.ep = epilogue(&c, ((int)s * 4 + t) * 5 % NEPI);
             float *want = run(&c);
             for (int p = 0; p < 8; p++) {
                 nnrt_gemm_test_force_plan(p);
@@ -278,7 +314,7 @@ static void blocking_body(void)
 {
     static const NnrtGemmBlocking blks[] = {{6, 16, 5}, {12, 32, 8}, {7, 20, 3}, {1, 1, 1}};
     for (size_t b = 0; b < sizeof blks / sizeof blks[0]; b++)
-        for (int e = 0; e < 12; e++)
+        for (int e = 0; e < NEPI; e += 2)
             check_shape(29, 50, 41, e, &blks[b]);
 }
 
@@ -294,8 +330,8 @@ static void gemv_body(void)
     int n = sizeof len / sizeof len[0], e = 0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < n; k++) {
-            check_shape(1, len[i], len[k], e++ % 12, NULL);
-            check_shape(len[i], 1, len[k], e++ % 12, NULL);
+            check_shape(1, len[i], len[k], e++ % NEPI, NULL);
+            check_shape(len[i], 1, len[k], e++ % NEPI, NULL);
         }
 }
 
@@ -307,7 +343,7 @@ static void test_gemv(void **state)
 /* K == 0: C = (accumulate ? C : 0) + bias, activated. */
 static void test_k_zero(void **state)
 {
-    for (int e = 0; e < 12; e++) {
+    for (int e = 0; e < NEPI; e++) {
         check_shape(5, 9, 0, e, NULL);
         check_shape(1, 9, 0, e, NULL);
     }
@@ -352,7 +388,7 @@ static void test_threads_identical(void **state)
         Case c = {.ta = shapes[s][0], .tb = shapes[s][1], .M = shapes[s][2], .N = shapes[s][3],
                   .K = shapes[s][4]};
         case_alloc(&c);
-        c.ep = epilogue(&c, (int)s % 12);
+        c.ep = epilogue(&c, (int)s % NEPI);
         float *one = run_threads(&c, 1);
         check(&c, one);
         for (int t = 2; t <= 3; t++) {
