@@ -188,7 +188,7 @@ const char *emit_tensor_ptr(const IrGraph *g, int plan, int id)
 {
     const IrNode *n = &g->nodes[id];
     while (n->place[plan].buf == BUF_ALIAS) {
-        id = n->in[0];
+        id = ir_alias_of(g, id);
         n = &g->nodes[id];
     }
     switch (n->place[plan].buf) {

@@ -56,6 +56,26 @@ const char *emit_infer_kernel_name(const IrGraph *g, int node)
 }
 
 /* The comment block above a kernel; fold: its inference variant, with the batchnorm folded in. */
+/* The fused residual add in n's epilogue (fuse.c), or NULL. */
+static const IrNode *epi_add(const IrGraph *g, const IrNode *n)
+{
+    return n->a.epilogue && g->nodes[n->a.epilogue].op == IR_ADD ? &g->nodes[n->a.epilogue] : NULL;
+}
+
+/* The activation n's kernel applies last: its epilogue, or its fused add's; 0 if none. */
+static int epi_act(const IrGraph *g, const IrNode *n)
+{
+    const IrNode *add = epi_add(g, n);
+    return add ? add->a.epilogue : n->a.epilogue;
+}
+
+/* The tensor n's fused add adds to n's result: the add's other input. */
+static int epi_residual(const IrGraph *g, const IrNode *n)
+{
+    const IrNode *add = epi_add(g, n);
+    return add->in[0] == (int)(n - g->nodes) ? add->in[1] : add->in[0];
+}
+
 static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
 {
     const IrNode *n = &g->nodes[id];
@@ -94,8 +114,10 @@ static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
     case IR_DROPOUT: emit_line(e, " *   inference: identity (p %g in training)", a->p); break;
     default: break;
     }
-    if (n->a.epilogue)
-        emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[n->a.epilogue].op].name, g->nodes[n->a.epilogue].name);
+    if (epi_add(g, n))
+        emit_line(e, " *   fused epilogue: add (%s) of %s", epi_add(g, n)->name, g->nodes[epi_residual(g, n)].name);
+    if (epi_act(g, n))
+        emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[epi_act(g, n)].op].name, g->nodes[epi_act(g, n)].name);
     if (fold) {
         const IrNode *bn = &g->nodes[a->fold];
         emit_line(e, " *   %s folded in (eps %g): weight and bias from %s_fold, for inference", bn->name, bn->a.eps, g->name);
@@ -131,6 +153,8 @@ void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
     for (int i = 0; i < n->nparam && !(plan == PLAN_INFER && n->a.fold); i++)
         emit_add_arg(a, "const float *restrict", PARAM_ARG[g->params[n->param[i]].role],
                      arena_printf(g->arena, "p + %lld", (long long)g->param_off[n->param[i]]), 0);
+    if (epi_add(g, n))
+        emit_add_arg(a, "const float *restrict", "res", emit_tensor_ptr(g, plan, epi_residual(g, n)), numel(&n->shape));
     emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
     if (n->sched.gemm)
         emit_add_arg(a, "void *", "pack", "m->pack", 0);
@@ -148,7 +172,7 @@ static void emit_blocking(Emitter *e, const IrNode *n)
 /* The GEMM epilogue: bias, and relu when that is the fused activation. */
 static bool epi_relu(const IrGraph *g, const IrNode *n)
 {
-    return n->a.epilogue && g->nodes[n->a.epilogue].op == IR_RELU;
+    return epi_act(g, n) && g->nodes[epi_act(g, n)].op == IR_RELU;
 }
 
 /*
@@ -157,9 +181,9 @@ static bool epi_relu(const IrGraph *g, const IrNode *n)
  */
 static void emit_act_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
 {
-    if (!n->a.epilogue || epi_relu(g, n))
+    if (!epi_act(g, n) || epi_relu(g, n))
         return;
-    if (emit_vmath_fn(g->nodes[n->a.epilogue].op)) {
+    if (emit_vmath_fn(g->nodes[epi_act(g, n)].op)) {
         emit_vmath_pass(e, g, n, y, count);
         return;
     }
@@ -175,8 +199,9 @@ static void k_dense_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
     int d = xs->dim[xs->ndim - 1], u = n->a.units;
     long long rows = numel(xs) / d;
     emit_blocking(e, n);
-    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 0, .act = %s};", n->a.bias ? "bias" : "NULL",
-              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 0, .act = %s%s};", n->a.bias ? "bias" : "NULL",
+              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE",
+              epi_add(g, n) ? arena_printf(g->arena, ", .residual = res, .ld_residual = %d", u) : "");
     emit_line(e, "nnrt_sgemm(0, 1, batch * %lld, %d, %d, x, %d, w, %d, y, %d, &ep, &blk, pack);", rows, u, d, d, d, u);
     emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
 }
@@ -392,10 +417,10 @@ static const char *elem_expr(const IrGraph *g, const IrNode *n)
  */
 void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count)
 {
-    const char *fn = n->a.epilogue ? emit_vmath_fn(g->nodes[n->a.epilogue].op) : NULL;
+    const char *fn = epi_act(g, n) ? emit_vmath_fn(g->nodes[epi_act(g, n)].op) : NULL;
     if (!fn)
         return;
-    emit_line(e, "%s(%s, %s, %s);  /* fused %s, in place */", fn, y, y, count, g->nodes[n->a.epilogue].name);
+    emit_line(e, "%s(%s, %s, %s);  /* fused %s, in place */", fn, y, y, count, g->nodes[epi_act(g, n)].name);
     e->unapplied = NULL;
 }
 
@@ -408,7 +433,7 @@ void emit_check_applied(Emitter *e, const IrGraph *g)
 {
     if (e->unapplied)
         netc_die("kernel of %s stores its fused %s without emit_vmath_pass", e->unapplied->name,
-                 g->nodes[e->unapplied->a.epilogue].name);
+                 g->nodes[epi_act(g, e->unapplied)].name);
 }
 
 /*
@@ -419,16 +444,16 @@ void emit_check_applied(Emitter *e, const IrGraph *g)
  */
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val)
 {
-    if (!n->a.epilogue || emit_vmath_fn(g->nodes[n->a.epilogue].op)) {
+    int act = epi_act(g, n);
+    if (!act || emit_vmath_fn(g->nodes[act].op)) {
         emit_line(e, "%s = %s;", dst, val);
-        if (n->a.epilogue)
+        if (act)
             e->unapplied = n;
         return;
     }
     emit_line(e, "{");
     emit_line(e, "const float v = %s;", val);
-    emit_line(e, "%s = %s;  /* fused %s */", dst, elem_expr(g, &g->nodes[n->a.epilogue]),
-              g->nodes[n->a.epilogue].name);
+    emit_line(e, "%s = %s;  /* fused %s */", dst, elem_expr(g, &g->nodes[act]), g->nodes[act].name);
     emit_line(e, "}");
 }
 
@@ -503,6 +528,8 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     FILE *mem = open_memstream(&sum, &len);
     emit_acc_sum(mem, 0, k);
     fputs(n->a.bias ? " + bias[u]" : "", mem);
+    if (epi_add(g, n))  /* the fused residual add, after the bias as in the unfused add kernel */
+        fprintf(mem, " + res[r * %d + u]", u);
     fclose(mem);
     emit_store(e, g, n, "yr[u]", arena_strdup(g->arena, sum));
     free(sum);

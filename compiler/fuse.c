@@ -15,6 +15,12 @@
  * derivatives read the activation's output, which the fused kernel still
  * stores, while leaky_relu, gelu and silu need the pre-activation.
  *
+ * A residual add whose one input is a dense that nobody else reads (and
+ * that is not an output) goes into that dense's epilogue the same way:
+ * the dense's `epilogue` names the add, marked `fused` (memplan aliases it
+ * to the dense, ir_alias_of), and an activation after the add joins it as
+ * the add's own epilogue.  The kernel stores act(x W^T + b + r).
+ *
  * Backward, the same activations' derivatives go into the kernel that
  * computes their output gradient: when the gradient of a relu, sigmoid or
  * tanh output is the input gradient of one dense, conv2d or pool (its
@@ -85,6 +91,19 @@ void fuse_run(IrGraph *g, Diag *d)
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
             readers[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->nforward; i++) {  /* residual adds first: an activation after them joins them */
+        IrNode *add = &g->nodes[i];
+        if (add->op != IR_ADD || add->in[0] == add->in[1] || is_output(g, i))
+            continue;
+        for (int k = 0; k < 2; k++) {
+            IrNode *prod = &g->nodes[add->in[k]];
+            if (prod->op == IR_DENSE && !prod->a.epilogue && readers[add->in[k]] == 1 && !is_output(g, add->in[k])) {
+                prod->a.epilogue = i;
+                add->a.fused = true;
+                break;
+            }
+        }
+    }
     for (int i = 0; i < g->nforward; i++) {
         IrNode *act = &g->nodes[i];
         if (!is_fusable_act(g, act->op))

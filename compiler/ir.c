@@ -299,3 +299,11 @@ int ir_opt_states(const IrOptim *o, const char **names)
     return n;
 }
 
+
+int ir_alias_of(const IrGraph *g, int id)
+{
+    const IrNode *n = &g->nodes[id];
+    if (n->op == IR_ADD && n->a.fused)  /* computed in the epilogue of one of its inputs */
+        return g->nodes[n->in[0]].a.epilogue == id ? n->in[0] : n->in[1];
+    return n->in[0];
+}

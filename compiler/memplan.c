@@ -51,7 +51,7 @@ static int64_t round_up(int64_t v)
 static int storage_of(const IrGraph *g, int p, int n)
 {
     while (g->nodes[n].place[p].buf == BUF_ALIAS)
-        n = g->nodes[n].in[0];
+        n = ir_alias_of(g, n);
     return n;
 }
 

@@ -813,6 +813,22 @@ def case_mul_act(net):
     net.output(net.let("y", net.pipe(net.call(L.mul(), g, a), L.sigmoid())))
 
 
+@case("residual adds fused into the dense producing one side: add(dense(h), h) -> relu, "
+      "add(r, dense(r)) -> sigmoid, a plain add(dense(s), x), and one on [4, 6] rows")
+def case_residual_dense(net):
+    x = net.input("x", [24])
+    z = net.input("z", [4, 6])
+    h = net.let("h", net.pipe(x, L.dense(24), L.relu()))
+    d1 = net.let("d1", net.pipe(h, L.dense(24)))
+    r = net.let("r", net.pipe(net.call(L.add(), d1, h), L.relu()))
+    d2 = net.let("d2", net.pipe(r, L.dense(24)))
+    s = net.let("s", net.pipe(net.call(L.add(), r, d2), L.sigmoid()))
+    d3 = net.let("d3", net.pipe(s, L.dense(24)))
+    net.output(net.let("y", net.call(L.add(), d3, x)))
+    d4 = net.let("d4", net.pipe(z, L.dense(6)))
+    net.output(net.let("w", net.pipe(net.call(L.add(), z, d4), L.tanh())))
+
+
 @case("add of a value with a function of itself, and pipe form x -> add(h)")
 def case_add_self(net):
     x = net.input("x", [2, 3, 4])

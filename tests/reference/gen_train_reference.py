@@ -851,6 +851,24 @@ OPS_VEC = """net {name} {{
 add_text_case("ops_conv", "grouped, dilated, strided, depthwise and 1x1 conv, concat, mul, "
               "avgpool with padding, maxpool, global_avgpool, batchnorm 2-D and 1-D, silu, "
               "sigmoid, tanh, leaky_relu", OPS_CONV)
+RESIDUAL_MLP = """net {name} {{
+    input  x : f32[12];
+    label  t : class[5];
+    h = x -> dense(16) -> relu;
+    r = add(h -> dense(16), h) -> relu;
+    s = add(r, r -> dense(16)) -> tanh;
+    logits = add(s -> dense(16), h) -> dense(5);
+    output logits;
+    loss      cross_entropy(logits, t);
+    optimizer adam(lr = 0.01);
+    train {{ batch = 8; epochs = 1; seed = 1; shuffle = false; }}
+}}
+"""
+
+add_text_case("residual_mlp", "residual adds fused into the dense producing one side, "
+              "with relu or tanh after the add, dense on either side", RESIDUAL_MLP)
+
+
 add_text_case("ops_vec", "dense on [S, D], layernorm, gelu, softmax, log_softmax, mul, concat "
               "on axis 1, two dropouts (j = 1 on [4, 16], j = 2 on [32]), tanh, silu",
               OPS_VEC, seed=12345)

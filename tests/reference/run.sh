@@ -8,18 +8,21 @@
 # on SLEEF (libnnrt.a's nnrt_vmath); the cases that use them run again with
 # nnrt_vmath.c compiled in with -DNNRT_LIBM and no -lsleef (libm:NAME).
 # A fold_* case must have its batchnorm folded into the layer before it
-# (compiler/fold.c), a nofold_* case must not, so the numbers test the
-# fold they mean to.
+# (compiler/fold.c), a nofold_* case must not, and a residual_* case must
+# have an add fused into a dense (compiler/fuse.c), so the numbers test
+# the transformation they mean to.
 . "$(dirname "$0")/../lib/suite.sh"
 suite_tail=15
 
-# Checks that dump-ir shows a folded batchnorm exactly when the case's name says so.
+# Checks that dump-ir shows a folded batchnorm, or a fused add, when the case's name says so.
 fold_check() {
   local dir=$1 folded=0
   "$build/netc" dump-ir "$dir/model.net" | grep -q '  folded' && folded=1
   case $(basename "$dir") in
     fold_*) [ $folded -eq 1 ] || { echo "expected a folded batchnorm"; return 1; } ;;
     nofold_*) [ $folded -eq 0 ] || { echo "expected no folded batchnorm"; return 1; } ;;
+    residual_*) "$build/netc" dump-ir "$dir/model.net" | grep -q '= add .*fused' ||
+                  { echo "expected an add fused into a dense"; return 1; } ;;
   esac
 }
 export -f fold_check
@@ -46,7 +49,7 @@ suite_body() {
 
 ls -d tests/reference/cases/*/ | suite_run
 # The dense, conv2d and fold cases again with every layer on the packed GEMM.
-ls -d tests/reference/cases/{conv2d,dense,fold,nofold}*/ | suite_run_gemm
+ls -d tests/reference/cases/{conv2d,dense,fold,nofold,residual}*/ | suite_run_gemm
 # The cases with transcendentals again on libm.
 ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax}*/ | suite_run_libm
 suite_report "reference"
