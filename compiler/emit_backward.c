@@ -106,6 +106,8 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
         tensor_arg(g, a, "const float *restrict", "x", n->in[0]);
         param_args(g, id, a, true);
         add_arg(a, "float *restrict", "stats", arena_printf(g->arena, "st + %lld", (long long)n->stat_off));
+        if (emit_epi_add(g, n))  /* a fused residual add (fuse.c), added by emit_store */
+            tensor_arg(g, a, "const float *restrict", "res", emit_epi_residual(g, n));
         tensor_arg(g, a, "float *restrict", "y", id);
     } else if (n->op == IR_DROPOUT) {
         tensor_arg(g, a, "const float *restrict", "x", n->in[0]);

@@ -47,6 +47,9 @@ void emit_par_wrapper(Emitter *e, const IrGraph *g, int node, const char *kernel
  */
 void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux);
 void emit_samples_fn_end(Emitter *e);
+/* A residual add fused into n's epilogue (fuse.c), or NULL; and the tensor it adds (its other input). */
+const IrNode *emit_epi_add(const IrGraph *g, const IrNode *n);
+int emit_epi_residual(const IrGraph *g, const IrNode *n);
 void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, long long work);
 const char *emit_train_kernel_name(const IrGraph *g, int node);
 /* Whether node i is a kernel call of the forward pass / of train_step. */

@@ -56,25 +56,26 @@ const char *emit_infer_kernel_name(const IrGraph *g, int node)
 }
 
 /* The comment block above a kernel; fold: its inference variant, with the batchnorm folded in. */
-/* The fused residual add in n's epilogue (fuse.c), or NULL. */
-static const IrNode *epi_add(const IrGraph *g, const IrNode *n)
+const IrNode *emit_epi_add(const IrGraph *g, const IrNode *n)
 {
     return n->a.epilogue && g->nodes[n->a.epilogue].op == IR_ADD ? &g->nodes[n->a.epilogue] : NULL;
 }
 
+
 /* The activation n's kernel applies last: its epilogue, or its fused add's; 0 if none. */
 static int epi_act(const IrGraph *g, const IrNode *n)
 {
-    const IrNode *add = epi_add(g, n);
+    const IrNode *add = emit_epi_add(g, n);
     return add ? add->a.epilogue : n->a.epilogue;
 }
 
-/* The tensor n's fused add adds to n's result: the add's other input. */
-static int epi_residual(const IrGraph *g, const IrNode *n)
+int emit_epi_residual(const IrGraph *g, const IrNode *n)
 {
-    const IrNode *add = epi_add(g, n);
-    return add->in[0] == (int)(n - g->nodes) ? add->in[1] : add->in[0];
+    int add = n->a.epilogue;  /* the side that is not the producer (whose epilogue is the add) */
+    const IrNode *a = &g->nodes[add];
+    return g->nodes[a->in[0]].a.epilogue == add ? a->in[1] : a->in[0];
 }
+
 
 static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
 {
@@ -114,8 +115,8 @@ static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
     case IR_DROPOUT: emit_line(e, " *   inference: identity (p %g in training)", a->p); break;
     default: break;
     }
-    if (epi_add(g, n))
-        emit_line(e, " *   fused epilogue: add (%s) of %s", epi_add(g, n)->name, g->nodes[epi_residual(g, n)].name);
+    if (emit_epi_add(g, n))
+        emit_line(e, " *   fused epilogue: add (%s) of %s", emit_epi_add(g, n)->name, g->nodes[emit_epi_residual(g, n)].name);
     if (epi_act(g, n))
         emit_line(e, " *   fused epilogue: %s (%s)", ir_ops[g->nodes[epi_act(g, n)].op].name, g->nodes[epi_act(g, n)].name);
     if (fold) {
@@ -153,8 +154,9 @@ void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
     for (int i = 0; i < n->nparam && !(plan == PLAN_INFER && n->a.fold); i++)
         emit_add_arg(a, "const float *restrict", PARAM_ARG[g->params[n->param[i]].role],
                      arena_printf(g->arena, "p + %lld", (long long)g->param_off[n->param[i]]), 0);
-    if (epi_add(g, n))
-        emit_add_arg(a, "const float *restrict", "res", emit_tensor_ptr(g, plan, epi_residual(g, n)), numel(&n->shape));
+    const IrNode *last = plan == PLAN_INFER && n->a.fold ? &g->nodes[n->a.fold] : n;  /* whose epilogue the kernel runs */
+    if (emit_epi_add(g, last))
+        emit_add_arg(a, "const float *restrict", "res", emit_tensor_ptr(g, plan, emit_epi_residual(g, last)), numel(&n->shape));
     emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
     if (n->sched.gemm)
         emit_add_arg(a, "void *", "pack", "m->pack", 0);
@@ -201,7 +203,7 @@ static void k_dense_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_blocking(e, n);
     emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 0, .act = %s%s};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE",
-              epi_add(g, n) ? arena_printf(g->arena, ", .residual = res, .ld_residual = %d", u) : "");
+              emit_epi_add(g, n) ? arena_printf(g->arena, ", .residual = res, .ld_residual = %d", u) : "");
     emit_line(e, "nnrt_sgemm(0, 1, batch * %lld, %d, %d, x, %d, w, %d, y, %d, &ep, &blk, pack);", rows, u, d, d, d, u);
     emit_act_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
 }
@@ -317,9 +319,16 @@ static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n
     emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
     emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
     emit_samples_fn_end(e);
-    emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", NULL);
+    emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL);
     emit_conv_permute(e, "y", "out", f, hw, false);
-    emit_act_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
+    if (emit_epi_add(g, n)) {  /* the residual, then the whole activation (the GEMM applied none) */
+        emit_line(e, "for (size_t i = (size_t)n * %d; i < (size_t)(n + 1) * %d; i++) {", f * hw, f * hw);
+        emit_store(e, g, n, "y[i]", "y[i]");
+        emit_line(e, "}");
+        emit_vmath_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
+    } else {
+        emit_act_pass(e, g, n, arena_printf(g->arena, "(y + (size_t)n * %d)", f * hw), arena_printf(g->arena, "%d", f * hw));
+    }
     emit_samples_fn_end(e);
 }
 
@@ -338,10 +347,10 @@ static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n, c
     emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
     emit_samples_call(e, conv_job(g, kernel, "cols"), "x", "cols", NULL, (long long)kk * hw);
     emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s};", n->a.bias ? "bias" : "NULL",
-              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+              epi_relu(g, n) && !emit_epi_add(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
     emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
               kk, hw, hw);
-    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", NULL, (long long)f * hw);
+    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL, (long long)f * hw);
 }
 
 /* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */
@@ -370,9 +379,12 @@ static void k_conv_gemm(Emitter *e, const IrGraph *g, const IrNode *n)
         emit_line(e, "const float *cols = col;");
     }
     emit_line(e, "for (int gr = 0; gr < %d; gr++) {", a->groups);
-    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s};",
+    emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s%s};",
               a->bias ? arena_printf(g->arena, "bias + gr * %d", fg) : "NULL",
-              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
+              epi_relu(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE",
+              emit_epi_add(g, n) ? arena_printf(g->arena, ", .residual = res + (size_t)n * %d + (size_t)gr * %d, .ld_residual = %d",
+                                           f * hw, fg * hw, hw)
+                            : "");
     emit_line(e, "nnrt_sgemm(0, 0, %d, %d, %d, w + (size_t)gr * %d, %d, cols + (size_t)gr * %d, %d, yn + (size_t)gr * %d, %d, "
                  "&ep, &blk, pack);", fg, hw, kk, fg * kk, kk, kk * hw, hw, fg * hw, hw);
     emit_line(e, "}");
@@ -437,14 +449,18 @@ void emit_check_applied(Emitter *e, const IrGraph *g)
 }
 
 /*
- * Stores `val` into `dst`, through the node's fused activation if it is
- * inline: "dst = val;" or "{ const float v = val; dst = <activation of v>; }".
+ * Stores `val` into `dst`, plus the fused residual (read at dst's offset in
+ * y: the kernel's output is `y` and the residual `res`, same layout), through
+ * the node's fused activation if it is inline: "dst = val;" or
+ * "{ const float v = val; dst = <activation of v>; }".
  * A transcendental activation is left to emit_vmath_pass, which the kernel
  * must call after its loop (emit_check_applied holds it to that).
  */
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val)
 {
     int act = epi_act(g, n);
+    if (emit_epi_add(g, n))  /* after the bias, as in the unfused add kernel */
+        val = arena_printf(g->arena, "%s + res[&%s - y]", val, dst);
     if (!act || emit_vmath_fn(g->nodes[act].op)) {
         emit_line(e, "%s = %s;", dst, val);
         if (act)
@@ -528,8 +544,6 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     FILE *mem = open_memstream(&sum, &len);
     emit_acc_sum(mem, 0, k);
     fputs(n->a.bias ? " + bias[u]" : "", mem);
-    if (epi_add(g, n))  /* the fused residual add, after the bias as in the unfused add kernel */
-        fprintf(mem, " + res[r * %d + u]", u);
     fclose(mem);
     emit_store(e, g, n, "yr[u]", arena_strdup(g->arena, sum));
     free(sum);

@@ -15,11 +15,16 @@
  * derivatives read the activation's output, which the fused kernel still
  * stores, while leaky_relu, gelu and silu need the pre-activation.
  *
- * A residual add whose one input is a dense that nobody else reads (and
- * that is not an output) goes into that dense's epilogue the same way:
- * the dense's `epilogue` names the add, marked `fused` (memplan aliases it
- * to the dense, ir_alias_of), and an activation after the add joins it as
- * the add's own epilogue.  The kernel stores act(x W^T + b + r).
+ * A residual add whose one input is a dense, conv2d or batchnorm that
+ * nobody else reads (and that is not an output), computed after the
+ * add's other input (which the kernel reads), goes into that node's
+ * epilogue the same way: its `epilogue` names the add, marked `fused`
+ * (memplan aliases it to the producer, ir_alias_of), and an activation
+ * after the add joins it as the add's own epilogue.  The kernel stores
+ * act(x W^T + b + r).  Backward never reads the producer's own output
+ * (dense and conv2d read x, batchnorm x and its statistics), so this holds
+ * in training too; for inference, fold.c carries a batchnorm's residual
+ * epilogue into the conv2d it folds into.
  *
  * Backward, the same activations' derivatives go into the kernel that
  * computes their output gradient: when the gradient of a relu, sigmoid or
@@ -97,7 +102,9 @@ void fuse_run(IrGraph *g, Diag *d)
             continue;
         for (int k = 0; k < 2; k++) {
             IrNode *prod = &g->nodes[add->in[k]];
-            if (prod->op == IR_DENSE && !prod->a.epilogue && readers[add->in[k]] == 1 && !is_output(g, add->in[k])) {
+            bool residual_producer = prod->op == IR_DENSE || prod->op == IR_CONV2D || prod->op == IR_BATCHNORM;
+            bool ready = add->in[1 - k] < add->in[k];  /* the residual exists when the producer's kernel runs */
+            if (residual_producer && ready && !prod->a.epilogue && readers[add->in[k]] == 1 && !is_output(g, add->in[k])) {
                 prod->a.epilogue = i;
                 add->a.fused = true;
                 break;

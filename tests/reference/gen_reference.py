@@ -829,6 +829,23 @@ def case_residual_dense(net):
     net.output(net.let("w", net.pipe(net.call(L.add(), z, d4), L.tanh())))
 
 
+@case("residual adds fused into the conv2d or batchnorm producing one side: plain loop, direct "
+      "(1x1), grouped, conv -> batchnorm (folded) -> add -> relu, and an unfolded batchnorm")
+def case_residual_conv(net):
+    x = net.input("x", [4, 8, 8])
+    a = net.let("a", net.pipe(x, L.conv2d(4, kernel=3, pad=1)))
+    r1 = net.let("r1", net.pipe(net.call(L.add(), a, x), L.relu()))
+    b = net.let("b", net.pipe(r1, L.conv2d(4, kernel=1)))
+    r2 = net.let("r2", net.pipe(net.call(L.add(), r1, b), L.sigmoid()))
+    c = net.let("c", net.pipe(r2, L.conv2d(4, kernel=3, pad=1, groups=2)))
+    r3 = net.let("r3", net.pipe(net.call(L.add(), c, r2), L.tanh()))
+    d = net.let("d", net.pipe(r3, L.conv2d(4, kernel=3, pad=1, bias=False), L.batchnorm()))
+    r4 = net.let("r4", net.pipe(net.call(L.add(), d, r3), L.relu()))
+    p = net.let("p", net.pipe(r4, L.avgpool2d(2)))
+    e = net.let("e", net.pipe(r4, L.maxpool2d(2), L.batchnorm()))
+    net.output(net.let("y", net.pipe(net.call(L.add(), p, e), L.relu())))
+
+
 @case("add of a value with a function of itself, and pipe form x -> add(h)")
 def case_add_self(net):
     x = net.input("x", [2, 3, 4])
