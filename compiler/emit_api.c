@@ -507,13 +507,23 @@ void emit_main(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    return nnrt_cli_main(&%s_desc, argc, argv);\n}\n", g->name, g->name);
 }
 
+/* " + add + relu": the ops fused into a kernel's epilogue ep, in order; an activation's derivative as "relu'". */
+static const char *epilogue_desc(const IrGraph *g, int ep)
+{
+    const char *s = "";
+    for (; ep; ep = g->nodes[ep].a.epilogue) {
+        const IrNode *n = &g->nodes[ep];
+        bool grad = n->op == IR_BWD;
+        s = arena_printf(g->arena, "%s + %s%s", s, ir_ops[grad ? g->nodes[n->a.of].op : n->op].name, grad ? "'" : "");
+    }
+    return s;
+}
+
 /* " + batchnorm_1 folded + relu": what a kernel with a fold computes besides its op. */
 static const char *folded_desc(const IrGraph *g, const IrNode *n)
 {
     const IrNode *bn = &g->nodes[n->a.fold];
-    if (!bn->a.epilogue)
-        return arena_printf(g->arena, " + %s folded", bn->name);
-    return arena_printf(g->arena, " + %s folded + %s", bn->name, ir_ops[g->nodes[bn->a.epilogue].op].name);
+    return arena_printf(g->arena, " + %s folded%s", bn->name, epilogue_desc(g, bn->a.epilogue));
 }
 
 /* Names and FLOPs of every kernel call, for `BIN bench` (compiled with -DNNRT_PROFILE). */
@@ -525,7 +535,7 @@ void emit_prof_table(FILE *out, const IrGraph *g)
         int64_t f, b;
         ir_flops(g, n, &f, &b);
         const char *what = n->op == IR_BWD ? "backward" : ir_ops[n->op].name;
-        const char *fused = n->a.epilogue ? arena_printf(g->arena, " + %s", ir_ops[g->nodes[n->a.epilogue].op].name) : "";
+        const char *fused = epilogue_desc(g, n->a.epilogue);
         if (emit_is_infer_call(g, i))
             fprintf(out, "    [%d] = {\"%s (%s%s)\", \"forward\", %lld, 0, 0, 0},\n", PROF_INFER(g, i), n->name, what,
                     n->a.fold ? folded_desc(g, n) : fused, (long long)f);
