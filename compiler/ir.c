@@ -299,7 +299,6 @@ int ir_opt_states(const IrOptim *o, const char **names)
     return n;
 }
 
-
 int ir_alias_of(const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
