@@ -9,10 +9,12 @@
  *   - materialized: a block-sized array, for the root (y), for a member a
  *     backward kernel reads (yK, train_step's variant only), for a
  *     transcendental (computed by the nnrt_vmath array function on the
- *     block, so SLEEF still sees whole vectors) and for the input of one
+ *     block, so SLEEF still sees whole vectors) or a leaky_relu, and for
+ *     the input of one
  *     (tK, a stack temporary that stays in L1);
  *   - inline: a `const float vK` inside the loop of the node it feeds,
- *     for relu, leaky_relu, add and mul feeding such nodes;
+ *     for relu, add and mul feeding such nodes (leaky_relu gets a loop of
+ *     its own and a materialized input, see own_block);
  *   - or nothing (dropout, the identity in inference).
  * Each materialized node that is not a transcendental is one plain loop
  * over the block, computing its inline inputs first; the loops vectorize.
@@ -77,6 +79,18 @@ static bool stored(const Chain *c, int id)
     return c->plan == PLAN_TRAIN && id != c->root && c->g->nodes[id].place[PLAN_TRAIN].buf == BUF_WORK;
 }
 
+/*
+ * Whether node id gets a block of its own and its input a materialized
+ * block: the transcendentals (an nnrt_vmath call), and leaky_relu, whose
+ * select GCC does not vectorize (it will not compute alpha * v on the
+ * path that does not use it, -ftrapping-math), so that its scalar loop
+ * does not take the loop of the cheap ops around it with it.
+ */
+static bool own_block(const IrGraph *g, int id)
+{
+    return emit_vmath_fn(g->nodes[id].op) || g->nodes[id].op == IR_LEAKY_RELU;
+}
+
 static ValKind kind_of(const Chain *c, int id)
 {
     const IrGraph *g = c->g;
@@ -87,7 +101,7 @@ static ValKind kind_of(const Chain *c, int id)
         return V_ROOT;
     if (stored(c, id))
         return V_STORE;
-    if (emit_vmath_fn(g->nodes[id].op) || (to >= 0 && emit_vmath_fn(g->nodes[to].op)))
+    if (own_block(g, id) || (to >= 0 && own_block(g, to)))
         return V_TEMP;
     return V_INLINE;
 }
