@@ -202,7 +202,7 @@ const char *emit_tensor_ptr(const IrGraph *g, int plan, int id)
 bool emit_is_infer_call(const IrGraph *g, int i)
 {
     IrBuf b = g->nodes[i].place[PLAN_INFER].buf;
-    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS;
+    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS && b != BUF_CHAIN && !g->nodes[i].a.chain;
 }
 
 void emit_kernel_call(Emitter *e, const IrGraph *g, int prof, const char *lhs, const char *name, const KArgs *a)
@@ -536,6 +536,10 @@ void emit_prof_table(FILE *out, const IrGraph *g)
         ir_flops(g, n, &f, &b);
         const char *what = n->op == IR_BWD ? "backward" : ir_ops[n->op].name;
         const char *fused = epilogue_desc(g, n->a.epilogue);
+        if (n->a.chain_len) {  /* a chain kernel: all its ops */
+            what = arena_printf(g->arena, "chain: %s", emit_chain_ops(g, i));
+            f = emit_chain_flops(g, i);
+        }
         if (emit_is_infer_call(g, i))
             fprintf(out, "    [%d] = {\"%s (%s%s)\", \"forward\", %lld, 0, 0, 0},\n", PROF_INFER(g, i), n->name, what,
                     n->a.fold ? folded_desc(g, n) : fused, (long long)f);

@@ -67,6 +67,18 @@ int64_t emit_pack_bound(const IrGraph *g, bool train);  /* one thread, any batch
 /* The statement marking the folded weights stale ("    m->fold_stale = 1;\n"), or "" for a net without folds. */
 const char *emit_fold_stale(const IrGraph *g);
 
+/*
+ * emit_chain.c: the kernel of an elementwise chain (chain.c), emitted for
+ * its root: the forward pass's (plan PLAN_INFER) or train_step's, which
+ * also stores the members backward reads (plan PLAN_TRAIN).
+ */
+void emit_chain_kernel(Emitter *e, const IrGraph *g, int root, int plan);
+void emit_chain_args(const IrGraph *g, int root, int plan, KArgs *a);
+const char *emit_chain_kernel_name(const IrGraph *g, int id, int plan);  /* emit_kernel_name for other nodes */
+bool emit_chain_train_kernel(const IrGraph *g, int root);  /* train_step needs a chain kernel of its own */
+const char *emit_chain_ops(const IrGraph *g, int root);    /* "sigmoid + tanh + mul" */
+int64_t emit_chain_flops(const IrGraph *g, int root);      /* per sample, the whole tree */
+
 /* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
 const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);
 

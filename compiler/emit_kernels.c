@@ -142,6 +142,10 @@ void emit_kernel_comment(Emitter *e, const IrGraph *g, int id)
 void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
 {
     const IrNode *n = &g->nodes[id];
+    if (n->a.chain_len) {  /* the chain's inputs and outputs (emit_chain.c) */
+        emit_chain_args(g, id, plan, a);
+        return;
+    }
     a->n = 0;
     a->ret = "void";
     for (int i = 0; i < n->nin; i++)
@@ -779,6 +783,10 @@ static void kernel(Emitter *e, const IrGraph *g, int id, bool fold)
 
 void emit_kernel(Emitter *e, const IrGraph *g, int id)
 {
+    if (g->nodes[id].a.chain_len) {
+        emit_chain_kernel(e, g, id, PLAN_INFER);
+        return;
+    }
     kernel(e, g, id, g->nodes[id].a.fold != 0);
 }
 

@@ -248,7 +248,7 @@ bool emit_is_train_call(const IrGraph *g, int i)
 {
     const IrNode *n = &g->nodes[i];
     IrBuf b = n->place[PLAN_TRAIN].buf;
-    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS && n->op != IR_LOSS_SUM;
+    return b != BUF_NONE && b != BUF_INPUT && b != BUF_ALIAS && b != BUF_CHAIN && n->op != IR_LOSS_SUM && !n->a.chain;
 }
 
 /* Prints a timed call of a kernel with its argument expressions. */
@@ -264,7 +264,7 @@ static void emit_plain_call(Emitter *e, const IrGraph *g, int id)
 {
     KArgs a;
     emit_infer_kernel_args(g, id, PLAN_TRAIN, &a);
-    emit_kernel_call(e, g, PROF_TRAIN(g, id), NULL, emit_par_name(g, id, false, emit_kernel_name(g, id)), &a);
+    emit_kernel_call(e, g, PROF_TRAIN(g, id), NULL, emit_par_name(g, id, false, emit_chain_kernel_name(g, id, PLAN_TRAIN)), &a);
 }
 
 /* Checks class labels are in range; returns -2 from the caller if not. */
@@ -463,9 +463,11 @@ void emit_train_source(Emitter *e, const IrGraph *g)
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         IrBuf b = n->place[PLAN_TRAIN].buf;
-        if (b == BUF_NONE || b == BUF_ALIAS || n->op == IR_LOSS_SUM)
-            continue;
-        if (emit_has_train_kernel(g, i) || n->op == IR_BWD)
+        if (b == BUF_NONE || b == BUF_ALIAS || b == BUF_CHAIN || n->a.chain || n->op == IR_LOSS_SUM)
+            continue;  /* chain members are computed by their root's kernel */
+        if (emit_chain_train_kernel(g, i))
+            emit_chain_kernel(e, g, i, PLAN_TRAIN);  /* it stores members for backward */
+        else if (emit_has_train_kernel(g, i) || n->op == IR_BWD)
             emit_train_kernel(e, g, i);
         else if (i >= g->nforward)
             emit_kernel(e, g, i);  /* gradient sums */

@@ -39,6 +39,8 @@ enum {
     IR_MAXIN = 8,     /* tensor inputs per node (loss_sum: terms) */
     IR_MAXARG = 12,   /* signature arguments per op */
     IR_MAXPARAM = 4,  /* parameter tensors per node */
+    IR_MAXCHAIN = 16, /* nodes per elementwise chain (chain.c); its kernel keeps one stack block per node */
+    IR_CHAINARGS = 14, /* tensors a chain kernel reads and writes, at most (its inputs, root, stored members) */
 };
 
 typedef struct IrShape {
@@ -69,6 +71,8 @@ typedef struct IrAttrs {
     bool fused;         /* fusion: this activation runs in its producer's epilogue */
     int fold;           /* fold: batchnorm node folded into this conv2d/dense for inference, 0 if none */
     bool folded;        /* fold: this batchnorm is computed by its input's kernel in inference */
+    int chain;          /* chain: the root whose kernel computes this member (chain.c), 0 if none */
+    int chain_len;      /* chain: on a root, the nodes its kernel computes, itself included; 0 if not a root */
 } IrAttrs;
 
 typedef enum IrParamRole {
@@ -104,6 +108,7 @@ typedef enum IrBuf {
     BUF_WORK,     /* the workspace, at `off` floats per sample */
     BUF_ALIAS,    /* same memory as its first input (flatten, dropout in inference) */
     BUF_EFFECT,   /* computes no tensor: parameter gradients, loss values */
+    BUF_CHAIN,    /* a chain member computed inside its root's kernel and never stored (chain.c) */
 } IrBuf;
 
 /* A tensor's place in one plan: the inference plan or the training plan. */

@@ -83,13 +83,17 @@ static void print_node(FILE *out, const IrGraph *g, int id)
         fprintf(out, "  fold=%%%d", n->a.fold);
     if (n->a.folded)
         fprintf(out, "  folded");
+    if (n->a.chain_len)
+        fprintf(out, "  chain-root(%d ops)", n->a.chain_len);
+    if (n->a.chain)
+        fprintf(out, "  chained=%%%d", n->a.chain);
     if (n->sched.direct)
         fprintf(out, "  sched(direct vec=%d)", n->sched.vec);
     else if (n->sched.gemm)
         fprintf(out, "  sched(gemm mc=%d nc=%d kc=%d)", n->sched.tile[0], n->sched.tile[1], n->sched.tile[2]);
     else if (n->sched.vec)
         fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);
-    static const char *bufs[] = {"", "input", "output", "work", "alias", "effect"};
+    static const char *bufs[] = {"", "input", "output", "work", "alias", "effect", "chain"};
     for (int p = 0; p < 2; p++) {
         const IrPlace *pl = &n->place[p];
         const char *plan = p == PLAN_INFER ? "infer" : "train";

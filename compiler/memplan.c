@@ -30,6 +30,12 @@
  * the optimizer updates one contiguous range; batchnorm's batch
  * statistics get fixed offsets in the stats block.
  *
+ * A chain member (chain.c) is computed inside its root's kernel: it has
+ * no storage (BUF_CHAIN), except in the training plan when a backward
+ * node reads it, where it gets workspace that the root's training kernel
+ * fills.  Since that kernel runs at the root, a member's reads count as the
+ * root's: what the tree reads lives until the root has run.
+ *
  * A batchnorm folded into its producer (fold.c) aliases the producer in
  * the inference plan only; the producer's folded weight and bias get
  * fixed offsets in the fold block (fold_floats, per model, not per
@@ -67,6 +73,8 @@ static IrBuf infer_kind(const IrNode *n)
 {
     if (n->op == IR_INPUT)
         return BUF_INPUT;
+    if (n->a.chain)
+        return BUF_CHAIN;  /* computed inside its chain root's kernel */
     if (n->a.fused || n->a.folded)
         return BUF_ALIAS;  /* computed in its producer's epilogue, or by its folded kernel */
     if (n->out_index >= 0)
@@ -76,10 +84,13 @@ static IrBuf infer_kind(const IrNode *n)
     return BUF_WORK;
 }
 
-static IrBuf train_kind(const IrGraph *g, const IrNode *n)
+/* train_kind: bwd_read says whether a backward node reads the tensor. */
+static IrBuf train_kind(const IrGraph *g, const IrNode *n, bool bwd_read)
 {
     if (n->op == IR_INPUT || n->op == IR_LABEL)
         return BUF_INPUT;
+    if (n->a.chain)
+        return bwd_read ? BUF_WORK : BUF_CHAIN;  /* stored by the chain's training kernel if backward reads it */
     if ((ir_ops[n->op].flags & IRF_LOSS) || n->op == IR_LOSS_SUM)
         return BUF_EFFECT;
     if (n->op == IR_FLATTEN || n->a.fused)
@@ -160,13 +171,15 @@ static void place_work(IrGraph *g, int p, const bool *live)
             iv[count++] = (Interval){i, i, i, round_up(ir_numel(&g->nodes[i].shape))};
         }
     }
-    for (int i = 0; i < n; i++)  /* extend lifetimes to the last reader */
+    for (int i = 0; i < n; i++) {  /* extend lifetimes to the last reader (a chain member reads at its root) */
+        int at = g->nodes[i].a.chain ? g->nodes[i].a.chain : i;
         if (live[i])
             for (int j = 0; j < g->nodes[i].nin; j++) {
                 int s = storage_of(g, p, g->nodes[i].in[j]);
-                if (slot[s] >= 0 && iv[slot[s]].last < i)
-                    iv[slot[s]].last = i;
+                if (slot[s] >= 0 && iv[slot[s]].last < at)
+                    iv[slot[s]].last = at;
             }
+    }
     g->work_floats_noreuse[p] = 0;
     for (int i = 0; i < count; i++)
         g->work_floats_noreuse[p] += iv[i].size;
@@ -186,13 +199,18 @@ static void place_work(IrGraph *g, int p, const bool *live)
 static void plan(IrGraph *g, int p)
 {
     bool *live = calloc((size_t)g->nnodes + 1, sizeof *live);
+    bool *bwd_read = calloc((size_t)g->nnodes + 1, sizeof *bwd_read);
     live_nodes(g, p, live);
+    for (int i = g->nforward; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            bwd_read[g->nodes[i].in[j]] |= live[i];
     for (int i = 0; i < g->nnodes; i++) {
         IrNode *n = &g->nodes[i];
         n->place[p].off = -1;
-        n->place[p].buf = !live[i] ? BUF_NONE : p == PLAN_INFER ? infer_kind(n) : train_kind(g, n);
+        n->place[p].buf = !live[i] ? BUF_NONE : p == PLAN_INFER ? infer_kind(n) : train_kind(g, n, bwd_read[i]);
     }
     place_work(g, p, live);
+    free(bwd_read);
     free(live);
 }
 

@@ -6,6 +6,7 @@
  *   shape                   shapes, attribute resolution, parameters
  *   autodiff                the backward graph
  *   fuse                    activations into producers' epilogues
+ *   chain                   trees of elementwise ops into one kernel
  *   fold                    batchnorm into the preceding conv2d/dense, for inference
  *   schedule                loop-nest shape of every kernel
  *   memplan                 where every tensor lives
@@ -17,6 +18,7 @@
 #include "passes.h"
 
 #include "autodiff.h"
+#include "chain.h"
 #include "fold.h"
 #include "fuse.h"
 #include "lower.h"
@@ -33,6 +35,7 @@ const Pass passes[] = {
     {"shape", shape_run, "shapes inferred and checked, parameters created"},
     {"autodiff", ad_run, "backward graph appended: gradients of every tensor the loss needs"},
     {"fuse", fuse_run, "activations fused into the epilogue of the kernel producing their input"},
+    {"chain", chain_run, "trees of elementwise ops grouped: each tree's root kernel computes it in one loop"},
     {"fold", fold_run, "batchnorm folded into the conv2d/dense producing its input, for inference"},
     {"schedule", sched_run, "loop-nest shape of every kernel (vector width, unrolling, tiles)"},
     {"memplan", mp_run, "buffers: inputs, outputs, aliases, and workspace offsets with reuse"},

@@ -2,7 +2,9 @@
 # bits.  For nets that exercise every kind of split (lenet5: direct and
 # batched-GEMM convolutions, pooling, per-sample backward kernels;
 # fashion_cnn: batchnorm and dropout, which must not split; resnet_mini:
-# residual adds, 1x1 convolutions, global average pooling, AdamW), training
+# residual adds, 1x1 convolutions, global average pooling, AdamW;
+# tests/e2e/chain_mlp.net: elementwise chain kernels, whose training
+# variants also store members for backward), training
 # on a Fashion-MNIST subset with 1, 2 and 3 threads gives byte-identical
 # checkpoints, and predict gives byte-identical outputs.
 set -eu
@@ -12,9 +14,10 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fmnist_images train "$tmp/x.idx" 200
 fmnist_labels train "$tmp/y.idx" 200
 
-for net in lenet5 fashion_cnn resnet_mini; do
+for src in examples/lenet5.net examples/fashion_cnn.net examples/resnet_mini.net tests/e2e/chain_mlp.net; do
+  net=$(basename "$src" .net)
   bin=$tmp/$net
-  "$build/netc" build "examples/$net.net" -o "$bin"
+  "$build/netc" build "$src" -o "$bin"
   for t in 1 2 3; do
     "$bin" train --data "$tmp/x.idx" --labels "$tmp/y.idx" --scale 0.00392156862 --batch 50 --epochs 1 --quiet \
       --threads $t --save "$tmp/$net.$t.st" > /dev/null

@@ -846,6 +846,57 @@ def case_residual_conv(net):
     net.output(net.let("y", net.pipe(net.call(L.add(), p, e), L.relu())))
 
 
+# -- elementwise chains (compiler/chain.c) -----------------------------------
+@case("chain: a gated unit mul(sigmoid(a), tanh(b)) in one kernel")
+def case_chain_gated(net):
+    a = net.input("a", [3, 4, 4], scale=3.0)
+    b = net.input("b", [3, 4, 4], scale=3.0)
+    sa = net.let("sa", net.pipe(a, L.sigmoid()))
+    tb = net.let("tb", net.pipe(b, L.tanh()))
+    net.output(net.let("y", net.call(L.mul(), sa, tb)))
+
+
+@case("chain: add(mul(a, b), c) -> relu, an add epilogue grown into a chain")
+def case_chain_add_mul_relu(net):
+    a = net.input("a", [2, 3, 5])
+    b = net.input("b", [2, 3, 5])
+    c = net.input("c", [2, 3, 5])
+    net.output(net.let("y", net.pipe(net.call(L.add(), net.call(L.mul(), a, b), c), L.relu())))
+
+
+@case("chain: activation after activation, tanh -> sigmoid -> relu -> leaky_relu 0.2")
+def case_chain_act_act(net):
+    single(net, [2, 3, 5], L.tanh(), L.sigmoid(), L.relu(), L.leaky_relu(alpha=0.2), scale=3.0)
+
+
+@case("chain: gelu, silu and leaky_relu, the input read twice: mul(x -> gelu -> silu, x -> leaky_relu) -> tanh")
+def case_chain_gelu_silu(net):
+    x = net.input("x", [4, 6], scale=2.0)
+    g = net.let("g", net.pipe(x, L.gelu(), L.silu()))
+    h = net.let("h", net.pipe(x, L.leaky_relu()))
+    net.output(net.let("y", net.pipe(net.call(L.mul(), g, h), L.tanh())))
+
+
+@case("chain: an intermediate that is also an output stays out of the chain (t), the rest chains")
+def case_chain_output_intermediate(net):
+    a = net.input("a", [3, 5], scale=2.0)
+    b = net.input("b", [3, 5])
+    t = net.let("t", net.pipe(a, L.tanh()))
+    net.output(t)
+    net.output(net.let("y", net.pipe(t, L.sigmoid(), (L.mul(), b), L.silu())))
+
+
+@case("chain after a dense epilogue, through dropout: dense -> relu (epilogue) -> tanh -> dropout -> silu")
+def case_chain_dense_dropout(net):
+    single(net, [6], L.dense(8), L.relu(), L.tanh(), L.dropout(0.25), L.silu(), L.dense(3))
+
+
+@case("chain: 18 activations in a row, longer than one chain kernel holds (16 ops)")
+def case_chain_long(net):
+    acts = [L.tanh(), L.sigmoid(), L.gelu(), L.silu(), L.leaky_relu(alpha=0.2), L.relu()] * 3
+    single(net, [2, 8], *acts, scale=3.0)
+
+
 @case("add of a value with a function of itself, and pipe form x -> add(h)")
 def case_add_self(net):
     x = net.input("x", [2, 3, 4])

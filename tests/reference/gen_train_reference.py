@@ -848,6 +848,21 @@ OPS_VEC = """net {name} {{
 }}
 """
 
+CHAINS = """net {name} {{
+    input  x : f32[12];
+    label  t : class[5];
+    a = x -> dense(16);
+    b = x -> dense(16);
+    g = mul(mul(a, a -> sigmoid) -> tanh, b -> leaky_relu(alpha = 0.2));  # a gated unit
+    h = add(mul(g, b), a) -> relu -> silu -> gelu;                        # add(mul) -> relu, act -> act
+    logits = h -> dense(5);
+    output logits;
+    loss      cross_entropy(logits, t);
+    optimizer adam(lr = 0.01);
+    train {{ batch = 8; epochs = 1; seed = 1; shuffle = false; }}
+}}
+"""
+
 add_text_case("ops_conv", "grouped, dilated, strided, depthwise and 1x1 conv, concat, mul, "
               "avgpool with padding, maxpool, global_avgpool, batchnorm 2-D and 1-D, silu, "
               "sigmoid, tanh, leaky_relu", OPS_CONV)
@@ -873,6 +888,9 @@ add_text_case("ops_vec", "dense on [S, D], layernorm, gelu, softmax, log_softmax
               "on axis 1, two dropouts (j = 1 on [4, 16], j = 2 on [32]), tanh, silu",
               OPS_VEC, seed=12345)
 
+add_text_case("chains", "elementwise chains (compiler/chain.c) in training: one tree of sigmoid, "
+              "mul, tanh, leaky_relu, add, relu, silu and gelu, whose members backward reads "
+              "are stored by the chain kernel", CHAINS)
 
 # --------------------------------------------------------------------------
 # Data, writing, checking

@@ -9,8 +9,9 @@
 # nnrt_vmath.c compiled in with -DNNRT_LIBM and no -lsleef (libm:NAME).
 # A fold_* case must have its batchnorm folded into the layer before it
 # (compiler/fold.c), a nofold_* case must not, and a residual_* case must
-# have an add fused into a dense (compiler/fuse.c), so the numbers test
-# the transformation they mean to.
+# have an add fused into a dense, conv2d or batchnorm (compiler/fuse.c),
+# so the numbers test the transformation they mean to.  A chain_* case
+# must have an elementwise chain (compiler/chain.c) in its dump-ir.
 . "$(dirname "$0")/../lib/suite.sh"
 suite_tail=15
 
@@ -27,10 +28,18 @@ fold_check() {
 }
 export -f fold_check
 
+# Checks that dump-ir shows an elementwise chain in every chain_* case.
+chain_check() {
+  case $(basename "$1") in
+    chain_*) "$build/netc" dump-ir "$1/model.net" | grep -q 'chain-root(' || { echo "expected an elementwise chain"; return 1; } ;;
+  esac
+}
+export -f chain_check
+
 suite_body() {
   local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef
   if [ "${VMATH:-}" = libm ]; then vsrc="-DNNRT_LIBM runtime/nnrt_vmath.c"; vlib=; fi
-  fold_check "${dir%/}" &&
+  fold_check "${dir%/}" && chain_check "${dir%/}" &&
   "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main &&
   net=$(basename "$(ls "$out"/*_main.c)" _main.c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -Iruntime -I"$out" -o "$out/bin" "$out/$net.c" "$out/${net}_main.c" \
@@ -51,5 +60,5 @@ ls -d tests/reference/cases/*/ | suite_run
 # The dense, conv2d and fold cases again with every layer on the packed GEMM.
 ls -d tests/reference/cases/{conv2d,dense,fold,nofold,residual}*/ | suite_run_gemm
 # The cases with transcendentals again on libm.
-ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax}*/ | suite_run_libm
+ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax,chain}*/ | suite_run_libm
 suite_report "reference"
