@@ -687,7 +687,7 @@ static const char *grad_formula(const IrGraph *g, const IrNode *f, const char *d
     switch (f->op) {
     case IR_RELU: return arena_printf(g->arena, "%s[i] > 0.0f ? %s[i] : 0.0f", y, dy);
     case IR_LEAKY_RELU:
-        return arena_printf(g->arena, "%s[i] > 0.0f ? %s[i] : %s * %s[i]", x, dy, emit_float(buf, sizeof buf, f->a.alpha), dy);
+        return arena_printf(g->arena, "%s[i] * nnrt_leaky_factor(%s[i], %s)", dy, x, emit_float(buf, sizeof buf, f->a.alpha));
     case IR_SIGMOID: return arena_printf(g->arena, "%s[i] * %s[i] * (1.0f - %s[i])", dy, y, y);
     case IR_TANH: return arena_printf(g->arena, "%s[i] * (1.0f - %s[i] * %s[i])", dy, y, y);
     case IR_GELU:

@@ -81,14 +81,12 @@ static bool stored(const Chain *c, int id)
 
 /*
  * Whether node id gets a block of its own and its input a materialized
- * block: the transcendentals (an nnrt_vmath call), and leaky_relu, whose
- * select GCC does not vectorize (it will not compute alpha * v on the
- * path that does not use it, -ftrapping-math), so that its scalar loop
- * does not take the loop of the cheap ops around it with it.
+ * block: the transcendentals (an nnrt_vmath call).  leaky_relu is inline
+ * with the cheap ops: nnrt_leaky_factor vectorizes.
  */
 static bool own_block(const IrGraph *g, int id)
 {
-    return emit_vmath_fn(g->nodes[id].op) || g->nodes[id].op == IR_LEAKY_RELU;
+    return emit_vmath_fn(g->nodes[id].op);
 }
 
 static ValKind kind_of(const Chain *c, int id)
@@ -168,7 +166,7 @@ static const char *expr(const Chain *c, int id)
     switch (n->op) {
     case IR_RELU: return arena_printf(c->g->arena, "%s > 0.0f ? %s : 0.0f", x, x);
     case IR_LEAKY_RELU:
-        return arena_printf(c->g->arena, "%s > 0.0f ? %s : %s * %s", x, x, emit_float(buf, sizeof buf, n->a.alpha), x);
+        return arena_printf(c->g->arena, "%s * nnrt_leaky_factor(%s, %s)", x, x, emit_float(buf, sizeof buf, n->a.alpha));
     case IR_ADD: return arena_printf(c->g->arena, "%s + %s", x, x2);
     case IR_MUL: return arena_printf(c->g->arena, "%s * %s", x, x2);
     default: netc_die("no inline expression for %s in chain %s", ir_ops[n->op].name, c->g->nodes[c->root].name);

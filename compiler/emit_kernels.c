@@ -421,7 +421,7 @@ static const char *elem_expr(const IrGraph *g, const IrNode *n)
     char buf[32];
     switch (n->op) {
     case IR_RELU: return "v > 0.0f ? v : 0.0f";
-    case IR_LEAKY_RELU: return arena_printf(g->arena, "v > 0.0f ? v : %s * v", emit_float(buf, sizeof buf, n->a.alpha));
+    case IR_LEAKY_RELU: return arena_printf(g->arena, "v * nnrt_leaky_factor(v, %s)", emit_float(buf, sizeof buf, n->a.alpha));
     default: netc_unreachable();
     }
 }

@@ -30,6 +30,8 @@
 #define NNRT_VMATH_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define NNRT_VMATH_BLOCK 256 /* floats per stack block of the composite functions */
 
@@ -61,5 +63,26 @@ float nnrt_vexp_sum(const float *x, float shift, size_t n);
 
 /* "sleef-avx2", "sleef-sse2", "sleef-neon", "sleef-scalar" or "libm": what this build uses. */
 const char *nnrt_vmath_impl(void);
+
+/*
+ * leaky_relu's factor at v: 1 where v > 0, else alpha, so that v times it
+ * is leaky_relu(v) and dy times it its gradient, bit for bit as
+ * `v > 0 ? v : alpha * v` (0, -0 and NaN included).  Computed with integer
+ * operations on the bits: GCC keeps a float comparison that selects
+ * between two products as a branch (the comparison may trap), which does
+ * not vectorize and mispredicts on random signs; this form vectorizes.
+ */
+static inline float nnrt_leaky_factor(float v, float alpha)
+{
+    uint32_t b, a, r;
+    const uint32_t one = 0x3f800000u; /* 1.0f */
+    memcpy(&b, &v, sizeof b);
+    memcpy(&a, &alpha, sizeof a);
+    uint32_t pos = 0u - (uint32_t)(((int32_t)b > 0) & (b <= 0x7f800000u)); /* all ones: v > 0 (not NaN) */
+    r = (pos & one) | (~pos & a);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
 
 #endif
