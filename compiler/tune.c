@@ -50,6 +50,7 @@ typedef struct Tune {
     int nconvs;
     int measured;        /* convs with refusal NULL */
     bool train;          /* the net trains: compare training kernels */
+    int batch, threads;  /* as BIN bench reported them */
     char dir[4096];      /* work directory */
     char bin[2][4096];   /* DIR/<stem>-direct, -gemm */
     char json[2][4096];  /* their reports */
@@ -157,6 +158,8 @@ static int read_round(Tune *t, int r)
         fprintf(stderr, "netc tune: cannot read '%s'\n", t->json[r]);
         return -1;
     }
+    t->batch = (int)bench_json_number(text, "batch");
+    t->threads = (int)bench_json_number(text, "threads");
     double *sum = calloc((size_t)t->nconvs + 1, sizeof *sum);
     char pass[64], kernel[512];
     const char *p = strstr(text, "\"kernels\": [");
@@ -213,10 +216,9 @@ static void print_us(double us)
 
 static void print_table(const Tune *t, int rounds)
 {
-    printf("%s: conv2d routes, %s, best of %d round%s (batch %s, %s thread%s)\n", t->g->name,
+    printf("%s: conv2d routes, %s, best of %d round%s (batch %d, %d thread%s)\n", t->g->name,
            t->train ? "per training step: training forward + backward kernels" : "forward kernel per call",
-           rounds, rounds == 1 ? "" : "s", t->o->batch ? t->o->batch : "default",
-           t->o->threads ? t->o->threads : "1", t->o->threads && strcmp(t->o->threads, "1") ? "s" : "");
+           rounds, rounds == 1 ? "" : "s", t->batch, t->threads, t->threads == 1 ? "" : "s");
     printf("%-28s %-26s %-7s %11s %11s %8s  %s\n", "layer", "shape", "rule", "direct", "gemm", "gemm/dir", "choice");
     for (int i = 0; i < t->nconvs; i++) {
         const TuneConv *tc = &t->convs[i];
@@ -246,8 +248,9 @@ static int write_schedule(const Tune *t, const char *path, int rounds)
     }
     fprintf(f, "# %s — conv2d routes for net %s, measured by netc %s tune\n", path, t->g->name, NETC_VERSION);
     fprintf(f, "# command: %s\n", t->o->cmdline ? t->o->cmdline : "netc tune");
-    fprintf(f, "# times: %s, best of %d rounds\n", t->train ? "training forward + backward kernels per step" : "forward kernel per call",
-            rounds);
+    fprintf(f, "# times: %s, batch %d, %d thread%s, best of %d round%s\n",
+            t->train ? "training forward + backward kernels per step" : "forward kernel per call", t->batch, t->threads,
+            t->threads == 1 ? "" : "s", rounds, rounds == 1 ? "" : "s");
     fprintf(f, "# use: netc build %s --schedule %s ...\nnet %s\n", t->o->file, path, t->g->name);
     for (int i = 0; i < t->nconvs; i++) {
         const TuneConv *tc = &t->convs[i];
@@ -255,7 +258,7 @@ static int write_schedule(const Tune *t, const char *path, int rounds)
             fprintf(f, "# %s (%s): %s by the rule; cannot run direct: %s\n", tc->n->name, tc->shape, tc->rule, tc->refusal);
             continue;
         }
-        fprintf(f, "conv2d %s %s  # %s: direct %.1f us, gemm %.1f us\n", tc->n->name, ROUTE_TAG[choice(tc)], tc->shape,
+        fprintf(f, "conv2d %s %-6s  # %s: direct %.1f us, gemm %.1f us\n", tc->n->name, ROUTE_TAG[choice(tc)], tc->shape,
                 tc->us[0], tc->us[1]);
     }
     if (fclose(f) != 0) {
