@@ -48,26 +48,33 @@ static bool positive_int(const char *s)
     return *s && !*end && !errno && v >= 1 && v <= 1000000000;
 }
 
-static int check_numbers(const BenchOptions *o)
+int bench_check_numbers(const BenchOptions *o)
 {
     const char *names[] = {"--batch", "--steps", "--threads"};
     const char *vals[] = {o->batch, o->steps, o->threads};
     for (int i = 0; i < 3; i++)
         if (vals[i] && !positive_int(vals[i])) {
-            fprintf(stderr, "netc bench: %s takes a positive integer, not '%s'\n", names[i], vals[i]);
+            fprintf(stderr, "netc %s: %s takes a positive integer, not '%s'\n", o->command, names[i], vals[i]);
             return BENCH_EXIT_USAGE;
         }
     return 0;
 }
 
-/* Compiles the net (fused or not) and builds v->bin with profiling; an exit status. */
-static int build_variant(const BenchOptions *o, const Variant *v)
+/*
+ * Compiles the net (fused or not; routes from `routes`, else from the file
+ * o->schedule, else the default rule) and builds bin with profiling; an
+ * exit status.
+ */
+int bench_build(const BenchOptions *o, const char *bin, const char *tag, bool no_fuse, const SchedFile *routes)
 {
     Compilation c;
     int rc = passes_load(&c, o->file);
+    if (rc == 0 && !routes && o->schedule)
+        rc = passes_load_schedule(&c, o->schedule);
     if (rc == 0) {
         c.target = build_host_target(true);
-        c.no_fuse = v->no_fuse;
+        c.no_fuse = no_fuse;
+        c.routes = routes ? routes : c.routes;
         const Net *n = passes_pick_net(&c, o->net);
         IrGraph *g = n ? passes_run(&c, n, NULL) : NULL;
         BuildOptions b = {0};
@@ -78,9 +85,9 @@ static int build_variant(const BenchOptions *o, const Variant *v)
         b.cflags = BENCH_CFLAGS;
         b.cmdline = o->cmdline;
         if (g)
-            fprintf(stderr, "netc bench: building %s (%s, %s -march=native %s%s)\n", v->bin, v->tag, b.opt, BENCH_CFLAGS,
-                    b.libm ? ", --libm" : "");
-        rc = !n ? BENCH_EXIT_USAGE : !g || build_binary(g, v->bin, NULL, &b) != 0 ? BENCH_EXIT_INPUT : 0;
+            fprintf(stderr, "netc %s: building %s (%s, %s -march=native %s%s)\n", o->command, bin, tag, b.opt,
+                    BENCH_CFLAGS, b.libm ? ", --libm" : "");
+        rc = !n ? BENCH_EXIT_USAGE : !g || build_binary(g, bin, NULL, &b) != 0 ? BENCH_EXIT_INPUT : 0;
     }
     if (c.diag.nerrors)
         fprintf(stderr, "%d error%s.\n", c.diag.nerrors, c.diag.nerrors == 1 ? "" : "s");
@@ -88,12 +95,12 @@ static int build_variant(const BenchOptions *o, const Variant *v)
     return rc;
 }
 
-/* Runs `v->bin bench [options] --json v->json`, its stdout kept or discarded; 0 or -1. */
-static int run_variant(const BenchOptions *o, const Variant *v, bool show)
+/* Runs `bin bench [options] --json json`, its stdout kept or discarded; 0 or -1. */
+int bench_exec(const BenchOptions *o, const char *bin, const char *json, bool show)
 {
     char *argv[16];
     int n = 0;
-    argv[n++] = (char *)v->bin;
+    argv[n++] = (char *)bin;
     argv[n++] = "bench";
     const char *names[] = {"--batch", "--steps", "--threads"};
     const char *vals[] = {o->batch, o->steps, o->threads};
@@ -103,7 +110,7 @@ static int run_variant(const BenchOptions *o, const Variant *v, bool show)
             argv[n++] = (char *)vals[i];
         }
     argv[n++] = "--json";
-    argv[n++] = (char *)v->json;
+    argv[n++] = (char *)json;
     argv[n] = NULL;
     fflush(stdout);
     pid_t pid = fork();
@@ -118,12 +125,12 @@ static int run_variant(const BenchOptions *o, const Variant *v, bool show)
         ;
     if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    fprintf(stderr, "netc bench: '%s bench' failed\n", v->bin);
+    fprintf(stderr, "netc %s: '%s bench' failed\n", o->command, bin);
     return -1;
 }
 
 /* The whole of a small file, NUL-terminated (malloc'd), or NULL. */
-static char *slurp(const char *path)
+char *bench_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -147,7 +154,7 @@ static char *slurp(const char *path)
 }
 
 /* The number after "key": in a flat JSON text, or NAN. */
-static double json_number(const char *text, const char *key)
+double bench_json_number(const char *text, const char *key)
 {
     char pat[128];
     snprintf(pat, sizeof pat, "\"%s\": ", key);
@@ -179,8 +186,8 @@ static void compare_row(const char *what, const char *fj, const char *uj, const 
 {
     char ckey[64];
     snprintf(ckey, sizeof ckey, "%.*s_cpu_us", (int)(strlen(key) - 3), key);
-    double f = json_number(fj, key), u = json_number(uj, key);
-    double fc = json_number(fj, ckey), uc = json_number(uj, ckey);
+    double f = bench_json_number(fj, key), u = bench_json_number(uj, key);
+    double fc = bench_json_number(fj, ckey), uc = bench_json_number(uj, ckey);
     if (isnan(f) && isnan(u))
         return;
     printf("%-22s", what);
@@ -198,14 +205,14 @@ static void compare_row(const char *what, const char *fj, const char *uj, const 
 /* Reads both JSON reports and prints the comparison; an exit status. */
 static int compare(const Variant *fused, const Variant *unfused)
 {
-    char *fj = slurp(fused->json), *uj = slurp(unfused->json);
+    char *fj = bench_slurp(fused->json), *uj = bench_slurp(unfused->json);
     if (!fj || !uj) {
         fprintf(stderr, "netc bench: cannot read '%s'\n", fj ? unfused->json : fused->json);
         free(fj);
         free(uj);
         return BENCH_EXIT_INPUT;
     }
-    int batch = (int)json_number(fj, "batch");
+    int batch = (int)bench_json_number(fj, "batch");
     char rowb[64], rowt[64];
     snprintf(rowb, sizeof rowb, "inference batch %d", batch);
     snprintf(rowt, sizeof rowt, "train step batch %d", batch);
@@ -251,7 +258,7 @@ int bench_run(const BenchOptions *o)
     Variant v[2] = {{"fused", false, "", ""}, {"unfused", true, "", ""}};
     char tmp[] = "/tmp/netc-bench-XXXXXX";
     const char *dir = o->keep;
-    int rc = check_numbers(o);
+    int rc = bench_check_numbers(o);
     if (rc)
         return rc;
     if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
@@ -270,9 +277,9 @@ int bench_run(const BenchOptions *o)
         rc = BENCH_EXIT_USAGE;
     }
     for (int i = 0; i < 2 && !rc; i++)
-        rc = build_variant(o, &v[i]);
+        rc = bench_build(o, v[i].bin, v[i].tag, v[i].no_fuse, NULL);
     for (int i = 0; i < 2 && !rc; i++)
-        rc = run_variant(o, &v[i], i == 0) ? BENCH_EXIT_INPUT : 0;
+        rc = bench_exec(o, v[i].bin, v[i].json, i == 0) ? BENCH_EXIT_INPUT : 0;
     if (!rc)
         rc = compare(&v[0], &v[1]);
     if (!o->keep)

@@ -6,6 +6,8 @@
 #ifndef NETC_BENCH_H
 #define NETC_BENCH_H
 
+#include "schedule.h"
+
 #include <stdbool.h>
 
 typedef struct BenchOptions {
@@ -17,11 +19,22 @@ typedef struct BenchOptions {
     const char *batch;    /* --batch B, passed to BIN bench; NULL: its default */
     const char *steps;    /* --steps K, likewise */
     const char *threads;  /* --threads N, likewise */
+    const char *schedule; /* --schedule FILE: routes forced per conv2d, or NULL */
     bool libm;            /* --libm: both builds with libm's transcendentals */
     const char *cmdline;  /* for the generated front matter */
+    const char *command;  /* "bench" or "tune", for messages */
 } BenchOptions;
 
 /* Runs the whole benchmark; returns the exit status (0, 1 bad input or a failed run, 2 usage). */
 int bench_run(const BenchOptions *o);
+
+/* The pieces, shared with `netc tune` (tune.c). */
+int bench_check_numbers(const BenchOptions *o);  /* 0, or 2 with a message */
+/* Builds bin with per-kernel profiling; routes forced by `routes`, else by o->schedule; an exit status. */
+int bench_build(const BenchOptions *o, const char *bin, const char *tag, bool no_fuse, const SchedFile *routes);
+/* Runs `bin bench` with o's batch, steps and threads, writing json; 0 or -1. */
+int bench_exec(const BenchOptions *o, const char *bin, const char *json, bool show);
+char *bench_slurp(const char *path);  /* a whole small file (malloc'd), or NULL */
+double bench_json_number(const char *text, const char *key);  /* after "key": , or NAN */
 
 #endif

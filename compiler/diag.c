@@ -98,6 +98,19 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_error_in(Diag *d, const SrcFile *file, SrcLoc loc, const char *fmt, ...)
+{
+    const SrcFile *own = d->file;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    d->file = file;
+    diag_error(d, loc, "%s", msg);
+    d->file = own;
+}
+
 void diag_note(Diag *d, SrcLoc loc, const char *fmt, ...)
 {
     if (d->muted)

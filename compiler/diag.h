@@ -35,6 +35,9 @@ enum { DIAG_MAX_ERRORS = 20 };
 void diag_init(Diag *d, const SrcFile *file, FILE *out);
 void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_note(Diag *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An error at loc in another file than d's (a schedule file), counted in d. */
+void diag_error_in(Diag *d, const SrcFile *file, SrcLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void diag_line_col(const SrcFile *f, uint32_t off, int *line, int *col);
 SrcLoc loc_span(SrcLoc a, SrcLoc b);  /* smallest span covering both */
 

@@ -183,6 +183,8 @@ typedef struct IrTrain {
 
 typedef enum IrTarget { TARGET_GENERIC, TARGET_AVX2, TARGET_NEON } IrTarget;
 
+struct SchedFile;
+
 typedef struct IrGraph {
     Arena *arena;          /* owns everything below */
     const SrcFile *src;    /* source file */
@@ -201,6 +203,7 @@ typedef struct IrGraph {
     IrTrain train;         /* training settings with defaults filled */
     IrTarget target;       /* instruction set the code is scheduled for */
     bool no_fuse;          /* --no-fuse: the fusion pass leaves the graph alone */
+    const struct SchedFile *routes;  /* --schedule: routes forced per conv2d (schedule.h), or NULL */
     int nforward;          /* autodiff: nodes before this index are the forward pass */
     int64_t work_floats[2];   /* memplan: workspace floats per sample, with reuse, per plan */
     int64_t work_floats_noreuse[2];  /* the same without reuse, for comparison */

@@ -7,6 +7,7 @@
  *   netc emit FILE.net -o DIR     the C of a net, to embed (build.c)
  *   netc build FILE.net -o BIN    a standalone binary (build.c)
  *   netc bench FILE.net           timings, fused against unfused (bench.c)
+ *   netc tune FILE.net            each conv2d's route, by measurement (tune.c)
  *   netc help [COMMAND]
  *
  * Exit status: 0 success, 1 errors in the input, 2 wrong usage.
@@ -15,6 +16,7 @@
 #include "build.h"
 #include "passes.h"
 #include "summary.h"
+#include "tune.h"
 #include "version.h"
 
 #include <stdlib.h>
@@ -30,12 +32,14 @@ typedef struct Options {
     const char *cc;     /* --cc CC */
     const char *opt;    /* -O0 .. -O3, -Os */
     const char *keep;   /* --keep DIR: where build leaves the generated C */
+    const char *schedule;  /* --schedule FILE: routes forced per conv2d */
     bool generic;       /* --target generic */
     bool no_runtime;    /* --no-runtime */
     bool main;          /* --main: emit also writes <net>_main.c */
     bool no_fuse;       /* --no-fuse */
     bool libm;          /* --libm: transcendentals from libm, not SLEEF */
     const char *batch, *steps, *threads;  /* bench: --batch B, --steps K, --threads N */
+    const char *rounds;  /* tune: --rounds R */
     const char *cmdline;  /* the command as typed, for generated front matter */
 } Options;
 
@@ -53,6 +57,7 @@ static int cmd_dump_ast(const Options *o);
 static int cmd_emit(const Options *o);
 static int cmd_build(const Options *o);
 static int cmd_bench(const Options *o);
+static int cmd_tune(const Options *o);
 
 static const Command COMMANDS[] = {
     {"check", cmd_check, "netc check FILE.net [--net NAME]",
@@ -65,10 +70,12 @@ static const Command COMMANDS[] = {
      "count and forward FLOPs per sample; then trainable and non-trainable\n"
      "parameters, parameter bytes, forward and training FLOPs per sample and\n"
      "activation bytes per sample.  Without --net, summarizes every net.\n"},
-    {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS]",
+    {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS] [--schedule FILE]",
      "Prints the graph IR of a net after the given pass (default: the last).\n"
+     "--schedule FILE forces the conv2d routes it names (see 'netc help\n"
+     "tune'); they show as sched(direct ...) or sched(gemm ...).\n"
      "Passes, in order:\n"},
-    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-fuse] [--no-runtime] [--main] [--libm]",
+    {"emit", cmd_emit, "netc emit FILE.net -o DIR [--net NAME] [--target native|generic] [--no-fuse] [--no-runtime] [--main] [--libm] [--schedule FILE]",
      "Writes DIR/<net>.h and DIR/<net>.c: specialized C for the net's forward\n"
      "pass with the embedding API (see docs/embedding.md), and the runtime\n"
      "sources it links against (nnrt_*.c, nnrt_*.h) unless --no-runtime.\n"
@@ -78,23 +85,42 @@ static const Command COMMANDS[] = {
      "fusion pass off (for comparison).  The transcendentals (exp, tanh,\n"
      "erf, ...) run on SLEEF's vector functions: link -lsleef, or compile\n"
      "with -DNNRT_LIBM for the C library's; --libm writes nnrt_vmath.c with\n"
-     "NNRT_LIBM defined, so the directory needs no SLEEF at all.\n"},
-    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--libm] [--keep DIR]",
+     "NNRT_LIBM defined, so the directory needs no SLEEF at all.\n"
+     "--schedule FILE forces the conv2d routes it names (see 'netc help tune').\n"},
+    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--libm] [--schedule FILE] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
      "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
      "the optimization level (default -O3); --target native adds\n"
      "-march=native; --keep DIR leaves the generated C in DIR.  The binary\n"
      "links SLEEF (-lsleef) for exp, tanh, erf and friends; --libm uses the\n"
      "C library's instead (slower; no SLEEF needed).  Run 'BIN --help' for\n"
-     "what the binary does (predict, summary).\n"},
-    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--libm] [--keep DIR]",
+     "what the binary does (predict, summary).  --schedule FILE forces the\n"
+     "conv2d routes it names (see 'netc help tune').\n"},
+    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--libm] [--schedule FILE] [--keep DIR]",
      "Builds the net twice, fused and with --no-fuse, at -O3 (or the -O\n"
      "given) and -march=native with per-kernel profiling, runs 'BIN bench'\n"
      "on both and prints the fused build's report (FMA peak, inference\n"
      "latency at batch 1 and B, training step time, peak RSS, a per-kernel\n"
      "table) and a fused-vs-unfused comparison.  --keep DIR keeps both\n"
      "binaries and their JSON reports.  --libm builds both with libm's\n"
-     "transcendentals instead of SLEEF's.  See docs/performance.md.\n"},
+     "transcendentals instead of SLEEF's.  --schedule FILE builds both with\n"
+     "the conv2d routes it names.  See docs/performance.md.\n"},
+    {"tune", cmd_tune, "netc tune FILE.net [-o OUT] [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [--keep DIR]",
+     "Chooses each convolution's route by measurement.  Every conv2d that can\n"
+     "run both on the direct kernels and on im2col + the packed GEMM is built\n"
+     "both ways (two profiled builds as in 'netc bench': every such layer\n"
+     "direct, then every one on the GEMM), 'BIN bench' runs on each, R times\n"
+     "(default 2) in alternating order, and per layer the best round's time\n"
+     "of its kernels decides: for a net that trains, its training forward\n"
+     "and backward kernels per step; else its forward kernel at batch B.\n"
+     "Prints a table (layer, shape, the default rule's route, both times,\n"
+     "their ratio, the choice) and writes the schedule file OUT (default:\n"
+     "FILE.net with .sched for .net, e.g. examples/lenet5.sched).  Give it to\n"
+     "emit, build, bench or dump-ir with --schedule OUT.  A schedule file\n"
+     "holds one entry per line, '#' comments and blank lines:\n"
+     "  net NAME               optional, first: the net it is for\n"
+     "  conv2d LAYER ROUTE     ROUTE is direct or gemm\n"
+     "See docs/architecture.md (schedule) and docs/performance.md.\n"},
     {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
      "Prints the syntax tree as the parser built it (pipes already rewritten\n"
      "into calls).\n"},
@@ -154,6 +180,8 @@ static int for_nets(const Options *o, bool all, int (*fn)(Compilation *, const N
     int rc = passes_load(&c, o->file);
     c.target = build_host_target(!o->generic);
     c.no_fuse = o->no_fuse;
+    if (rc == 0 && o->schedule)
+        rc = passes_load_schedule(&c, o->schedule);
     if (rc == 0) {
         if (!o->net && all) {
             for (const Net *n = c.ast->nets; n; n = n->next)
@@ -252,6 +280,8 @@ static int emit_or_build(const Options *o, bool build)
     }
     Compilation c;
     int rc = passes_load(&c, o->file);
+    if (rc == 0 && o->schedule)
+        rc = passes_load_schedule(&c, o->schedule);
     IrGraph *g = rc == 0 ? compile_net(&c, o, &rc) : NULL;
     if (g) {
         BuildOptions b = build_options(o);
@@ -276,9 +306,16 @@ static int cmd_build(const Options *o)
 
 static int cmd_bench(const Options *o)
 {
-    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads, o->libm,
-                      o->cmdline};
+    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads,
+                      o->schedule, o->libm, o->cmdline, "bench"};
     return bench_run(&b);
+}
+
+static int cmd_tune(const Options *o)
+{
+    BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads,
+                      NULL, o->libm, o->cmdline, "tune"};
+    return tune_run(&b, o->out, o->rounds);
 }
 
 static int cmd_dump_ast(const Options *o)
@@ -310,6 +347,10 @@ static const char **value_slot(Options *o, const char *a)
         return &o->steps;
     if (!strcmp(a, "--threads"))
         return &o->threads;
+    if (!strcmp(a, "--schedule"))
+        return &o->schedule;
+    if (!strcmp(a, "--rounds"))
+        return &o->rounds;
     return NULL;
 }
 

@@ -103,6 +103,21 @@ int passes_load_text(Compilation *c, const char *path, const char *text, size_t 
     return c->diag.nerrors ? 1 : 0;
 }
 
+int passes_load_schedule(Compilation *c, const char *path)
+{
+    uint32_t len = 0;
+    char *text = read_source(path, &len);
+    if (!text)
+        return 1;
+    SchedFile *sf = arena_alloc(c->arena, sizeof *sf);
+    sf->src.path = arena_strdup(c->arena, path);
+    sf->src.text = arena_strndup(c->arena, text, len);
+    sf->src.len = len;
+    free(text);
+    c->routes = sf;
+    return sched_file_parse(sf, c->arena, &c->diag) ? 1 : 0;
+}
+
 void passes_free(Compilation *c)
 {
     arena_free(c->arena);
@@ -135,6 +150,7 @@ IrGraph *passes_run(Compilation *c, const Net *net, const char *last)
     IrGraph *g = lower_run(c->ast, net, c->arena, &c->diag);
     g->target = c->target;
     g->no_fuse = c->no_fuse;
+    g->routes = c->routes;
     for (int i = 0; i < npasses; i++) {
         /* Shape checking still runs after lowering errors, to report more. */
         if (passes[i].run && (c->diag.nerrors == 0 || passes[i].run == shape_run))

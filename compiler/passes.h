@@ -26,6 +26,7 @@ typedef struct Compilation {
     AstFile *ast;     /* parse result */
     IrTarget target;  /* what to schedule for */
     bool no_fuse;     /* skip the fusion pass */
+    const struct SchedFile *routes;  /* --schedule file, parsed, or NULL */
 } Compilation;
 
 /* Reads and parses path.  Returns 0, 1 on errors in the input (reported). */
@@ -33,6 +34,8 @@ int passes_load(Compilation *c, const char *path);
 /* The same for text in memory (tests, fuzzing); diagnostics go to out. */
 int passes_load_text(Compilation *c, const char *path, const char *text, size_t len, FILE *out);
 void passes_free(Compilation *c);
+/* Reads and parses a schedule file into c->routes; 0, 1 on errors (reported). */
+int passes_load_schedule(Compilation *c, const char *path);
 
 /* The net named `name`, or the only net when name is NULL; NULL with a message otherwise. */
 const Net *passes_pick_net(Compilation *c, const char *name);

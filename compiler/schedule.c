@@ -14,8 +14,17 @@
  * (nnrt_gemm_default_blocking, for a nominal batch of 64); tiny layers
  * keep plain loops, which beat packing there.
  *
+ * A convolution takes one of two routes when it can: the direct kernels
+ * (emit_conv_direct.c, only for what sched_direct_refusal accepts) or
+ * im2col + the GEMM.  The default rule sends few-tap layers direct; a
+ * schedule file (--schedule, sched_file.c, written by `netc tune` from
+ * measurements) forces a route per layer, and is checked here: the layer
+ * must exist, be a conv2d and be able to take the route.
+ *
  * NETC_FORCE_GEMM=1 in the environment sends every dense and conv2d to the
- * GEMM, so that tests reach its code paths with small shapes.
+ * GEMM, and NETC_FORCE_DIRECT=1 every conv2d the direct kernels take to
+ * them, so that tests reach both routes with small shapes.  A schedule
+ * file's entries come before either.
  */
 #include "schedule.h"
 
@@ -27,14 +36,20 @@
 enum {
     GEMM_MIN_MACS = 2048,
     NOMINAL_BATCH = 64,
-    DIRECT_TAPS = 32,          /* largest C k k a direct convolution takes */
-    DIRECT_MAX_FLOATS = 16384, /* largest stack array of a direct kernel (64 KiB) */
+    DIRECT_TAPS = 32,            /* the default rule: direct up to this many taps (C k k) */
+    DIRECT_MAX_TAPS = 576,       /* the direct kernels unroll every tap: code size */
+    DIRECT_STACK_FLOATS = 65536, /* their stack arrays, per kernel: 256 KiB */
 };
+
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, "1") == 0;
+}
 
 static bool force_gemm(void)
 {
-    const char *v = getenv("NETC_FORCE_GEMM");
-    return v && strcmp(v, "1") == 0;
+    return env_set("NETC_FORCE_GEMM");
 }
 
 static int target_vec(IrTarget t)
@@ -67,22 +82,69 @@ static void set_gemm(IrSched *s, int m, int n, int k)
 }
 
 /*
- * Whether a convolution runs direct (emit_conv_direct.c): stride 1, one
- * group, no dilation, at most DIRECT_TAPS taps (C k k), and its padded
- * sample and per-tap sums small enough for the kernel's stack arrays.
+ * The largest stack use of the direct kernels of n, in floats, from their
+ * arrays in emit_conv_direct.c: the zero-padded sample xp (rows of whole
+ * vectors plus the window), then the forward's output rows (at most 6
+ * filters) or the weight gradient's dy rows and its 8-lane partial sums per
+ * filter and tap (and per filter for the bias).
  */
-static bool direct_fits(const IrGraph *g, const IrNode *n)
+static int64_t direct_stack_floats(const IrGraph *g, const IrNode *n)
 {
-    const IrAttrs *a = &n->a;
     const IrShape *xs = &g->nodes[n->in[0]].shape;
-    int k = a->kernel[0], ho = n->shape.dim[1], wo = n->shape.dim[2];
-    int64_t taps = (int64_t)xs->dim[0] * k * k;
-    int64_t padded = (int64_t)xs->dim[0] * (ho + k - 1) * (wo + k - 1);
-    return a->stride[0] == 1 && a->stride[1] == 1 && a->groups == 1 && a->dilation[0] == 1 && a->dilation[1] == 1 &&
-           taps <= DIRECT_TAPS && padded <= DIRECT_MAX_FLOATS && taps * wo <= DIRECT_MAX_FLOATS;
+    int64_t c = xs->dim[0], f = n->shape.dim[0], ho = n->shape.dim[1], wo = n->shape.dim[2], k = n->a.kernel[0];
+    int64_t wv = (wo + 7) / 8 * 8, taps = c * k * k;
+    int64_t xp = c * (ho + k - 1) * (wv + k - 1);
+    int64_t fwd = xp + 6 * wv, dw = xp + ho * wv + 8 * (f * taps + (n->a.bias ? f : 0));
+    return fwd > dw ? fwd : dw;
 }
 
-static void schedule_node(const IrGraph *g, IrNode *n)
+const char *sched_direct_refusal(const IrGraph *g, const IrNode *n)
+{
+    const IrAttrs *a = &n->a;
+    int64_t taps = (int64_t)g->nodes[n->in[0]].shape.dim[0] * a->kernel[0] * a->kernel[0];
+    int64_t stack = direct_stack_floats(g, n);
+    if (a->stride[0] != 1 || a->stride[1] != 1)
+        return arena_printf(g->arena, "stride %dx%d (the direct kernels take stride 1)", a->stride[0], a->stride[1]);
+    if (a->dilation[0] != 1 || a->dilation[1] != 1)
+        return arena_printf(g->arena, "dilation %dx%d (the direct kernels take dilation 1)", a->dilation[0], a->dilation[1]);
+    if (a->groups != 1)
+        return arena_printf(g->arena, "%d groups (the direct kernels take one group)", a->groups);
+    if (taps > DIRECT_MAX_TAPS)
+        return arena_printf(g->arena, "%lld taps (channels x kernel x kernel), above the %d the direct kernels unroll",
+                            (long long)taps, DIRECT_MAX_TAPS);
+    if (stack > DIRECT_STACK_FLOATS)
+        return arena_printf(g->arena, "its direct kernels would need %lld KiB of stack arrays, above %d KiB",
+                            (long long)(stack * 4 + 1023) / 1024, DIRECT_STACK_FLOATS * 4 / 1024);
+    return NULL;
+}
+
+/*
+ * The default rule: direct for stride 1, one group, no dilation and at most
+ * DIRECT_TAPS taps (C k k: a first layer on 1-3 image channels), with the
+ * padded sample within 64 KiB, when the direct kernels take it at all.
+ */
+static bool direct_by_default(const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = &g->nodes[n->in[0]].shape;
+    int k = n->a.kernel[0], ho = n->shape.dim[1], wo = n->shape.dim[2];
+    int64_t taps = (int64_t)xs->dim[0] * k * k;
+    int64_t padded = (int64_t)xs->dim[0] * (ho + k - 1) * (wo + k - 1);
+    return taps <= DIRECT_TAPS && padded <= 16384 && taps * wo <= 16384 && !sched_direct_refusal(g, n);
+}
+
+/* The route of conv2d n: forced by the schedule file, by the environment, or by the rule. */
+static SchedRoute conv_route(const IrGraph *g, const IrNode *n, SchedRoute forced)
+{
+    if (forced != ROUTE_DEFAULT)
+        return forced;
+    if (env_set("NETC_FORCE_DIRECT") && !sched_direct_refusal(g, n))
+        return ROUTE_DIRECT;
+    if (force_gemm())
+        return ROUTE_GEMM;
+    return direct_by_default(g, n) ? ROUTE_DIRECT : ROUTE_DEFAULT;
+}
+
+static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
 {
     IrSched *s = &n->sched;
     s->vec = target_vec(g->target);
@@ -97,16 +159,85 @@ static void schedule_node(const IrGraph *g, IrNode *n)
     } else if (n->op == IR_CONV2D) {
         int cg = g->nodes[n->in[0]].shape.dim[0] / n->a.groups, k = n->a.kernel[0];
         int fg = n->a.units / n->a.groups, hw = n->shape.dim[1] * n->shape.dim[2];
-        if (direct_fits(g, n) && !force_gemm())
+        SchedRoute r = conv_route(g, n, forced);
+        if (r == ROUTE_DIRECT)
             s->direct = true;
-        else if ((int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8 || force_gemm())
+        else if (r == ROUTE_GEMM || (int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8)
             set_gemm(s, fg, n->a.groups == 1 ? NOMINAL_BATCH * hw : hw, cg * k * k);  /* groups 1: one GEMM per batch */
     }
 }
 
+/* The node named layer, or -1. */
+static int find_layer(const IrGraph *g, const char *layer)
+{
+    for (int i = 0; i < g->nforward; i++)
+        if (g->nodes[i].name && strcmp(g->nodes[i].name, layer) == 0)
+            return i;
+    return -1;
+}
+
+/* "no layer X" with the nearest conv2d's name, if one is close. */
+static void unknown_layer(const IrGraph *g, Diag *d, const SchedEntry *e)
+{
+    const char **convs = arena_alloc(g->arena, sizeof(char *) * (size_t)(g->nforward + 1));
+    int n = 0;
+    for (int i = 0; i < g->nforward; i++)
+        if (g->nodes[i].op == IR_CONV2D)
+            convs[n++] = g->nodes[i].name;
+    const char *near = diag_nearest(e->layer, convs, n);
+    diag_error_in(d, &g->routes->src, e->loc, "net '%s' has no layer '%s'%s%s%s", g->name, e->layer,
+                  near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+/* Checks one entry against the graph; its node, or -1 (reported). */
+static int check_entry(const IrGraph *g, Diag *d, const SchedEntry *e)
+{
+    const SrcFile *f = &g->routes->src;
+    int id = find_layer(g, e->layer);
+    if (id < 0) {
+        unknown_layer(g, d, e);
+        return -1;
+    }
+    const IrNode *n = &g->nodes[id];
+    if (n->op != IR_CONV2D) {
+        diag_error_in(d, f, e->loc, "layer '%s' is a %s, not a conv2d", e->layer, ir_ops[n->op].name);
+        diag_note(d, n->loc, "'%s' is defined here", e->layer);
+        return -1;
+    }
+    const char *why = e->route == ROUTE_DIRECT ? sched_direct_refusal(g, n) : NULL;
+    if (why) {
+        diag_error_in(d, f, e->rloc, "layer '%s' cannot run direct: %s", e->layer, why);
+        diag_note(d, n->loc, "'%s' is defined here", e->layer);
+        return -1;
+    }
+    return id;
+}
+
+/* The route the schedule file forces on each node (ROUTE_DEFAULT where none); NULL on errors. */
+static SchedRoute *forced_routes(IrGraph *g, Diag *d)
+{
+    SchedRoute *r = arena_alloc(g->arena, sizeof *r * (size_t)g->nnodes);
+    const SchedFile *sf = g->routes;
+    if (!sf)
+        return r;
+    if (sf->net && strcmp(sf->net, g->name) != 0) {
+        diag_error_in(d, &sf->src, sf->netloc, "this schedule is for net '%s', not '%s'", sf->net, g->name);
+        return NULL;
+    }
+    int before = d->nerrors;
+    for (int i = 0; i < sf->n; i++) {
+        int id = check_entry(g, d, &sf->e[i]);
+        if (id >= 0)
+            r[id] = sf->e[i].route;
+    }
+    return d->nerrors == before ? r : NULL;
+}
+
 void sched_run(IrGraph *g, Diag *d)
 {
-    (void)d;
+    SchedRoute *forced = forced_routes(g, d);
+    if (!forced)
+        return;
     for (int i = 0; i < g->nnodes; i++)
-        schedule_node(g, &g->nodes[i]);
+        schedule_node(g, &g->nodes[i], forced[i]);
 }

@@ -10,10 +10,14 @@
 #   # args: --net foo         extra arguments after the file name
 #   # command: dump-ir        the netc command (default check)
 #
+#   # expect: x.sched:2:8: error: ...   a diagnostic in another file (a schedule
+#                                        file given with `# args: --schedule x.sched`)
+#
 # An expectation that starts with LINE:COL: must match the start of a line
-# `FILE:LINE:COL: ...` of stderr (the message may be a prefix of the real one);
+# `FILE:LINE:COL: ...` of stderr (the message may be a prefix of the real one),
+# one that starts with OTHER:LINE:COL: the start of a line `OTHER:LINE:COL: ...`;
 # any other expectation must be a substring of some line of stderr.  The
-# number of `FILE:LINE:COL: error:` lines must equal the number of `error:`
+# number of `ANYFILE:LINE:COL: error:` lines must equal the number of `error:`
 # expectations, so a case fails on any extra error.  A crash (exit status
 # other than 0, 1 or 2) always fails.
 #
@@ -47,9 +51,12 @@ fail_case() {
 has_line() {
     local l located=0
     [[ $2 =~ ^[0-9]+:[0-9]+: ]] && located=1
+    [[ $2 =~ ^[^\ :]+:[0-9]+:[0-9]+: ]] && located=2
     while IFS= read -r l; do
         if [ $located = 1 ]; then
             [[ $l == "$1:$2"* ]] && return 0
+        elif [ $located = 2 ]; then
+            [[ $l == "$2"* ]] && return 0
         else
             [[ $l == *"$2"* ]] && return 0
         fi
@@ -84,7 +91,7 @@ check_case() {
     fi
     local e want_errors=0 got_errors
     for e in "${expects[@]}"; do
-        if [[ $e =~ ^[0-9]+:[0-9]+:\ error: ]]; then
+        if [[ $e =~ ^([^\ :]+:)?[0-9]+:[0-9]+:\ error: ]]; then
             want_errors=$((want_errors + 1))
         fi
         if ! has_line "$f" "$e"; then
@@ -92,10 +99,10 @@ check_case() {
             return
         fi
     done
-    got_errors=$(grep -cE "^$f:[0-9]+:[0-9]+: error: " "$err")
+    got_errors=$(grep -cE "^[^ :]+:[0-9]+:[0-9]+: error: " "$err")
     if [ "$got_errors" != "$want_errors" ]; then
         fail_case "$f" "$got_errors errors reported, $want_errors expected"
-        grep -E "^$f:[0-9]+:[0-9]+: error: " "$err" | sed 's/^/    /'
+        grep -E "^[^ :]+:[0-9]+:[0-9]+: error: " "$err" | sed 's/^/    /'
         return
     fi
     pass=$((pass + 1))

@@ -16,4 +16,6 @@ suite_body() {
 ls tests/gradcheck/nets/*.net | suite_run
 # The nets with dense or conv2d layers again, every such layer on the packed GEMM.
 grep -l 'dense\|conv2d' tests/gradcheck/nets/*.net | suite_run_gemm
+# The nets with conv2d layers again, every one the direct kernels take direct.
+grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_direct
 suite_report "gradcheck"

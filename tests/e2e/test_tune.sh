@@ -1,0 +1,64 @@
+# netc tune on a small conv net with few steps: it measures the two
+# convolutions both routes can compute, writes a schedule file that
+# dump-ir, emit and build read back, and leaves the stride-2 one to the
+# rule.  Schedules forcing each route give warning-free, deterministic C
+# (gcc and clang), and a binary that runs.  No timing is checked.
+set -eu
+build=$1
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+net=tests/e2e/tune_small.net
+
+"$build/netc" tune "$net" -o "$tmp/t.sched" --steps 2 --rounds 1 -O0 --keep "$tmp/k" > "$tmp/out.txt" 2> "$tmp/err.txt" ||
+  { cat "$tmp/out.txt" "$tmp/err.txt"; exit 1; }
+for s in '^layer .*direct .*gemm .*choice' '^conv2d_1 .*2x12x12 k3 -> 4x12x12 .* us .* us .*x  (direct|gemm)' \
+         '^conv2d_2 .* us .* us .*x  (direct|gemm)' '^conv2d_3 .*cannot run direct: stride 2x2' "^wrote $tmp/t.sched"; do
+  grep -Eq "$s" "$tmp/out.txt" || { echo "missing '$s' in:"; cat "$tmp/out.txt"; exit 1; }
+done
+grep -q '^net tune_small$' "$tmp/t.sched"
+[ "$(grep -Ec '^conv2d conv2d_[12] (direct|gemm) +# ' "$tmp/t.sched")" = 2 ] || { cat "$tmp/t.sched"; exit 1; }
+grep -q '^# conv2d_3 .*cannot run direct' "$tmp/t.sched"
+[ -x "$tmp/k/tune_small-direct" ] && [ -x "$tmp/k/tune_small-gemm" ]
+
+# Read back: dump-ir shows each chosen route.
+"$build/netc" dump-ir "$net" --schedule "$tmp/t.sched" > "$tmp/ir.txt"
+for l in conv2d_1 conv2d_2; do
+  route=$(sed -n "s/^conv2d $l \([a-z]*\) .*/\1/p" "$tmp/t.sched")
+  grep -q "= conv2d \"$l\" .*sched($route " "$tmp/ir.txt" || { echo "$l: expected sched($route"; cat "$tmp/ir.txt"; exit 1; }
+done
+
+# Without -o the file goes next to the .net file.
+cp "$net" "$tmp/copy.net"
+"$build/netc" tune "$tmp/copy.net" --steps 1 --rounds 1 -O0 > /dev/null 2>&1
+grep -q '^net tune_small$' "$tmp/copy.sched"
+
+# Each route forced everywhere it can go: warning-free, deterministic C, and a binary that runs.
+printf 'net tune_small\nconv2d conv2d_1 gemm\nconv2d conv2d_2 direct\n' > "$tmp/swap.sched"
+printf '# all direct\nconv2d conv2d_1 direct   # a comment\n\nconv2d conv2d_2 direct\n' > "$tmp/direct.sched"
+for s in swap direct t; do
+  "$build/netc" dump-ir "$net" --schedule "$tmp/$s.sched" | grep -c 'sched(direct' > /dev/null
+  "$build/netc" emit "$net" -o "$tmp/e1" --main --no-runtime --schedule "$tmp/$s.sched"
+  mv "$tmp/e1" "$tmp/e2"
+  "$build/netc" emit "$net" -o "$tmp/e1" --main --no-runtime --schedule "$tmp/$s.sched"
+  diff -r "$tmp/e1" "$tmp/e2"
+  for cc in gcc clang; do
+    for c in "$tmp"/e1/*.c; do
+      $cc -std=c11 -O2 -Wall -Wextra -Werror -Iruntime -c -o "$tmp/x.o" "$c"
+    done
+  done
+  rm -rf "$tmp/e1" "$tmp/e2"
+  "$build/netc" build "$net" -o "$tmp/bin" -O1 --schedule "$tmp/$s.sched"
+  "$tmp/bin" bench --steps 1 > /dev/null
+done
+"$build/netc" dump-ir "$net" --schedule "$tmp/swap.sched" | grep -q '= conv2d "conv2d_1" .*sched(gemm '
+"$build/netc" dump-ir "$net" --schedule "$tmp/swap.sched" | grep -q '= conv2d "conv2d_2" .*sched(direct '
+
+# The examples with every convolution the direct kernels take forced direct: warning-free C.
+for f in examples/*.net; do
+  NETC_FORCE_DIRECT=1 "$build/netc" emit "$f" -o "$tmp/out" --main --no-runtime
+  for cc in gcc clang; do
+    for c in "$tmp"/out/*.c; do
+      $cc -std=c11 -O1 -Wall -Wextra -Werror -Iruntime -c -o "$tmp/x.o" "$c"
+    done
+  done
+  rm -rf "$tmp/out"
+done
