@@ -497,33 +497,46 @@ static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, co
 }
 
 /*
- * conv2d, groups == 1, backward as batched GEMMs over [F][batch HW]:
- * dW = dY' cols^T (cols recomputed by the forward's im2col job), or
+ * conv2d, groups == 1, backward as GEMMs over [F][group HW], one group of
+ * sched.group samples at a time (as the forward, k_conv_gemm_batched):
+ * dW = sum over groups of dY' cols^T (cols recomputed by the forward's
+ * im2col job; the first group stores, the others accumulate), or
  * dcols = W^T dY' and then col2im into dX.
  */
 static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
     const IrShape *xs = shape_of(g, f->in[0]);
-    int c = xs->dim[0], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2];
-    int kk = c * f->a.kernel[0] * f->a.kernel[0];
-    emit_line(e, "float *cols = col, *dyg = col + (size_t)batch * %d;", kk * hw);
-    emit_samples_call(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", NULL, (long long)fo * hw);
-    if (b->a.wrt < 0) {
-        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), "x", "cols", NULL, (long long)kk * hw);
-        emit_line(e, "nnrt_sgemm(0, 1, %d, %d, batch * %d, dyg, batch * %d, cols, batch * %d, dw, %d, NULL, NULL, pack);", fo,
-                  kk, hw, hw, hw, kk);
+    int c = xs->dim[0], fo = f->shape.dim[0], hw = f->shape.dim[1] * f->shape.dim[2], gs = f->sched.group;
+    int kk = c * f->a.kernel[0] * f->a.kernel[0], chw = c * xs->dim[1] * xs->dim[2];
+    bool params = b->a.wrt < 0;
+    emit_line(e, "float *cols = col, *dyg = col + (size_t)(batch < %d ? batch : %d) * %d;", gs, gs, kk * hw);
+    if (params)
+        emit_line(e, "const NnrtEpilogue acc = {.accumulate = 1};");
+    emit_line(e, "const int ng = (batch + %d) / %d;  /* groups of at most %d samples, sizes within one */", gs - 1, gs, gs);
+    emit_line(e, "for (int gi = 0; gi < ng; gi++) {");
+    emit_line(e, "const int g0 = (int)((long)gi * batch / ng), gn = (int)((long)(gi + 1) * batch / ng) - g0;");
+    emit_samples_call(e, conv_bwd_job(g, b, "dyg"), arena_printf(g->arena, "dy + (size_t)g0 * %d", fo * hw), "dyg", NULL,
+                      "gn", (long long)fo * hw);
+    if (params) {
+        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols",
+                          NULL, "gn", (long long)kk * hw);
+        emit_line(e, "nnrt_sgemm(0, 1, %d, %d, gn * %d, dyg, gn * %d, cols, gn * %d, dw, %d, g0 ? &acc : NULL, NULL, pack);",
+                  fo, kk, hw, hw, hw, kk);
         if (f->a.bias) {
             emit_line(e, "for (int f = 0; f < %d; f++) {", fo);
             emit_line(e, "float s = 0.0f;");
-            emit_line(e, "for (size_t i = 0; i < (size_t)batch * %d; i++) s += dyg[(size_t)f * batch * %d + i];", hw, hw);
-            emit_line(e, "dbias[f] = s;");
+            emit_line(e, "for (size_t i = 0; i < (size_t)gn * %d; i++) s += dyg[(size_t)f * gn * %d + i];", hw, hw);
+            emit_line(e, "dbias[f] = g0 ? dbias[f] + s : s;");
             emit_line(e, "}");
         }
-        return;
+    } else {
+        emit_line(e, "nnrt_sgemm(1, 0, %d, gn * %d, %d, w, %d, dyg, gn * %d, cols, gn * %d, NULL, NULL, pack);", kk, hw, fo,
+                  kk, hw, hw);
+        emit_samples_call(e, conv_bwd_job(g, b, "col2im"), "cols", arena_printf(g->arena, "dx + (size_t)g0 * %d", chw),
+                          b->a.epilogue ? arena_printf(g->arena, "gate + (size_t)g0 * %d", chw) : NULL, "gn",
+                          (long long)kk * hw);
     }
-    emit_line(e, "nnrt_sgemm(1, 0, %d, batch * %d, %d, w, %d, dyg, batch * %d, cols, batch * %d, NULL, NULL, pack);", kk, hw,
-              fo, kk, hw, hw);
-    emit_samples_call(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", b->a.epilogue ? "gate" : NULL, (long long)kk * hw);
+    emit_line(e, "}");
 }
 
 /* conv2d: scatter each output gradient back over its window. */

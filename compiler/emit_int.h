@@ -42,15 +42,16 @@ void emit_par_wrapper(Emitter *e, const IrGraph *g, int node, const char *kernel
  * A per-sample job inside a kernel: "static void FN(void *ctx, int n0, int
  * n1)" reading SRC (and AUX, unless NULL) and writing DST (an NnrtSamples
  * context), whose loop over n in [n0, n1) the caller emits between begin
- * and end; and the kernel's call of it over the pool, `work` elements per
- * sample.
+ * and end; and the kernel's call of it over the pool for `count` samples
+ * (the job's `batch`), `work` elements per sample.
  */
 void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux);
 void emit_samples_fn_end(Emitter *e);
 /* A residual add fused into n's epilogue (fuse.c), or NULL; and the tensor it adds (its other input). */
 const IrNode *emit_epi_add(const IrGraph *g, const IrNode *n);
 int emit_epi_residual(const IrGraph *g, const IrNode *n);
-void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, long long work);
+void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, const char *count,
+                       long long work);
 const char *emit_train_kernel_name(const IrGraph *g, int node);
 /* Whether node i is a kernel call of the forward pass / of train_step. */
 bool emit_is_infer_call(const IrGraph *g, int i);

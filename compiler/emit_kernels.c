@@ -311,7 +311,8 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what)
  * kernel: "cols" (im2col of samples n0..n1-1 into their columns of cols,
  * also used by the weight gradient) and "out" (the GEMM's [F][batch HW]
  * result back to [batch][F][HW], with a fused activation the GEMM cannot
- * apply).
+ * apply).  The kernel runs them on one group of samples at a time: their
+ * `batch` is the group's size and their pointers start at its first sample.
  */
 static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
@@ -337,24 +338,32 @@ static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n
 }
 
 /*
- * conv2d, groups == 1, as one GEMM for the batch: cols[C k k, batch HW]
- * = im2col of every sample, Y'[F, batch HW] = W cols + bias, then Y' is
- * laid out back as [batch][F][HW].  The GEMM splits its columns over the
- * threads, the per-sample jobs their samples.
+ * conv2d, groups == 1, as one GEMM per group of sched.group samples (their
+ * columns fit in cache): cols[C k k, group HW] = im2col of the group's
+ * samples, Y'[F, group HW] = W cols + bias, then Y' is laid out back as
+ * [sample][F][HW].  The GEMM splits its columns over the threads, the
+ * per-sample jobs their samples.
  */
 static void k_conv_gemm_batched(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
     const IrShape *xs = in_shape(g, n, 0);
-    int c = xs->dim[0], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
-    int kk = c * n->a.kernel[0] * n->a.kernel[0];
+    int c = xs->dim[0], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2], gs = n->sched.group;
+    int kk = c * n->a.kernel[0] * n->a.kernel[0], chw = c * xs->dim[1] * xs->dim[2];
     emit_blocking(e, n);
-    emit_line(e, "float *cols = col, *out = col + (size_t)batch * %d;", kk * hw);
-    emit_samples_call(e, conv_job(g, kernel, "cols"), "x", "cols", NULL, (long long)kk * hw);
+    emit_line(e, "float *cols = col, *out = col + (size_t)(batch < %d ? batch : %d) * %d;", gs, gs, kk * hw);
     emit_line(e, "const NnrtEpilogue ep = {.bias = %s, .bias_per_row = 1, .act = %s};", n->a.bias ? "bias" : "NULL",
               epi_relu(g, n) && !emit_epi_add(g, n) ? "NNRT_ACT_RELU" : "NNRT_ACT_NONE");
-    emit_line(e, "nnrt_sgemm(0, 0, %d, batch * %d, %d, w, %d, cols, batch * %d, out, batch * %d, &ep, &blk, pack);", f, hw, kk,
-              kk, hw, hw);
-    emit_samples_call(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL, (long long)f * hw);
+    emit_line(e, "const int ng = (batch + %d) / %d;  /* groups of at most %d samples, sizes within one */", gs - 1, gs, gs);
+    emit_line(e, "for (int gi = 0; gi < ng; gi++) {");
+    emit_line(e, "const int g0 = (int)((long)gi * batch / ng), gn = (int)((long)(gi + 1) * batch / ng) - g0;");
+    emit_samples_call(e, conv_job(g, kernel, "cols"), arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols", NULL, "gn",
+                      (long long)kk * hw);
+    emit_line(e, "nnrt_sgemm(0, 0, %d, gn * %d, %d, w, %d, cols, gn * %d, out, gn * %d, &ep, &blk, pack);", f, hw, kk, kk, hw,
+              hw);
+    emit_samples_call(e, conv_job(g, kernel, "out"), "out", arena_printf(g->arena, "y + (size_t)g0 * %d", f * hw),
+                      emit_epi_add(g, n) ? arena_printf(g->arena, "res + (size_t)g0 * %d", f * hw) : NULL, "gn",
+                      (long long)f * hw);
+    emit_line(e, "}");
 }
 
 /* Whether a convolution reads its input as the im2col matrix directly (1x1, stride 1, no pad). */

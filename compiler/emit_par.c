@@ -116,10 +116,11 @@ void emit_samples_fn_end(Emitter *e)
     emit_blank(e);
 }
 
-void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, long long work)
+void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux, const char *count,
+                       long long work)
 {
     emit_line(e, "{");
-    emit_line(e, "NnrtSamples s = {%s, %s, batch, %s};", src, dst, aux ? aux : "NULL");
-    emit_line(e, "nnrt_parallel_range(batch, %lld, %d, %s, &s);", work, PAR_MIN_WORK, fn);
+    emit_line(e, "NnrtSamples s = {%s, %s, %s, %s};", src, dst, count, aux ? aux : "NULL");
+    emit_line(e, "nnrt_parallel_range(%s, %lld, %d, %s, &s);", count, work, PAR_MIN_WORK, fn);
     emit_line(e, "}");
 }

@@ -98,6 +98,7 @@ typedef struct IrSched {
     bool gemm;     /* computed by the packed, register-tiled GEMM (nnrt_sgemm) */
     bool direct;   /* conv2d with few taps: direct kernels (emit_conv_direct.c), no im2col */
     int tile[3];   /* its cache blocking: mc rows, nc columns, kc depth */
+    int group;     /* conv2d on the GEMM with one group: samples per GEMM (their im2col columns fit in cache) */
 } IrSched;
 
 /* Where memplan.c put a node's tensor. */

@@ -36,6 +36,7 @@
 enum {
     GEMM_MIN_MACS = 2048,
     NOMINAL_BATCH = 64,
+    CONV_GROUP_FLOATS = 524288,  /* im2col columns and GEMM output of one batched conv GEMM: 2 MiB */
     DIRECT_TAPS = 32,            /* the default rule: direct up to this many taps (C k k) */
     DIRECT_MAX_TAPS = 576,       /* the direct kernels unroll every tap: code size */
     DIRECT_STACK_FLOATS = 65536, /* their stack arrays, per kernel: 256 KiB */
@@ -144,6 +145,20 @@ static SchedRoute conv_route(const IrGraph *g, const IrNode *n, SchedRoute force
     return direct_by_default(g, n) ? ROUTE_DIRECT : ROUTE_DEFAULT;
 }
 
+/*
+ * Samples per GEMM of a convolution with one group: as many as keep their
+ * im2col columns (taps x hw) and the GEMM's output (f x hw) within
+ * CONV_GROUP_FLOATS, so that im2col writes them to cache and the GEMM reads
+ * them from there; at least 1, at most NOMINAL_BATCH.  One GEMM over a
+ * whole batch of 28x28 images would stream tens of MiB through memory.
+ */
+static int conv_group(int taps, int f, int hw)
+{
+    int64_t per_sample = (int64_t)(taps + f) * hw;
+    int64_t gr = CONV_GROUP_FLOATS / per_sample;
+    return gr < 1 ? 1 : gr > NOMINAL_BATCH ? NOMINAL_BATCH : (int)gr;
+}
+
 static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
 {
     IrSched *s = &n->sched;
@@ -162,8 +177,10 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
         SchedRoute r = conv_route(g, n, forced);
         if (r == ROUTE_DIRECT)
             s->direct = true;
-        else if (r == ROUTE_GEMM || (int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8)
-            set_gemm(s, fg, n->a.groups == 1 ? NOMINAL_BATCH * hw : hw, cg * k * k);  /* groups 1: one GEMM per batch */
+        else if (r == ROUTE_GEMM || (int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8) {
+            s->group = n->a.groups == 1 ? conv_group(cg * k * k, fg, hw) : 1;
+            set_gemm(s, fg, s->group * hw, cg * k * k);  /* groups 1: one GEMM per `group` samples */
+        }
     }
 }
 
