@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """pytorch_bench.py — the PyTorch side of bench/side_by_side.sh.
 
-    /usr/bin/python3 bench/pytorch_bench.py --net fashion_mlp|lenet5 [--threads N]
+    /usr/bin/python3 bench/pytorch_bench.py --net fashion_mlp|lenet5|resnet_mini [--threads N]
         [--batch 64] [--steps K] [--epoch DATA_DIR] [--json FILE]
 
 Builds the same net as examples/<net>.net (same layers and sizes, PyTorch's
@@ -58,7 +58,29 @@ def lenet5():
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
-NETS = {"fashion_mlp": fashion_mlp, "lenet5": lenet5}
+class _Residual(nn.Module):
+    """resnet_mini.net's block: conv-bn-relu-conv-bn, plus the input, relu."""
+
+    def __init__(self, ch):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
+                                  nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + x)
+
+
+def resnet_mini():
+    """examples/resnet_mini.net: stem, two 16-channel and two 32-channel residual blocks, AdamW."""
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        _Residual(16), _Residual(16), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 1, bias=False), _Residual(32), _Residual(32),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    return model, torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+
+
+NETS = {"fashion_mlp": fashion_mlp, "lenet5": lenet5, "resnet_mini": resnet_mini}
 
 
 def time_runs(fn, warm, min_runs, max_runs, budget):
