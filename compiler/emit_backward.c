@@ -164,8 +164,54 @@ void emit_args_signature(Emitter *e, const char *ret, const char *name, const KA
 
 /* ---- forward in training mode -------------------------------------------- */
 
-/* batchnorm on batch statistics; saves mean and 1/std, updates running stats. */
-static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
+/* expr with every "[i]" replaced by "[i0 + k]". */
+static const char *at_lane(const IrGraph *g, const char *expr, int k)
+{
+    const char *s = "", *p;
+    while ((p = strstr(expr, "[i]")) != NULL) {
+        s = arena_printf(g->arena, "%s%.*s[i0 + %d]", s, (int)(p - expr), expr, k);
+        expr = p + 3;
+    }
+    return arena_printf(g->arena, "%s%s", s, expr);
+}
+
+/*
+ * Sums `expr` (written with the index `[i]`) over one channel's elements of
+ * every sample into the declared accumulator `acc`: eight partial sums
+ * (a0..a7, of type `type`) that the compiler keeps in vector registers,
+ * added pairwise at the end, instead of one chain of dependent adds.
+ * `plane` declares the sample's pointers from n.
+ */
+static void emit_channel_sum(Emitter *e, const IrGraph *g, const char *type, const char *acc, const char *plane,
+                             long long inner, const char *expr)
+{
+    long long main_i = inner / 8 * 8;
+    emit_line(e, "%s a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;", type);
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "%s", plane);
+    if (main_i > 0) {
+        emit_line(e, "for (int i0 = 0; i0 < %lld; i0 += 8) {", main_i);
+        for (int k = 0; k < 8; k++)
+            emit_line(e, "a%d += %s;", k, at_lane(g, expr, k));
+        emit_line(e, "}");
+    }
+    if (main_i < inner)
+        emit_line(e, "for (int i = %lld; i < %lld; i++) a0 += %s;", main_i, inner, expr);
+    emit_line(e, "}");
+    emit_line(e, "%s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));", acc);
+}
+
+/* A training kernel's per-channel job name. */
+static const char *channels_job(const IrGraph *g, int id)
+{
+    return arena_printf(g->arena, "%s_channels", emit_train_kernel_name(g, id));
+}
+
+/*
+ * batchnorm on batch statistics, one channel: saves mean and 1/std, updates
+ * the running statistics (the body of its channel job).
+ */
+static void bn_train_channel(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     int c = n->shape.dim[0];
     long long inner = ir_numel(&n->shape) / c;
@@ -173,17 +219,15 @@ static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_float(eps, sizeof eps, n->a.eps);
     emit_float(mom, sizeof mom, n->a.momentum);
     emit_float(keep, sizeof keep, 1.0 - n->a.momentum);
+    const char *plane = arena_printf(g->arena, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
     emit_line(e, "const double count = (double)batch * %lld;", inner);
-    emit_line(e, "for (int c = 0; c < %d; c++) {", c);
-    emit_line(e, "double sum = 0.0, sq = 0.0;");
-    emit_line(e, "for (int n = 0; n < batch; n++) {");
-    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
-    emit_line(e, "for (int i = 0; i < %lld; i++) sum += xc[i];", inner);
+    emit_line(e, "double sum, sq;");
+    emit_line(e, "{");
+    emit_channel_sum(e, g, "double", "sum", plane, inner, "(double)xc[i]");
     emit_line(e, "}");
     emit_line(e, "const double mean = sum / count;");
-    emit_line(e, "for (int n = 0; n < batch; n++) {");
-    emit_line(e, "const float *xc = x + ((size_t)n * %d + c) * %lld;", c, inner);
-    emit_line(e, "for (int i = 0; i < %lld; i++) sq += ((double)xc[i] - mean) * ((double)xc[i] - mean);", inner);
+    emit_line(e, "{");
+    emit_channel_sum(e, g, "double", "sq", plane, inner, "((double)xc[i] - mean) * ((double)xc[i] - mean)");
     emit_line(e, "}");
     emit_line(e, "const double var = sq / count;");
     emit_line(e, "const float invstd = (float)(1.0 / sqrt(var + %s));", eps);
@@ -199,11 +243,18 @@ static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_line(e, "rmean[c] = %s * rmean[c] + %s * (float)mean;", keep, mom);
     emit_line(e, "rvar[c] = %s * rvar[c] + %s * (float)(count > 1 ? var * count / (count - 1) : var);", keep, mom);
-    emit_line(e, "}");
+}
+
+/* batchnorm on batch statistics: its channels over the pool (bn_train_channel), then a transcendental epilogue. */
+static void k_bn_train(Emitter *e, const IrGraph *g, const IrNode *n, const KArgs *a)
+{
+    int c = n->shape.dim[0];
+    long long inner = ir_numel(&n->shape) / c;
+    emit_channels_call(e, channels_job(g, (int)(n - g->nodes)), a, c,
+                       arena_printf(g->arena, "(long long)batch * %lld", 6 * inner));
     emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", c * inner));
 }
 
-/* Keep threshold and scale of a dropout mask: keep when hash >= threshold. */
 static void dropout_consts(const IrNode *n, unsigned long long *thr, char *scale, size_t cap)
 {
     *thr = (unsigned long long)floor((double)n->a.p * 4294967296.0);
@@ -735,21 +786,23 @@ static void k_softmax_bwd(Emitter *e, const IrNode *f)
 }
 
 /* batchnorm on batch statistics: dx, or dweight and dbias, per channel. */
-static void k_bn_bwd(Emitter *e, const IrNode *b, const IrNode *f)
+/* batchnorm backward, one channel (the body of its channel job): dW and dbias, or dx. */
+static void bn_bwd_channel(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
     int c = f->shape.dim[0];
     long long inner = ir_numel(&f->shape) / c;
+    const char *dplane = arena_printf(g->arena, "const float *dyc = dy + ((size_t)n * %d + c) * %lld;", c, inner);
+    const char *plane = arena_printf(g->arena, "const float *dyc = dy + ((size_t)n * %d + c) * %lld, "
+                                               "*xc = x + ((size_t)n * %d + c) * %lld;", c, inner, c, inner);
     if (b->a.wrt >= 0)
         emit_line(e, "const float count = (float)batch * %lld.0f;", inner);
-    emit_line(e, "for (int c = 0; c < %d; c++) {", c);
     emit_line(e, "const float mean = stats[c], invstd = stats[%d + c];", c);
-    emit_line(e, "float sdy = 0.0f, sdyx = 0.0f;");
-    emit_line(e, "for (int n = 0; n < batch; n++) {");
-    emit_line(e, "const size_t o = ((size_t)n * %d + c) * %lld;", c, inner);
-    emit_line(e, "for (int i = 0; i < %lld; i++) {", inner);
-    emit_line(e, "sdy += dy[o + i];");
-    emit_line(e, "sdyx += dy[o + i] * (x[o + i] - mean) * invstd;");
+    emit_line(e, "float sdy, sdyx;");
+    emit_line(e, "{");
+    emit_channel_sum(e, g, "float", "sdy", dplane, inner, "dyc[i]");
     emit_line(e, "}");
+    emit_line(e, "{");
+    emit_channel_sum(e, g, "float", "sdyx", plane, inner, "dyc[i] * (xc[i] - mean) * invstd");
     emit_line(e, "}");
     if (b->a.wrt < 0) {
         emit_line(e, "dw[c] = sdyx;");
@@ -762,7 +815,15 @@ static void k_bn_bwd(Emitter *e, const IrNode *b, const IrNode *f)
         emit_line(e, "    dx[o + i] = k * (dy[o + i] - sdy / count - (x[o + i] - mean) * invstd * sdyx / count);");
         emit_line(e, "}");
     }
-    emit_line(e, "}");
+}
+
+/* batchnorm backward: its channels over the pool (bn_bwd_channel). */
+static void k_bn_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, const KArgs *a)
+{
+    int c = f->shape.dim[0];
+    long long inner = ir_numel(&f->shape) / c;
+    emit_channels_call(e, channels_job(g, (int)(b - g->nodes)), a, c,
+                       arena_printf(g->arena, "(long long)batch * %lld", 8 * inner));
 }
 
 static void k_ln_bwd(Emitter *e, const IrNode *b, const IrNode *f)
@@ -814,7 +875,7 @@ static void k_concat_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const Ir
     emit_line(e, "    memcpy(dx + o * %lld, dy + o * %lld + %lld, sizeof(float) * %lld);", mine, ca + cb, skip, mine);
 }
 
-static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
+static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const KArgs *a)
 {
     const IrNode *f = &g->nodes[b->a.of];
     switch (f->op) {
@@ -842,7 +903,7 @@ static void k_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
         break;
     case IR_SOFTMAX:
     case IR_LOG_SOFTMAX: k_softmax_bwd(e, f); break;
-    case IR_BATCHNORM: k_bn_bwd(e, b, f); break;
+    case IR_BATCHNORM: k_bn_bwd(e, g, b, f, a); break;
     case IR_LAYERNORM: k_ln_bwd(e, b, f); break;
     case IR_DROPOUT: k_dropout_train(e, f, true); break;
     case IR_CONCAT: k_concat_bwd(e, g, b, f); break;
@@ -859,6 +920,15 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
         emit_conv_bwd_jobs(e, g, n, &g->nodes[n->a.of]);
     if (n->op == IR_BWD && g->nodes[n->a.of].sched.direct && n->a.wrt < 0)
         emit_conv_direct_dw_job(e, g, id, &g->nodes[n->a.of]);
+    bool bn = n->op == IR_BATCHNORM, bn_bwd = n->op == IR_BWD && g->nodes[n->a.of].op == IR_BATCHNORM;
+    if (bn || bn_bwd) {  /* the channel job the kernel runs over the pool */
+        emit_channels_fn_begin(e, channels_job(g, id), &a);
+        if (bn)
+            bn_train_channel(e, g, n);
+        else
+            bn_bwd_channel(e, g, n, &g->nodes[n->a.of]);
+        emit_channels_fn_end(e);
+    }
     emit_kernel_comment(e, g, id);
     if (n->op == IR_BATCHNORM || n->op == IR_DROPOUT)
         fprintf(e->out, "/* (training mode: %s) */\n",
@@ -866,9 +936,9 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const char *name = emit_train_kernel_name(g, id);
     emit_args_signature(e, a.ret, name, &a);
     switch (n->op) {
-    case IR_BATCHNORM: k_bn_train(e, g, n); break;
+    case IR_BATCHNORM: k_bn_train(e, g, n, &a); break;
     case IR_DROPOUT: k_dropout_train(e, n, false); break;
-    case IR_BWD: k_bwd(e, g, n); break;
+    case IR_BWD: k_bwd(e, g, n, &a); break;
     default: k_loss(e, g, n); break;
     }
     emit_check_applied(e, g);

@@ -46,6 +46,18 @@ void emit_par_wrapper(Emitter *e, const IrGraph *g, int node, const char *kernel
  * (the job's `batch`), `work` elements per sample.
  */
 void emit_samples_fn_begin(Emitter *e, const char *fn, const char *src, const char *dst, const char *aux);
+/*
+ * A kernel whose channels are independent (batchnorm in training and its
+ * gradients: each channel's sums are one thread's, in a fixed order) runs
+ * them over the pool: "static void FN(void *ctx, int c0, int c1)" binds the
+ * kernel's arguments a (and batch) from an FN_args context, and the caller
+ * emits its loop over c in [c0, c1) between begin and end; call, in the
+ * kernel, runs it on `channels` channels of `work` (an expression)
+ * elements each.
+ */
+void emit_channels_fn_begin(Emitter *e, const char *fn, const KArgs *a);
+void emit_channels_fn_end(Emitter *e);
+void emit_channels_call(Emitter *e, const char *fn, const KArgs *a, int channels, const char *work);
 void emit_samples_fn_end(Emitter *e);
 /* A residual add fused into n's epilogue (fuse.c), or NULL; and the tensor it adds (its other input). */
 const IrNode *emit_epi_add(const IrGraph *g, const IrNode *n);

@@ -124,3 +124,36 @@ void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *
     emit_line(e, "nnrt_parallel_range(%s, %lld, %d, %s, &s);", count, work, PAR_MIN_WORK, fn);
     emit_line(e, "}");
 }
+
+void emit_channels_fn_begin(Emitter *e, const char *fn, const KArgs *a)
+{
+    emit_line(e, "typedef struct %s_args {", fn);
+    emit_line(e, "int batch;");
+    for (int i = 0; i < a->n; i++)
+        emit_line(e, "%s %s;", a->arg[i].type, a->arg[i].name);
+    emit_line(e, "} %s_args;", fn);
+    emit_blank(e);
+    emit_line(e, "static void %s(void *ctx, int c0, int c1)", fn);
+    emit_line(e, "{");
+    emit_line(e, "const %s_args *r = ctx;", fn);
+    emit_line(e, "const int batch = r->batch;");
+    for (int i = 0; i < a->n; i++)
+        emit_line(e, "%s %s = r->%s;", a->arg[i].type, a->arg[i].name, a->arg[i].name);
+    emit_line(e, "for (int c = c0; c < c1; c++) {");
+}
+
+void emit_channels_fn_end(Emitter *e)
+{
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+void emit_channels_call(Emitter *e, const char *fn, const KArgs *a, int channels, const char *work)
+{
+    fprintf(e->out, "%*s%s_args r = {batch", 4 * e->depth, "", fn);
+    for (int i = 0; i < a->n; i++)
+        fprintf(e->out, ", %s", a->arg[i].name);
+    fputs("};\n", e->out);
+    emit_line(e, "nnrt_parallel_range(%d, %s, %d, %s, &r);", channels, work, PAR_MIN_WORK, fn);
+}
