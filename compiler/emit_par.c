@@ -10,10 +10,11 @@
  * the code that computes it serially, so the result is bit-identical for
  * every thread count.
  *
- * Not split: kernels that sum over the batch (parameter gradients, losses,
- * batchnorm in training), dropout in training (its mask is a function of
- * the element's index in the batch), and the GEMM kernels, which split
- * their output over the pool themselves (nnrt_gemm.h).
+ * Not split by samples: kernels that sum over the batch (parameter
+ * gradients, losses; batchnorm in training splits its channels instead,
+ * emit_channels_fn_begin below), dropout in training (its mask is a
+ * function of the element's index in the batch), and the GEMM kernels,
+ * which split their output over the pool themselves (nnrt_gemm.h).
  *
  * A split costs a dispatch (well under a microsecond with spinning
  * workers); below PAR_MIN_WORK elements or FLOPs per call the twin calls
