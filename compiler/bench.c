@@ -253,22 +253,28 @@ static int name_variants(const char *dir, const char *stem, Variant *v, int nv)
     return 0;
 }
 
+const char *bench_workdir(const BenchOptions *o, char *tmpl)
+{
+    const char *dir = o->keep;
+    if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "netc %s: cannot create directory '%s': %s\n", o->command, dir, strerror(errno));
+        return NULL;
+    }
+    if (!dir && !(dir = mkdtemp(tmpl)))
+        fprintf(stderr, "netc %s: cannot create a temporary directory: %s\n", o->command, strerror(errno));
+    return dir;
+}
+
 int bench_run(const BenchOptions *o)
 {
     Variant v[2] = {{"fused", false, "", ""}, {"unfused", true, "", ""}};
     char tmp[] = "/tmp/netc-bench-XXXXXX";
-    const char *dir = o->keep;
     int rc = bench_check_numbers(o);
     if (rc)
         return rc;
-    if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "netc bench: cannot create directory '%s': %s\n", dir, strerror(errno));
+    const char *dir = bench_workdir(o, tmp);
+    if (!dir)
         return BENCH_EXIT_INPUT;
-    }
-    if (!dir && !(dir = mkdtemp(tmp))) {
-        fprintf(stderr, "netc bench: cannot create a temporary directory: %s\n", strerror(errno));
-        return BENCH_EXIT_INPUT;
-    }
     const char *base = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
     char stem[256];
     snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."), base);

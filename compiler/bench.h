@@ -34,6 +34,8 @@ int bench_check_numbers(const BenchOptions *o);  /* 0, or 2 with a message */
 int bench_build(const BenchOptions *o, const char *bin, const char *tag, bool no_fuse, const SchedFile *routes);
 /* Runs `bin bench` with o's batch, steps and threads, writing json; 0 or -1. */
 int bench_exec(const BenchOptions *o, const char *bin, const char *json, bool show);
+/* o->keep, created if need be, or a new directory from the template tmpl; NULL with a message. */
+const char *bench_workdir(const BenchOptions *o, char *tmpl);
 char *bench_slurp(const char *path);  /* a whole small file (malloc'd), or NULL */
 double bench_json_number(const char *text, const char *key);  /* after "key": , or NAN */
 

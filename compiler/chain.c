@@ -55,14 +55,6 @@ bool chain_op_ok(const IrGraph *g, IrOp op)
     }
 }
 
-static bool is_output(const IrGraph *g, int id)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i].node == id)
-            return true;
-    return false;
-}
-
 /* Readers: the one forward consumer of each node, and which nodes backward reads. */
 static void find_readers(Grouping *s)
 {
@@ -124,7 +116,7 @@ static void assign(Grouping *s, int i)
     s->group[i] = -1;
     if (!chain_op_ok(g, n->op) || n->a.fused || n->a.epilogue)
         return;
-    if (r >= 0 && !is_output(g, i) && (s->pair[c] == i || fits(s, i, r))) {
+    if (r >= 0 && !ir_is_output(g, i) && (s->pair[c] == i || fits(s, i, r))) {
         s->group[i] = r;
         if (s->pair[c] == i)
             return;  /* counted with its activation */

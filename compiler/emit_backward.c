@@ -373,22 +373,17 @@ static void emit_gate_loop(Emitter *e, const IrGraph *g, const IrNode *act, cons
     emit_line(e, "    %s[i] = %s;", d, grad_formula(g, act, d, y, NULL));
 }
 
-/* The gate of conv input-gradient kernel b on sample n's chw gradients at dxn, if it has one. */
-static void emit_conv_gate(Emitter *e, const IrGraph *g, const IrNode *b, int chw)
+/*
+ * The gate of input-gradient kernel b, if it has one, on the `count`
+ * gradients at d: those of sample (or channel plane) `index`, whose
+ * activation outputs start at gate + index * count.
+ */
+static void emit_gate_at(Emitter *e, const IrGraph *g, const IrNode *b, const char *d, const char *index, int count)
 {
     if (!grad_gate(g, b))
         return;
-    emit_line(e, "const float *gn = gate + (size_t)n * %d;", chw);
-    emit_gate_loop(e, g, grad_gate(g, b), "dxn", "gn", arena_printf(g->arena, "%d", chw));
-}
-
-/* The gate of pool input-gradient kernel b on channel plane nc's hw gradients at dxc, if it has one. */
-static void emit_plane_gate(Emitter *e, const IrGraph *g, const IrNode *b, int hw)
-{
-    if (!grad_gate(g, b))
-        return;
-    emit_line(e, "const float *gc = gate + nc * %d;", hw);
-    emit_gate_loop(e, g, grad_gate(g, b), "dxc", "gc", arena_printf(g->arena, "%d", hw));
+    emit_line(e, "const float *gp = gate + (size_t)%s * %d;", index, count);
+    emit_gate_loop(e, g, grad_gate(g, b), d, "gp", arena_printf(g->arena, "%d", count));
 }
 
 /* The runtime's name of the gate's derivative, for the GEMM epilogue. */
@@ -509,7 +504,7 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
                      "%d, NULL, NULL, pack);", kk, hw, fg, fg * kk, kk, fg * hw, hw, kk * hw, hw);
         if (!direct)
             emit_im2col(e, g, f, "dxn", "col", true, arena_printf(g->arena, "%d", hw), "0");
-        emit_conv_gate(e, g, b, c * h * w);
+        emit_gate_at(e, g, b, "dxn", "n", c * h * w);
     }
     emit_line(e, "}");
     if (direct)
@@ -543,7 +538,7 @@ static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, co
     emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
     emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", c * h * w);
     emit_im2col(e, g, f, "dxn", "cols", true, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
-    emit_conv_gate(e, g, b, c * h * w);
+    emit_gate_at(e, g, b, "dxn", "n", c * h * w);
     emit_samples_fn_end(e);
 }
 
@@ -643,7 +638,7 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         emit_line(e, "}");
     if (!params && grad_gate(g, b)) {
         emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
-        emit_conv_gate(e, g, b, c * h * w);
+        emit_gate_at(e, g, b, "dxn", "n", c * h * w);
     }
     emit_line(e, "}");
 }
@@ -683,7 +678,7 @@ static void k_maxpool_bwd_tiled(Emitter *e, const IrGraph *g, const IrNode *b, i
         emit_line(e, "dxw[%d] = hit%d ? gy : 0.0f;", t / k * w + t % k, t);
     emit_line(e, "}");
     emit_line(e, "}");
-    emit_plane_gate(e, g, b, h * w);
+    emit_gate_at(e, g, b, "dxc", "nc", h * w);
     emit_line(e, "}");
 }
 
@@ -730,7 +725,7 @@ static void k_pool_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         emit_line(e, "if (at >= 0) dxc[at] += dyc[oh * %d + ow];", wo);
     emit_line(e, "}");
     emit_line(e, "}");
-    emit_plane_gate(e, g, b, h * w);
+    emit_gate_at(e, g, b, "dxc", "nc", h * w);
     emit_line(e, "}");
 }
 

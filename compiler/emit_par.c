@@ -63,15 +63,23 @@ static long long sample_work(const IrGraph *g, const IrNode *n)
     return (long long)(w > out ? w : out);
 }
 
+/* "typedef struct NAME { [int batch;] <a kernel's arguments> } NAME;": a pool job's context. */
+static void emit_args_struct(Emitter *e, const char *name, bool with_batch, const KArgs *a)
+{
+    emit_line(e, "typedef struct %s {", name);
+    if (with_batch)
+        emit_line(e, "int batch;");
+    for (int i = 0; i < a->n; i++)
+        emit_line(e, "%s %s;", a->arg[i].type, a->arg[i].name);
+    emit_line(e, "} %s;", name);
+    emit_blank(e);
+}
+
 void emit_par_wrapper(Emitter *e, const IrGraph *g, int id, const char *kernel, const KArgs *a)
 {
     const char *ctx = arena_printf(g->arena, "%s_args", kernel);
     emit_line(e, "/* %s over the thread pool: one range of samples per thread. */", kernel);
-    emit_line(e, "typedef struct %s {", ctx);
-    for (int i = 0; i < a->n; i++)
-        emit_line(e, "%s %s;", a->arg[i].type, a->arg[i].name);
-    emit_line(e, "} %s;", ctx);
-    emit_blank(e);
+    emit_args_struct(e, ctx, false, a);
     emit_line(e, "static void %s_range(void *ctx, int n0, int n1)", kernel);
     emit_line(e, "{");
     emit_line(e, "const %s *r = ctx;", ctx);
@@ -128,12 +136,9 @@ void emit_samples_call(Emitter *e, const char *fn, const char *src, const char *
 
 void emit_channels_fn_begin(Emitter *e, const char *fn, const KArgs *a)
 {
-    emit_line(e, "typedef struct %s_args {", fn);
-    emit_line(e, "int batch;");
-    for (int i = 0; i < a->n; i++)
-        emit_line(e, "%s %s;", a->arg[i].type, a->arg[i].name);
-    emit_line(e, "} %s_args;", fn);
-    emit_blank(e);
+    char name[256];
+    snprintf(name, sizeof name, "%s_args", fn);
+    emit_args_struct(e, name, true, a);
     emit_line(e, "static void %s(void *ctx, int c0, int c1)", fn);
     emit_line(e, "{");
     emit_line(e, "const %s_args *r = ctx;", fn);

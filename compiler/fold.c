@@ -32,14 +32,6 @@
 
 #include <stdlib.h>
 
-static bool is_output(const IrGraph *g, int id)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i].node == id)
-            return true;
-    return false;
-}
-
 /* Whether producer p's output channels are the batchnorm's channels. */
 static bool channels_match(const IrNode *p)
 {
@@ -54,7 +46,7 @@ static bool can_fold(const IrGraph *g, int bn, const int *readers, const bool *l
     int p = g->nodes[bn].in[0];
     const IrNode *prod = &g->nodes[p];
     return channels_match(prod) && readers[p] == 1 && !prod->a.epilogue && !prod->a.fold && live[p] && live[bn] &&
-           !is_output(g, p) && !is_output(g, bn);
+           !ir_is_output(g, p) && !ir_is_output(g, bn);
 }
 
 void fold_run(IrGraph *g, Diag *d)

@@ -62,14 +62,6 @@ static bool is_fusable_act(const IrGraph *g, IrOp op)
     }
 }
 
-static bool is_output(const IrGraph *g, int id)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i].node == id)
-            return true;
-    return false;
-}
-
 /*
  * Whether BWD node b (the gradient of an activation's input) can be
  * computed by the kernel producing its output gradient b->in[0].
@@ -98,13 +90,13 @@ void fuse_run(IrGraph *g, Diag *d)
             readers[g->nodes[i].in[j]]++;
     for (int i = 0; i < g->nforward; i++) {  /* residual adds first: an activation after them joins them */
         IrNode *add = &g->nodes[i];
-        if (add->op != IR_ADD || add->in[0] == add->in[1] || is_output(g, i))
+        if (add->op != IR_ADD || add->in[0] == add->in[1] || ir_is_output(g, i))
             continue;
         for (int k = 0; k < 2; k++) {
             IrNode *prod = &g->nodes[add->in[k]];
             bool residual_producer = prod->op == IR_DENSE || prod->op == IR_CONV2D || prod->op == IR_BATCHNORM;
             bool ready = add->in[1 - k] < add->in[k];  /* the residual exists when the producer's kernel runs */
-            if (residual_producer && ready && !prod->a.epilogue && readers[add->in[k]] == 1 && !is_output(g, add->in[k])) {
+            if (residual_producer && ready && !prod->a.epilogue && readers[add->in[k]] == 1 && !ir_is_output(g, add->in[k])) {
                 prod->a.epilogue = i;
                 add->a.fused = true;
                 break;
@@ -117,7 +109,7 @@ void fuse_run(IrGraph *g, Diag *d)
             continue;
         int p = act->in[0];
         IrNode *prod = &g->nodes[p];
-        if (!is_producer(prod->op) || prod->a.epilogue || readers[p] != 1 || is_output(g, p) || is_output(g, i))
+        if (!is_producer(prod->op) || prod->a.epilogue || readers[p] != 1 || ir_is_output(g, p) || ir_is_output(g, i))
             continue;
         prod->a.epilogue = i;
         act->a.fused = true;

@@ -306,3 +306,11 @@ int ir_alias_of(const IrGraph *g, int id)
         return g->nodes[n->in[0]].a.epilogue == id ? n->in[0] : n->in[1];
     return n->in[0];
 }
+
+bool ir_is_output(const IrGraph *g, int id)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i].node == id)
+            return true;
+    return false;
+}

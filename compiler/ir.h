@@ -262,6 +262,7 @@ void ir_note_inst(Diag *d, const IrGraph *g, int inst);  /* "in block X instanti
 
 /* Marks nodes that inference needs (reached backwards from the outputs). */
 void ir_live_for_inference(const IrGraph *g, bool *live);
+bool ir_is_output(const IrGraph *g, int id);  /* a net output? */
 /* The node whose memory an aliasing node (BUF_ALIAS) shares: its first input, or the producer of a fused add. */
 int ir_alias_of(const IrGraph *g, int id);
 

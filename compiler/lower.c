@@ -921,14 +921,6 @@ static bool once(Lower *L, const Stmt *s, const Stmt **seen, const char *what)
     return true;
 }
 
-static bool is_output(const IrGraph *g, int node)
-{
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i].node == node)
-            return true;
-    return false;
-}
-
 /* One term of the loss sum: a loss op over an output and a target. */
 static int lower_loss_term(Lower *L, const LossTerm *t)
 {
@@ -1111,7 +1103,7 @@ static void check_loss_outputs(Lower *L)
     for (int i = 0; i < sum->nin; i++) {
         const IrNode *t = &g->nodes[sum->in[i]];
         const IrNode *pred = &g->nodes[t->in[0]];
-        if (!is_output(g, t->in[0])) {
+        if (!ir_is_output(g, t->in[0])) {
             lerror(L, t->argloc[0], "%s is computed on '%s', which is not an output of the net",
                    ir_ops[t->op].name, pred->var ? pred->var : pred->name);
             if (g->noutputs)

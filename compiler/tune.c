@@ -281,15 +281,9 @@ static const char *default_out(Arena *a, const char *file)
 static int workdir(Tune *t)
 {
     char tmp[] = "/tmp/netc-tune-XXXXXX";
-    const char *dir = t->o->keep;
-    if (dir && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "netc tune: cannot create directory '%s': %s\n", dir, strerror(errno));
+    const char *dir = bench_workdir(t->o, tmp);
+    if (!dir)
         return TUNE_EXIT_INPUT;
-    }
-    if (!dir && !(dir = mkdtemp(tmp))) {
-        fprintf(stderr, "netc tune: cannot create a temporary directory: %s\n", strerror(errno));
-        return TUNE_EXIT_INPUT;
-    }
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     for (int r = 0; r < 2; r++) {
         int a = snprintf(t->bin[r], sizeof t->bin[r], "%s/%s-%s", dir, t->g->name, ROUTE_TAG[r]);
