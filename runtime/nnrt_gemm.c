@@ -304,7 +304,9 @@ static void post_c(const GemmJob *j, int m0, int m1, int n0, int n1)
         if (j->post_relu)
             for (int n = n0; n < n1; n++)
                 c[n] = c[n] > 0.0f ? c[n] : 0.0f;
-        const float *y = j->gate_y + (size_t)m * j->ld_gate;
+        if (j->gate == NNRT_GATE_NONE)
+            continue;
+        const float *y = j->gate_y + (size_t)m * j->ld_gate; /* never NULL + offset */
         switch (j->gate) {
         case NNRT_GATE_NONE: break;
         case NNRT_GATE_RELU:
