@@ -7,6 +7,10 @@
  *   1. the single-core FMA peak: a loop of independent AVX2 FMAs (12
  *      accumulators, enough to cover FMA latency times throughput), or a
  *      plain C loop where AVX2+FMA is missing; the best of 20 short runs;
+ *      and again, in short probes, between the timed runs of 2 and 3 (at
+ *      most one probe every BENCH_PROBE_GAP seconds), because a shared
+ *      machine's speed drifts: each measurement's fraction of peak is taken
+ *      against the median of the probes made during it;
  *   2. inference latency at batch 1 and at batch B: the median of many
  *      forward calls after a warm-up;
  *   3. for a trainable net, the training step at batch B: the median of K
@@ -18,7 +22,8 @@
  * per-kernel entries are reset after each warm-up and read after the batch-B
  * forward calls and after the training steps, and a table shows per kernel:
  * time per call, share of the call or step, GFLOP/s and the fraction of the
- * FMA peak (times the thread count).  --json writes the same numbers.
+ * FMA peak measured during the phase (times the thread count).  --json
+ * writes the same numbers.
  *
  * It works from the descriptor alone (nnrt_model.h) and knows nothing of how
  * the kernels are written; --threads only sizes the runtime's thread pool
@@ -49,6 +54,7 @@ enum {
 };
 #define BENCH_INFER_SECONDS 0.5  /* time budget per inference measurement */
 #define BENCH_WARM_SECONDS 0.05  /* warm-up at least this long */
+#define BENCH_PROBE_GAP 0.002    /* seconds between FMA-peak probes during timed runs, at least */
 
 typedef struct BenchOpts {
     int batch;        /* --batch B */
@@ -62,6 +68,8 @@ typedef struct Timing {
     double mean;      /* seconds per run, wall time */
     double cpu;       /* median seconds per run of the calling thread's CPU time */
     int runs;         /* runs timed (after warm-up) */
+    double peak;      /* median GFLOP/s of the FMA probes made between the runs (one core) */
+    int probes;       /* how many */
 } Timing;
 
 typedef struct BenchResult {
@@ -132,6 +140,8 @@ static float fma_loop_portable(long iters)
 }
 
 static volatile float fma_sink; /* keeps the loops' results alive */
+static int probe_avx2;          /* the loop fma_peak chose */
+static long probe_iters;        /* iterations of one probe (about 1/20 of a peak run), 0: no probes */
 
 /* This thread's CPU time, so that slices lost to other processes do not count; else wall time. */
 static double cpu_now(void)
@@ -181,6 +191,8 @@ static double fma_peak(const char **how)
         double x = fma_run(avx2, iters);
         best = x > best ? x : best;
     }
+    probe_avx2 = avx2;
+    probe_iters = iters / 20 > 0 ? iters / 20 : 1;
     return best;
 }
 
@@ -224,7 +236,10 @@ static double median_of(double *v, int n)
  * min_runs and `budget` seconds have passed: wall time, and the calling
  * thread's CPU time, which leaves out time slices lost to other processes
  * (a steadier number on a shared machine, and the whole cost with one
- * thread).  Medians and mean into *t; 0, or the first non-zero status of fn.
+ * thread).  Between runs, at least BENCH_PROBE_GAP seconds apart, a short
+ * FMA loop probes the core's speed (it touches no memory, so the runs'
+ * caches stay as they were).  Medians and mean into *t; 0, or the first
+ * non-zero status of fn.
  */
 static int time_runs(RunFn fn, RunCtx *c, int warm, int min_runs, int max_runs, double budget, Timing *t)
 {
@@ -232,22 +247,28 @@ static int time_runs(RunFn fn, RunCtx *c, int warm, int min_runs, int max_runs, 
     double t0 = nnrt_now();
     for (int i = 0; !rc && (i < warm || nnrt_now() - t0 < BENCH_WARM_SECONDS); i++)
         rc = fn(c);
-    double *v = malloc(sizeof *v * 2 * (size_t)max_runs), *cpu = v + max_runs;
+    double *v = malloc(sizeof *v * 3 * (size_t)max_runs), *cpu = v + max_runs, *probe = cpu + max_runs;
     if (rc || !v) {
         free(v);
         return rc ? rc : -1;
     }
     prof_reset(c->d);
-    double sum = 0, start = nnrt_now();
-    int n = 0;
+    double sum = 0, start = nnrt_now(), last_probe = -1;
+    int n = 0, np = 0;
     while (!rc && n < max_runs && (n < min_runs || nnrt_now() - start < budget)) {
         double ca = cpu_now(), a = nnrt_now();
         rc = fn(c);
         double b = nnrt_now();
         cpu[n] = cpu_now() - ca;
         sum += v[n++] = b - a;
+        if (probe_iters > 0 && (last_probe < 0 || b - last_probe >= BENCH_PROBE_GAP)) {
+            probe[np++] = fma_run(probe_avx2, probe_iters);
+            last_probe = nnrt_now();
+        }
     }
     t->runs = n;
+    t->probes = np;
+    t->peak = np ? median_of(probe, np) : 0;
     t->mean = sum / n;
     t->median = median_of(v, n);
     t->cpu = median_of(cpu, n);
@@ -382,8 +403,15 @@ static const char *fmt_time(char *buf, size_t cap, double s)
 static void print_timing(const char *what, int batch, const Timing *t)
 {
     char a[32], b[32], c[32];
-    printf("%-18s batch %-5d median %-10s mean %-10s cpu %-10s (%d runs)\n", what, batch,
-           fmt_time(a, sizeof a, t->median), fmt_time(b, sizeof b, t->mean), fmt_time(c, sizeof c, t->cpu), t->runs);
+    printf("%-18s batch %-5d median %-10s mean %-10s cpu %-10s (%d runs; FMA peak meanwhile %.2f)\n", what, batch,
+           fmt_time(a, sizeof a, t->median), fmt_time(b, sizeof b, t->mean), fmt_time(c, sizeof c, t->cpu), t->runs,
+           t->peak);
+}
+
+/* The FMA peak of the whole pool while t's runs were timed: its probes' median, else the start's best. */
+static double phase_peak(const BenchResult *r, const Timing *t)
+{
+    return (t->probes ? t->peak : r->peak) * r->threads;
 }
 
 /*
@@ -417,39 +445,44 @@ static double print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int fo
 
 /*
  * One line of totals: flops per run, then GFLOP/s and fraction of peak at
- * the median wall time and at the median CPU time of the calling thread.
+ * the median wall time and at the median CPU time of the calling thread,
+ * and at the median wall time against the best peak before the runs
+ * (best_all), the stricter and the more drift-prone of the two.
  */
-static void print_total(const char *what, double flops, const Timing *t, double peak_all)
+static void print_total(const char *what, double flops, const Timing *t, double peak_all, double best_all)
 {
     double g = flops / t->median * 1e-9, gc = t->cpu > 0 ? flops / t->cpu * 1e-9 : 0;
-    printf("  %-11s %8.3f MFLOP: %7.2f GFLOP/s, %5.1f%% of peak (wall); %7.2f GFLOP/s, %5.1f%% (CPU time)\n", what,
-           flops * 1e-6, g, 100 * g / peak_all, gc, 100 * gc / peak_all);
+    printf("  %-11s %8.3f MFLOP: %7.2f GFLOP/s, %5.1f%% of peak (wall); %7.2f GFLOP/s, %5.1f%% (CPU time); "
+           "%5.1f%% of the best peak\n", what, flops * 1e-6, g, 100 * g / peak_all, gc, 100 * gc / peak_all,
+           100 * g / best_all);
 }
 
 static void print_profile(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
 {
-    double peak_all = r->peak * r->threads;
+    double pf = phase_peak(r, &r->inferb), pt = phase_peak(r, &r->train);
     if (!r->prof_fwd) {
         printf("\nper-kernel profile: off (build with -DNNRT_PROFILE, as `netc bench` does)\n");
         return;
     }
     printf("\nper-kernel profile, batch %d (share: of the forward call, or of the train step; %%peak: of %d x "
-           "%.1f GFLOP/s)\n", o->batch, r->threads, r->peak);
+           "the FMA peak measured during the phase, %.1f and %.1f GFLOP/s)\n", o->batch, r->threads,
+           pf / r->threads, pt / r->threads);
     printf("%-14s %-44s %11s %7s %8s %7s\n", "pass", "kernel", "time/call", "share", "GFLOP/s", "%peak");
-    double ff = print_phase(d, r->prof_fwd, 1, &r->inferb, peak_all), tf = 0;
+    double ff = print_phase(d, r->prof_fwd, 1, &r->inferb, pf), tf = 0;
     if (r->prof_train)
-        tf = print_phase(d, r->prof_train, 0, &r->train, peak_all);
+        tf = print_phase(d, r->prof_train, 0, &r->train, pt);
     printf("totals:\n");
-    print_total("forward", ff, &r->inferb, peak_all);
+    print_total("forward", ff, &r->inferb, pf, r->peak * r->threads);
     if (r->prof_train)
-        print_total("train step", tf, &r->train, peak_all);
+        print_total("train step", tf, &r->train, pt, r->peak * r->threads);
 }
 
 static void print_report(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
 {
     printf("%s bench — netc %s, %s; batch %d, %d thread%s\n", d->name, d->netc_version, d->source, o->batch,
            r->threads, r->threads == 1 ? "" : "s");
-    printf("FMA peak           %.2f GFLOP/s on one core (%s loop)\n", r->peak, r->peak_how);
+    printf("FMA peak           %.2f GFLOP/s on one core (%s loop, best of 20 before the runs)\n", r->peak,
+           r->peak_how);
     print_timing("inference", 1, &r->infer1);
     print_timing("inference", o->batch, &r->inferb);
     if (r->train.runs)
@@ -510,6 +543,7 @@ static void json_timing(FILE *f, const char *key, const Timing *t, double flops,
 {
     fprintf(f, "  \"%s_us\": %.3f, \"%s_mean_us\": %.3f, \"%s_cpu_us\": %.3f, \"%s_runs\": %d,\n", key,
             t->median * 1e6, key, t->mean * 1e6, key, t->cpu * 1e6, key, t->runs);
+    fprintf(f, "  \"%s_fma_peak_gflops\": %.3f, \"%s_fma_probes\": %d,\n", key, t->peak, key, t->probes);
     if (flops > 0)
         fprintf(f, "  \"%s_gflops\": %.3f, \"%s_peak_frac\": %.4f, \"%s_cpu_peak_frac\": %.4f,\n", key,
                 flops / t->median * 1e-9, key, flops / t->median * 1e-9 / peak_all, key,
@@ -523,7 +557,7 @@ static int write_json(const NnrtModelDesc *d, const BenchOpts *o, const BenchRes
         fprintf(stderr, "%s bench: cannot write '%s': %s\n", d->name, o->json, strerror(errno));
         return NNRT_EXIT_DATA;
     }
-    double peak_all = r->peak * r->threads;
+    double pf = phase_peak(r, &r->inferb), pt = phase_peak(r, &r->train);
     fprintf(f, "{\n  \"net\": ");
     json_string(f, d->name);
     fprintf(f, ", \"netc_version\": ");
@@ -531,15 +565,15 @@ static int write_json(const NnrtModelDesc *d, const BenchOpts *o, const BenchRes
     fprintf(f, ",\n  \"batch\": %d, \"threads\": %d, \"profile\": %s,\n", o->batch, r->threads,
             r->prof_fwd ? "true" : "false");
     fprintf(f, "  \"fma_peak_gflops\": %.3f, \"fma_peak_loop\": \"%s\",\n", r->peak, r->peak_how);
-    json_timing(f, "infer_b1", &r->infer1, 0, peak_all);
-    json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb), peak_all);
+    json_timing(f, "infer_b1", &r->infer1, 0, phase_peak(r, &r->infer1));
+    json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb), pf);
     if (r->train.runs)
-        json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train), peak_all);
+        json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train), pt);
     fprintf(f, "  \"peak_rss_kib\": %ld, \"load_average\": %.2f, \"cpus\": %d,\n  \"kernels\": [", r->rss_kib,
             r->load, r->ncpu);
     int first = 1;
-    json_kernels(f, d, r->prof_fwd, &r->inferb, peak_all, 1, &first);
-    json_kernels(f, d, r->prof_train, &r->train, peak_all, 0, &first);
+    json_kernels(f, d, r->prof_fwd, &r->inferb, pf, 1, &first);
+    json_kernels(f, d, r->prof_train, &r->train, pt, 0, &first);
     fprintf(f, "\n  ]\n}\n");
     return fclose(f) == 0 ? 0 : NNRT_EXIT_DATA;
 }

@@ -9,10 +9,10 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$build/netc" build examples/xor.net -o "$tmp/xor"
 "$tmp/xor" bench --steps 2 --json "$tmp/xor.json" > "$tmp/out.txt"
 for s in '^xor bench' '^FMA peak .* GFLOP/s' '^inference  *batch 1 .*median' '^inference  *batch 4 .*median' \
-         '^train step  *batch 4 .*median .*(2 runs)' '^peak RSS' '^per-kernel profile: off'; do
+         '^train step  *batch 4 .*median .*(2 runs; FMA peak meanwhile [0-9.]*)' '^peak RSS' '^per-kernel profile: off'; do
   grep -q "$s" "$tmp/out.txt" || { echo "missing '$s' in:"; cat "$tmp/out.txt"; exit 1; }
 done
-for k in fma_peak_gflops infer_b1_us infer_batch_us train_step_us peak_rss_kib kernels; do
+for k in fma_peak_gflops infer_b1_us infer_batch_us train_step_us train_step_fma_peak_gflops peak_rss_kib kernels; do
   grep -q "\"$k\": " "$tmp/xor.json" || { echo "missing $k in:"; cat "$tmp/xor.json"; exit 1; }
 done
 # Bad options: usage errors.
