@@ -127,9 +127,8 @@ static void kernel_comment(Emitter *e, const IrGraph *g, int id, bool fold)
     } else if (a->fold) {
         emit_line(e, " *   train_step's; the forward pass folds %s into %s_bn", g->nodes[a->fold].name, emit_kernel_name(g, id));
     }
-    char fl[32];
-    snprintf(fl, sizeof fl, "%lld", (long long)fwd);
-    emit_line(e, " *   %s FLOPs per sample; %s:%d:%d", fl, g->src->path, line, col);
+    long long fl = n->op == IR_BWD ? (long long)ir_bwd_flops(g, n) : (long long)fwd;
+    emit_line(e, " *   %lld FLOPs per sample; %s:%d:%d", fl, g->src->path, line, col);
     emit_line(e, " */");
 }
 
