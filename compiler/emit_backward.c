@@ -79,6 +79,28 @@ static void grad_args(const IrGraph *g, int of, KArgs *a)
     }
 }
 
+/*
+ * For a batchnorm's input gradient b: the node that computed its parameter
+ * gradients before it, if there is one and it wrote both sums b needs
+ * (dw = sum dy * xhat, dbias = sum dy, both trainable), else -1.  b then
+ * reads them from the gradient block instead of summing again.
+ */
+static int bn_sums_before(const IrGraph *g, const IrNode *b)
+{
+    const IrNode *f = &g->nodes[b->a.of];
+    if (f->op != IR_BATCHNORM || b->a.wrt < 0 || f->nparam < 2)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (!g->params[f->param[i]].trainable)
+            return -1;
+    for (int id = g->nforward; id < (int)(b - g->nodes); id++) {
+        const IrNode *n = &g->nodes[id];
+        if (n->op == IR_BWD && n->a.of == b->a.of && n->a.wrt < 0)
+            return id;
+    }
+    return -1;
+}
+
 static const char *tensor_type(const IrGraph *g, int id)
 {
     const IrNode *n = &g->nodes[id];
@@ -129,6 +151,10 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             add_arg(a, "const float *restrict", "w", arena_printf(g->arena, "p + %lld", (long long)g->param_off[f->param[0]]));
         if (f->op == IR_BATCHNORM)
             add_arg(a, "const float *restrict", "stats", arena_printf(g->arena, "st + %lld", (long long)f->stat_off));
+        if (bn_sums_before(g, n) >= 0) {
+            add_arg(a, "const float *restrict", "sdyx_done", arena_printf(g->arena, "gr + %lld", (long long)g->param_off[f->param[0]]));
+            add_arg(a, "const float *restrict", "sdy_done", arena_printf(g->arena, "gr + %lld", (long long)g->param_off[f->param[1]]));
+        }
         if (f->op == IR_DROPOUT)
             add_arg(a, "uint64_t", "key", arena_printf(g->arena, "dropout_key(m, %d)", f->a.dropout_id));
         if (n->a.wrt < 0)
@@ -176,29 +202,49 @@ static const char *at_lane(const IrGraph *g, const char *expr, int k)
 }
 
 /*
- * Sums `expr` (written with the index `[i]`) over one channel's elements of
- * every sample into the declared accumulator `acc`: eight partial sums
- * (a0..a7, of type `type`) that the compiler keeps in vector registers,
- * added pairwise at the end, instead of one chain of dependent adds.
- * `plane` declares the sample's pointers from n.
+ * Sums each of the nsum expressions `expr[s]` (written with the index
+ * `[i]`) over one channel's elements of every sample into the declared
+ * accumulator `acc[s]`, all in one pass over the data: per sum eight
+ * partial sums (a0..a7, b0..b7, of type `type`) that the compiler keeps in
+ * vector registers, added pairwise at the end, instead of one chain of
+ * dependent adds.  `plane` declares the sample's pointers from n.
  */
-static void emit_channel_sum(Emitter *e, const IrGraph *g, const char *type, const char *acc, const char *plane,
-                             long long inner, const char *expr)
+static void emit_channel_sums(Emitter *e, const IrGraph *g, const char *type, int nsum, const char *const *acc,
+                              const char *plane, long long inner, const char *const *expr)
 {
     long long main_i = inner / 8 * 8;
-    emit_line(e, "%s a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;", type);
+    for (int s = 0; s < nsum; s++) {
+        char v = (char)('a' + s);
+        emit_line(e, "%s %c0 = 0, %c1 = 0, %c2 = 0, %c3 = 0, %c4 = 0, %c5 = 0, %c6 = 0, %c7 = 0;", type, v, v, v, v, v,
+                  v, v, v);
+    }
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "%s", plane);
     if (main_i > 0) {
         emit_line(e, "for (int i0 = 0; i0 < %lld; i0 += 8) {", main_i);
-        for (int k = 0; k < 8; k++)
-            emit_line(e, "a%d += %s;", k, at_lane(g, expr, k));
+        for (int s = 0; s < nsum; s++)
+            for (int k = 0; k < 8; k++)
+                emit_line(e, "%c%d += %s;", 'a' + s, k, at_lane(g, expr[s], k));
         emit_line(e, "}");
     }
-    if (main_i < inner)
-        emit_line(e, "for (int i = %lld; i < %lld; i++) a0 += %s;", main_i, inner, expr);
+    if (main_i < inner) {
+        emit_line(e, "for (int i = %lld; i < %lld; i++) {", main_i, inner);
+        for (int s = 0; s < nsum; s++)
+            emit_line(e, "%c0 += %s;", 'a' + s, expr[s]);
+        emit_line(e, "}");
+    }
     emit_line(e, "}");
-    emit_line(e, "%s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));", acc);
+    for (int s = 0; s < nsum; s++) {
+        char v = (char)('a' + s);
+        emit_line(e, "%s = ((%c0 + %c1) + (%c2 + %c3)) + ((%c4 + %c5) + (%c6 + %c7));", acc[s], v, v, v, v, v, v, v, v);
+    }
+}
+
+/* emit_channel_sums of one expression. */
+static void emit_channel_sum(Emitter *e, const IrGraph *g, const char *type, const char *acc, const char *plane,
+                             long long inner, const char *expr)
+{
+    emit_channel_sums(e, g, type, 1, &acc, plane, inner, &expr);
 }
 
 /* A training kernel's per-channel job name. */
@@ -786,28 +832,30 @@ static void bn_bwd_channel(Emitter *e, const IrGraph *g, const IrNode *b, const 
 {
     int c = f->shape.dim[0];
     long long inner = ir_numel(&f->shape) / c;
-    const char *dplane = arena_printf(g->arena, "const float *dyc = dy + ((size_t)n * %d + c) * %lld;", c, inner);
     const char *plane = arena_printf(g->arena, "const float *dyc = dy + ((size_t)n * %d + c) * %lld, "
                                                "*xc = x + ((size_t)n * %d + c) * %lld;", c, inner, c, inner);
     if (b->a.wrt >= 0)
         emit_line(e, "const float count = (float)batch * %lld.0f;", inner);
     emit_line(e, "const float mean = stats[c], invstd = stats[%d + c];", c);
-    emit_line(e, "float sdy, sdyx;");
-    emit_line(e, "{");
-    emit_channel_sum(e, g, "float", "sdy", dplane, inner, "dyc[i]");
-    emit_line(e, "}");
-    emit_line(e, "{");
-    emit_channel_sum(e, g, "float", "sdyx", plane, inner, "dyc[i] * (xc[i] - mean) * invstd");
-    emit_line(e, "}");
+    if (bn_sums_before(g, b) >= 0) {
+        emit_line(e, "const float sdy = sdy_done[c], sdyx = sdyx_done[c];  /* the sums dbias and dw hold */");
+    } else {
+        static const char *const acc[] = {"sdy", "sdyx"};
+        static const char *const expr[] = {"dyc[i]", "dyc[i] * (xc[i] - mean) * invstd"};
+        emit_line(e, "float sdy, sdyx;");
+        emit_line(e, "{");
+        emit_channel_sums(e, g, "float", 2, acc, plane, inner, expr);
+        emit_line(e, "}");
+    }
     if (b->a.wrt < 0) {
         emit_line(e, "dw[c] = sdyx;");
         emit_line(e, "dbias[c] = sdy;");
     } else {
-        emit_line(e, "const float k = w[c] * invstd;");
+        emit_line(e, "const float k = w[c] * invstd, mdy = sdy / count, kx = invstd * sdyx / count;");
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "const size_t o = ((size_t)n * %d + c) * %lld;", c, inner);
         emit_line(e, "for (int i = 0; i < %lld; i++)", inner);
-        emit_line(e, "    dx[o + i] = k * (dy[o + i] - sdy / count - (x[o + i] - mean) * invstd * sdyx / count);");
+        emit_line(e, "    dx[o + i] = k * (dy[o + i] - mdy - (x[o + i] - mean) * kx);");
         emit_line(e, "}");
     }
 }
