@@ -22,7 +22,17 @@ void emit_line(Emitter *e, const char *fmt, ...)
             fputs("    ", e->out);
     fputs(buf, e->out);
     fputc('\n', e->out);
-    if (n && buf[n - 1] == '{')
+    /* a block opens when the line ends in '{', before any trailing comment */
+    size_t end = n;
+    if (end >= 2 && buf[end - 2] == '*' && buf[end - 1] == '/') {
+        char *open = NULL;
+        for (char *p = strstr(buf, "/*"); p; p = strstr(p + 2, "/*"))
+            open = p;
+        end = open ? (size_t)(open - buf) : end;
+    }
+    while (end > 0 && buf[end - 1] == ' ')
+        end--;
+    if (end && buf[end - 1] == '{')
         e->depth++;
 }
 
