@@ -147,7 +147,7 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "#define %s_PARAM_FLOATS %lld  /* parameter block, 64-byte aligned tensors */\n", U, (long long)g->param_floats);
     fprintf(out, "#define %s_WORK_FLOATS %lld  /* workspace per sample (%lld without reuse) */\n", U,
             (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats_noreuse[PLAN_INFER]);
-    fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the GEMM convolutions, per sample */\n", U, (long long)g->col_floats);
+    fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the GEMM convolutions, any batch */\n", U, (long long)g->col_floats);
     if (g->fold_floats)
         fprintf(out, "#define %s_FOLD_FLOATS %lld  /* weights and biases with batchnorm folded in, for inference */\n", U,
                 (long long)g->fold_floats);
@@ -156,7 +156,7 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples, with one\n"
                  " * thread; with a thread pool (nnrt_threads.h) ask %s_arena_bytes(). */\n", N, N);
     fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)%d + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%d) + \\\n"
-                 "     (size_t)%s_PACK_BYTES + %s(size_t)(B) * (%s_WORK_FLOATS + %s_COL_FLOATS) * 4)\n\n",
+                 "     (size_t)%s_PACK_BYTES + %s(size_t)%s_COL_FLOATS * 4 + (size_t)(B) * %s_WORK_FLOATS * 4)\n\n",
             U, ARENA_SLACK, U, g->nparams, U, g->fold_floats ? arena_printf(g->arena, "(size_t)%s_FOLD_FLOATS * 4 + ", U) : "",
             U, U);
     fprintf(out, "typedef struct %s_model %s_model;\n\n", N, N);
@@ -427,7 +427,7 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
             "    m->seed = 0;\n"
             "    m->params = nnrt_arena_alloc(&a, sizeof(float) * %s_PARAM_FLOATS, 64);\n%s"
             "    m->scratch = nnrt_arena_alloc(&a, NNRT_LOAD_SCRATCH_BYTES(%d), 64);\n"
-            "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_COL_FLOATS * (size_t)max_batch + 4, 64);\n"
+            "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_COL_FLOATS + 4, 64);\n"
             "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 0) + 64, 64);\n"
             "    m->work = nnrt_arena_alloc(&a, sizeof(float) * %s_WORK_FLOATS * (size_t)max_batch, 64);\n"
             "    %s_init(m, 0);\n    return m;\n}\n\n",
@@ -557,7 +557,7 @@ void emit_prof_table(FILE *out, const IrGraph *g)
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
 {
     int64_t bytes = ARENA_SLACK + 4 * g->param_floats + 4 * g->fold_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams) +
-                    emit_pack_bound(g, false) + batch * 4 * (g->work_floats[PLAN_INFER] + g->col_floats);
+                    emit_pack_bound(g, false) + 4 * g->col_floats + batch * 4 * g->work_floats[PLAN_INFER];
     if (!train)
         return bytes;
     const char *names[4];

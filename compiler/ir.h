@@ -212,7 +212,7 @@ typedef struct IrGraph {
     int64_t trainable_floats;  /* memplan: the trainable ones, which come first */
     int64_t *param_off;    /* memplan: offset of each parameter in floats */
     int64_t stat_floats;   /* memplan: batchnorm batch statistics saved for backward */
-    int64_t col_floats;    /* memplan: im2col buffer of the largest GEMM convolution */
+    int64_t col_floats;    /* memplan: im2col buffer of the largest GEMM convolution, for any batch */
     int64_t fold_floats;   /* memplan: folded weights and biases of every fold (inference only) */
 } IrGraph;
 

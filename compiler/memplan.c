@@ -238,7 +238,8 @@ static void place_stats(IrGraph *g)
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_CONV2D && n->sched.gemm) {
             int64_t c = g->nodes[n->in[0]].shape.dim[0], k = n->a.kernel[0], hw = n->shape.dim[1] * n->shape.dim[2];
-            int64_t col = round_up(c * k * k * hw + n->shape.dim[0] * hw);  /* cols and the GEMM's output */
+            /* cols and the GEMM's output, for the sched.group samples one GEMM takes (1 per sample) */
+            int64_t col = round_up((int64_t)(n->sched.group > 1 ? n->sched.group : 1) * (c * k * k + n->shape.dim[0]) * hw);
             if (col > g->col_floats)
                 g->col_floats = col;
         }
