@@ -23,8 +23,9 @@
  * time.  Offsets are multiples of 16 floats: every tensor is 64-byte
  * aligned.
  *
- * The im2col buffer holds, per sample, the im2col columns and the GEMM
- * output of the largest GEMM convolution (col_floats per sample).
+ * The im2col buffer holds the im2col columns and the GEMM output of the
+ * largest GEMM convolution, for the sched.group samples one of its GEMMs
+ * takes (one for per-sample routes): col_floats, whatever the batch.
  *
  * Parameters get fixed offsets in one block, trainable ones first so that
  * the optimizer updates one contiguous range; batchnorm's batch
