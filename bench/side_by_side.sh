@@ -108,7 +108,13 @@ echo "(markdown table: $out/table.md)"
 
 gemm=""
 for g in bench/gemm_bench "$build/gemm_bench" "$build/bench/gemm_bench"; do
-  if [ -x "$g" ]; then gemm=$g; break; fi
+  [ -x "$g" ] || continue
+  # a binary older than its sources measures code that is no longer there
+  if [ -n "$(find bench/gemm_bench.c runtime/nnrt_gemm*.c runtime/nnrt_gemm*.h -newer "$g" 2>/dev/null)" ]; then
+    echo "   $g is older than its sources: skipped (make bench rebuilds it)"
+    continue
+  fi
+  gemm=$g; break
 done
 if [ -n "$gemm" ]; then
   echo
@@ -116,5 +122,5 @@ if [ -n "$gemm" ]; then
   openblas_free "$gemm" -t "$(echo $threads | tr ' ' ',')" | tee "$out/gemm.txt"
 else
   echo
-  echo "== netc GEMM vs OpenBLAS: skipped (bench/gemm_bench is not built)"
+  echo "== netc GEMM vs OpenBLAS: skipped (no up-to-date bench/gemm_bench: make bench builds one)"
 fi
