@@ -1,14 +1,18 @@
 /*
- * bench.c — `netc bench FILE.net [--batch B] [--steps K] [--threads N]`.
+ * bench.c — `netc bench FILE.net [--batch B] [--steps K] [--threads N]
+ * [--rounds R]`.
  *
  * Builds the net into two standalone binaries in a temporary directory (or
  * --keep DIR): one with the full pipeline, one with the fusion pass off;
- * both at -O3 (or -O given) -march=native with -DNNRT_PROFILE, so the generated kernel
- * calls record their times.  Then runs `BIN bench ... --json` on the fused
- * binary (its report, with the per-kernel table, goes to stdout) and on the
- * unfused one (report discarded), reads both JSON files and prints the
- * fused-vs-unfused comparison.  What `BIN bench` measures is described in
- * runtime/nnrt_bench.c and docs/performance.md.
+ * both at -O3 (or -O given) -march=native with -DNNRT_PROFILE, so the
+ * generated kernel calls record their times.  Then runs `BIN bench ...
+ * --json` on both in R rounds (default 2) of alternating order — fused
+ * then unfused, unfused then fused, ... — so that a machine that slows
+ * down midway does not decide the ratio; the first round's fused report
+ * (with the per-kernel table) goes to stdout, the others are discarded.
+ * The fused-vs-unfused comparison takes each build's best round of each
+ * timing.  What `BIN bench` measures is described in runtime/nnrt_bench.c
+ * and docs/performance.md.
  */
 #include "bench.h"
 
@@ -23,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { BENCH_EXIT_INPUT = 1, BENCH_EXIT_USAGE = 2 };
+enum { BENCH_EXIT_INPUT = 1, BENCH_EXIT_USAGE = 2, BENCH_DEFAULT_ROUNDS = 2, BENCH_MAX_ROUNDS = 100 };
 
 /*
  * -D_POSIX_C_SOURCE: the NNRT_PROFILE timer in nnrt_model.h calls
@@ -31,12 +35,18 @@ enum { BENCH_EXIT_INPUT = 1, BENCH_EXIT_USAGE = 2 };
  */
 #define BENCH_CFLAGS "-DNNRT_PROFILE -D_POSIX_C_SOURCE=200809L"
 
+/* The timings the comparison reads from each report: medians of wall time, and of CPU time. */
+static const char *const COMPARED[] = {"infer_b1_us",     "infer_batch_us",     "train_step_us",
+                                       "infer_b1_cpu_us", "infer_batch_cpu_us", "train_step_cpu_us"};
+enum { NCOMPARED = sizeof COMPARED / sizeof COMPARED[0] };
+
 /* The two builds compared. */
 typedef struct Variant {
-    const char *tag;  /* "fused", "unfused" */
-    bool no_fuse;     /* fusion pass off */
-    char bin[4096];   /* DIR/<tag> */
-    char json[4096];  /* DIR/<tag>.json */
+    const char *tag;          /* "fused", "unfused" */
+    bool no_fuse;             /* fusion pass off */
+    char bin[4096];           /* DIR/<tag> */
+    char json[4096];          /* DIR/<tag>.json */
+    double best[NCOMPARED];   /* the best round of each COMPARED timing, NAN if absent */
 } Variant;
 
 /* 1 if s is a whole number in [1, 1e9]. */
@@ -58,6 +68,18 @@ int bench_check_numbers(const BenchOptions *o)
             return BENCH_EXIT_USAGE;
         }
     return 0;
+}
+
+int bench_rounds(const BenchOptions *o, const char *arg)
+{
+    if (!arg)
+        return BENCH_DEFAULT_ROUNDS;
+    char *end = NULL;
+    long v = strtol(arg, &end, 10);
+    if (*arg && !*end && v >= 1 && v <= BENCH_MAX_ROUNDS)
+        return (int)v;
+    fprintf(stderr, "netc %s: --rounds takes a whole number from 1 to %d, not '%s'\n", o->command, BENCH_MAX_ROUNDS, arg);
+    return -1;
 }
 
 /*
@@ -181,13 +203,27 @@ static void print_time(double us)
         printf(" %9.3f ms", us / 1000);
 }
 
-/* One comparison row: both wall-time medians, unfused / fused, and the same for CPU-time medians. */
-static void compare_row(const char *what, const char *fj, const char *uj, const char *key)
+/* Keeps, per COMPARED timing, the better of v's best so far and its report of this round. */
+static int keep_best(Variant *v, bool first)
 {
-    char ckey[64];
-    snprintf(ckey, sizeof ckey, "%.*s_cpu_us", (int)(strlen(key) - 3), key);
-    double f = bench_json_number(fj, key), u = bench_json_number(uj, key);
-    double fc = bench_json_number(fj, ckey), uc = bench_json_number(uj, ckey);
+    char *text = bench_slurp(v->json);
+    if (!text) {
+        fprintf(stderr, "netc bench: cannot read '%s'\n", v->json);
+        return BENCH_EXIT_INPUT;
+    }
+    for (int k = 0; k < NCOMPARED; k++) {
+        double x = bench_json_number(text, COMPARED[k]);
+        if (first || isnan(v->best[k]) || x < v->best[k])
+            v->best[k] = x;
+    }
+    free(text);
+    return 0;
+}
+
+/* One comparison row, COMPARED[k] and its CPU-time twin k + 3: both builds' times, unfused / fused. */
+static void compare_row(const char *what, const Variant *fused, const Variant *unfused, int k)
+{
+    double f = fused->best[k], u = unfused->best[k], fc = fused->best[k + 3], uc = unfused->best[k + 3];
     if (isnan(f) && isnan(u))
         return;
     printf("%-22s", what);
@@ -202,8 +238,8 @@ static void compare_row(const char *what, const char *fj, const char *uj, const 
     printf("\n");
 }
 
-/* Reads both JSON reports and prints the comparison; an exit status. */
-static int compare(const Variant *fused, const Variant *unfused)
+/* Prints the comparison of the best rounds, with the kernel counts from both JSON reports; an exit status. */
+static int compare(const Variant *fused, const Variant *unfused, int rounds)
 {
     char *fj = bench_slurp(fused->json), *uj = bench_slurp(unfused->json);
     if (!fj || !uj) {
@@ -216,12 +252,13 @@ static int compare(const Variant *fused, const Variant *unfused)
     char rowb[64], rowt[64];
     snprintf(rowb, sizeof rowb, "inference batch %d", batch);
     snprintf(rowt, sizeof rowt, "train step batch %d", batch);
-    printf("\nfused vs unfused (medians of wall time; ratio = unfused / fused: above 1 means fusion helps;\n"
-           "CPU-time ratio: the same for the calling thread's CPU time, steadier on a busy machine, whole with 1 thread)\n");
+    printf("\nfused vs unfused (medians of wall time, the best of %d alternating round%s each; ratio = unfused /\n"
+           "fused: above 1 means fusion helps; CPU-time ratio: the same for the calling thread's CPU time,\n"
+           "steadier on a busy machine, whole with 1 thread)\n", rounds, rounds == 1 ? "" : "s");
     printf("%-22s %12s %12s %10s %16s\n", "", "fused", "unfused", "ratio", "CPU-time ratio");
-    compare_row("inference batch 1", fj, uj, "infer_b1_us");
-    compare_row(rowb, fj, uj, "infer_batch_us");
-    compare_row(rowt, fj, uj, "train_step_us");
+    compare_row("inference batch 1", fused, unfused, 0);
+    compare_row(rowb, fused, unfused, 1);
+    compare_row(rowt, fused, unfused, 2);
     int fk = count_of(fj, "\"pass\": "), uk = count_of(uj, "\"pass\": ");
     int ff = count_of(fj, "\"pass\": \"forward\""), uf = count_of(uj, "\"pass\": \"forward\"");
     printf("%-22s %12d %12d\n", "kernels per forward", ff, uf);
@@ -265,10 +302,13 @@ const char *bench_workdir(const BenchOptions *o, char *tmpl)
     return dir;
 }
 
-int bench_run(const BenchOptions *o)
+int bench_run(const BenchOptions *o, const char *rounds_arg)
 {
-    Variant v[2] = {{"fused", false, "", ""}, {"unfused", true, "", ""}};
+    Variant v[2] = {{.tag = "fused", .no_fuse = false}, {.tag = "unfused", .no_fuse = true}};
     char tmp[] = "/tmp/netc-bench-XXXXXX";
+    int rounds = bench_rounds(o, rounds_arg);
+    if (rounds < 0)
+        return BENCH_EXIT_USAGE;
     int rc = bench_check_numbers(o);
     if (rc)
         return rc;
@@ -284,10 +324,16 @@ int bench_run(const BenchOptions *o)
     }
     for (int i = 0; i < 2 && !rc; i++)
         rc = bench_build(o, v[i].bin, v[i].tag, v[i].no_fuse, NULL);
-    for (int i = 0; i < 2 && !rc; i++)
-        rc = bench_exec(o, v[i].bin, v[i].json, i == 0) ? BENCH_EXIT_INPUT : 0;
+    /* fused, unfused; then unfused, fused; ...: the first round's fused report is the one shown */
+    for (int r = 0; r < rounds && !rc; r++)
+        for (int j = 0; j < 2 && !rc; j++) {
+            int i = r % 2 == 0 ? j : 1 - j;
+            if (r > 0)
+                fprintf(stderr, "netc bench: round %d of %d, %s\n", r + 1, rounds, v[i].tag);
+            rc = bench_exec(o, v[i].bin, v[i].json, r == 0 && i == 0) ? BENCH_EXIT_INPUT : keep_best(&v[i], r == 0);
+        }
     if (!rc)
-        rc = compare(&v[0], &v[1]);
+        rc = compare(&v[0], &v[1], rounds);
     if (!o->keep)
         cleanup(dir, v, 2);
     return rc;

@@ -25,11 +25,16 @@ typedef struct BenchOptions {
     const char *command;  /* "bench" or "tune", for messages */
 } BenchOptions;
 
-/* Runs the whole benchmark; returns the exit status (0, 1 bad input or a failed run, 2 usage). */
-int bench_run(const BenchOptions *o);
+/*
+ * Runs the whole benchmark, the comparison over `rounds` (--rounds, NULL:
+ * 2) alternating rounds; returns the exit status (0, 1 bad input or a
+ * failed run, 2 usage).
+ */
+int bench_run(const BenchOptions *o, const char *rounds);
 
 /* The pieces, shared with `netc tune` (tune.c). */
 int bench_check_numbers(const BenchOptions *o);  /* 0, or 2 with a message */
+int bench_rounds(const BenchOptions *o, const char *arg);  /* --rounds: 1..100 (NULL: 2), or -1 with a message */
 /* Builds bin with per-kernel profiling; routes forced by `routes`, else by o->schedule; an exit status. */
 int bench_build(const BenchOptions *o, const char *bin, const char *tag, bool no_fuse, const SchedFile *routes);
 /* Runs `bin bench` with o's batch, steps and threads, writing json; 0 or -1. */

@@ -60,16 +60,18 @@ static int cmd_bench(const Options *o);
 static int cmd_tune(const Options *o);
 
 static const Command COMMANDS[] = {
-    {"check", cmd_check, "netc check FILE.net [--net NAME]",
+    {"check", cmd_check, "netc check FILE.net [--net NAME] [--schedule FILE]",
      "Parses and checks FILE.net: syntax, names, arguments, shapes, losses,\n"
      "optimizer and train settings.  Prints every error (at most 20) as\n"
      "file:line:col with the source line and a caret, and exits 1 if there\n"
-     "were any.  Without --net, every net in the file is checked.\n"},
-    {"summary", cmd_summary, "netc summary FILE.net [--net NAME]",
+     "were any.  Without --net, every net in the file is checked.\n"
+     "--schedule FILE checks a schedule file against the net too.\n"},
+    {"summary", cmd_summary, "netc summary FILE.net [--net NAME] [--schedule FILE]",
      "Prints a table of the net's layers: name, op, output shape, parameter\n"
      "count and forward FLOPs per sample; then trainable and non-trainable\n"
      "parameters, parameter bytes, forward and training FLOPs per sample and\n"
-     "activation bytes per sample.  Without --net, summarizes every net.\n"},
+     "activation bytes per sample.  Without --net, summarizes every net.\n"
+     "--schedule FILE: the arena sizes with the conv2d routes it names.\n"},
     {"dump-ir", cmd_dump_ir, "netc dump-ir FILE.net [--net NAME] [--after PASS] [--schedule FILE]",
      "Prints the graph IR of a net after the given pass (default: the last).\n"
      "--schedule FILE forces the conv2d routes it names (see 'netc help\n"
@@ -96,16 +98,19 @@ static const Command COMMANDS[] = {
      "C library's instead (slower; no SLEEF needed).  Run 'BIN --help' for\n"
      "what the binary does (predict, summary).  --schedule FILE forces the\n"
      "conv2d routes it names (see 'netc help tune').\n"},
-    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--cc CC] [-O0..3] [--libm] [--schedule FILE] [--keep DIR]",
+    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3] [--libm] [--schedule FILE] [--keep DIR]",
      "Builds the net twice, fused and with --no-fuse, at -O3 (or the -O\n"
      "given) and -march=native with per-kernel profiling, runs 'BIN bench'\n"
      "on both and prints the fused build's report (FMA peak, inference\n"
      "latency at batch 1 and B, training step time, peak RSS, a per-kernel\n"
-     "table) and a fused-vs-unfused comparison.  --keep DIR keeps both\n"
+     "table) and a fused-vs-unfused comparison: R rounds (default 2) in\n"
+     "alternating order, fused first in odd rounds, each build's best\n"
+     "round, so that a machine that slows down midway does not decide the\n"
+     "ratio (the report shown is the first round's).  --keep DIR keeps both\n"
      "binaries and their JSON reports.  --libm builds both with libm's\n"
      "transcendentals instead of SLEEF's.  --schedule FILE builds both with\n"
      "the conv2d routes it names.  See docs/performance.md.\n"},
-    {"tune", cmd_tune, "netc tune FILE.net [-o OUT] [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [--keep DIR]",
+    {"tune", cmd_tune, "netc tune FILE.net [-o OUT] [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3] [--libm] [--keep DIR]",
      "Chooses each convolution's route by measurement.  Every conv2d that can\n"
      "run both on the direct kernels and on im2col + the packed GEMM is built\n"
      "both ways (two profiled builds as in 'netc bench': every such layer\n"
@@ -120,6 +125,7 @@ static const Command COMMANDS[] = {
      "holds one entry per line, '#' comments and blank lines:\n"
      "  net NAME               optional, first: the net it is for\n"
      "  conv2d LAYER ROUTE     ROUTE is direct or gemm\n"
+     "-O and --libm build both binaries as for 'netc bench'.\n"
      "See docs/architecture.md (schedule) and docs/performance.md.\n"},
     {"dump-ast", cmd_dump_ast, "netc dump-ast FILE.net",
      "Prints the syntax tree as the parser built it (pipes already rewritten\n"
@@ -308,7 +314,7 @@ static int cmd_bench(const Options *o)
 {
     BenchOptions b = {o->file, o->net, build_options(o).cc, o->opt, o->keep, o->batch, o->steps, o->threads,
                       o->schedule, o->libm, o->cmdline, "bench"};
-    return bench_run(&b);
+    return bench_run(&b, o->rounds);
 }
 
 static int cmd_tune(const Options *o)
@@ -364,12 +370,43 @@ static int set_target(const Command *cmd, Options *o, const char *t)
     return 0;
 }
 
+/*
+ * Whether option a (its name, before any '=') is one the command takes:
+ * one its usage line names ("[--keep DIR]", "-o DIR", "[-O0..3]").  An
+ * option meant for another command is refused rather than ignored.
+ */
+static bool option_allowed(const Command *cmd, const char *a)
+{
+    char name[32];
+    size_t n = strcspn(a, "=");
+    if (a[0] == '-' && a[1] == 'O')
+        return strstr(cmd->usage, "-O0..3") != NULL;
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, a, n);
+    name[n] = '\0';
+    for (const char *p = strstr(cmd->usage, name); p; p = strstr(p + 1, name)) {
+        char before = p == cmd->usage ? ' ' : p[-1], after = p[n];
+        if ((before == ' ' || before == '[') && (after == ' ' || after == ']' || after == '\0'))
+            return true;
+    }
+    return false;
+}
+
 /* Parses options after the command name. */
 static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
 {
     memset(o, 0, sizeof *o);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (a[0] == '-' && a[1] && (value_slot(o, a) || !strcmp(a, "--target") || !strncmp(a, "--target=", 9) ||
+                                    !strcmp(a, "--no-runtime") || !strcmp(a, "--main") || !strcmp(a, "--no-fuse") ||
+                                    !strcmp(a, "--libm") || (a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3])) &&
+            !option_allowed(cmd, a)) {
+            fprintf(stderr, "netc %s: option '%.*s' does not apply to %s\nusage: %s\n", cmd->name,
+                    (int)strcspn(a, "="), a, cmd->name, cmd->usage);
+            return EXIT_USAGE;
+        }
         const char **slot = value_slot(o, a);
         bool is_target = !strcmp(a, "--target");
         if (slot || is_target) {

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { TUNE_EXIT_INPUT = 1, TUNE_EXIT_USAGE = 2, TUNE_DEFAULT_ROUNDS = 2, TUNE_MAX_ROUNDS = 100 };
+enum { TUNE_EXIT_INPUT = 1, TUNE_EXIT_USAGE = 2 };
 
 /* One convolution of the net. */
 typedef struct TuneConv {
@@ -307,23 +307,11 @@ static void cleanup(const Tune *t)
     rmdir(t->dir);
 }
 
-/* --rounds: a whole number in [1, TUNE_MAX_ROUNDS], or -1. */
-static int parse_rounds(const char *s)
-{
-    if (!s)
-        return TUNE_DEFAULT_ROUNDS;
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    return *s && !*end && v >= 1 && v <= TUNE_MAX_ROUNDS ? (int)v : -1;
-}
-
 int tune_run(const BenchOptions *o, const char *out, const char *rounds_arg)
 {
-    int rounds = parse_rounds(rounds_arg);
-    if (rounds < 0) {
-        fprintf(stderr, "netc tune: --rounds takes a whole number from 1 to %d, not '%s'\n", TUNE_MAX_ROUNDS, rounds_arg);
+    int rounds = bench_rounds(o, rounds_arg);
+    if (rounds < 0)
         return TUNE_EXIT_USAGE;
-    }
     Tune t = {.o = o};
     int rc = bench_check_numbers(o);
     if (!rc)

@@ -28,5 +28,13 @@ for s in '^per-kernel profile, batch 4' '^forward  *dense_1' '^train-forward ' '
          '(outside kernels)' '^  train step .*GFLOP/s' '^fused vs unfused' '^train step batch 4 .*x$'; do
   grep -q "$s" "$tmp/nb.txt" || { echo "missing '$s' in:"; cat "$tmp/nb.txt" "$tmp/nb.err"; exit 1; }
 done
+grep -q '^fused vs unfused (medians of wall time, the best of 2 alternating rounds' "$tmp/nb.txt"
 grep -q '"profile": true' "$tmp/nb/xor-fused.json"
 grep -q '"profile": true' "$tmp/nb/xor-unfused.json"
+# --rounds out of range, and an option bench does not take: usage errors before any build.
+set +e
+"$build/netc" bench examples/xor.net --rounds 0 2> "$tmp/r.err"; rc1=$?
+"$build/netc" bench examples/xor.net --main 2> "$tmp/m.err"; rc2=$?
+set -e
+[ $rc1 -eq 2 ] && grep -q "netc bench: --rounds takes a whole number from 1 to 100, not '0'" "$tmp/r.err"
+[ $rc2 -eq 2 ] && grep -q "netc bench: option '--main' does not apply to bench" "$tmp/m.err"
