@@ -360,6 +360,26 @@ static const char **value_slot(Options *o, const char *a)
     return NULL;
 }
 
+/* Options that take no value: the flag they set. */
+static bool *flag_slot(Options *o, const char *a)
+{
+    if (!strcmp(a, "--no-runtime"))
+        return &o->no_runtime;
+    if (!strcmp(a, "--main"))
+        return &o->main;
+    if (!strcmp(a, "--no-fuse"))
+        return &o->no_fuse;
+    if (!strcmp(a, "--libm"))
+        return &o->libm;
+    return NULL;
+}
+
+/* -O0, -O1, -O2, -O3 or -Os. */
+static bool is_opt_level(const char *a)
+{
+    return a[0] == '-' && a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3];
+}
+
 static int set_target(const Command *cmd, Options *o, const char *t)
 {
     if (strcmp(t, "native") && strcmp(t, "generic")) {
@@ -399,16 +419,14 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
     memset(o, 0, sizeof *o);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] == '-' && a[1] && (value_slot(o, a) || !strcmp(a, "--target") || !strncmp(a, "--target=", 9) ||
-                                    !strcmp(a, "--no-runtime") || !strcmp(a, "--main") || !strcmp(a, "--no-fuse") ||
-                                    !strcmp(a, "--libm") || (a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3])) &&
-            !option_allowed(cmd, a)) {
+        const char **slot = value_slot(o, a);
+        bool *flag = flag_slot(o, a);
+        bool is_target = !strcmp(a, "--target"), target_eq = !strncmp(a, "--target=", 9);
+        if ((slot || flag || is_target || target_eq || is_opt_level(a)) && !option_allowed(cmd, a)) {
             fprintf(stderr, "netc %s: option '%.*s' does not apply to %s\nusage: %s\n", cmd->name,
                     (int)strcspn(a, "="), a, cmd->name, cmd->usage);
             return EXIT_USAGE;
         }
-        const char **slot = value_slot(o, a);
-        bool is_target = !strcmp(a, "--target");
         if (slot || is_target) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "netc %s: option %s needs a value\n", cmd->name, a);
@@ -418,18 +436,12 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
                 *slot = argv[++i];
             else if (set_target(cmd, o, argv[++i]))
                 return EXIT_USAGE;
-        } else if (!strncmp(a, "--target=", 9)) {
+        } else if (target_eq) {
             if (set_target(cmd, o, a + 9))
                 return EXIT_USAGE;
-        } else if (!strcmp(a, "--no-runtime")) {
-            o->no_runtime = true;
-        } else if (!strcmp(a, "--main")) {
-            o->main = true;
-        } else if (!strcmp(a, "--no-fuse")) {
-            o->no_fuse = true;
-        } else if (!strcmp(a, "--libm")) {
-            o->libm = true;
-        } else if (a[0] == '-' && a[1] == 'O' && a[2] && strchr("0123s", a[2]) && !a[3]) {
+        } else if (flag) {
+            *flag = true;
+        } else if (is_opt_level(a)) {
             o->opt = a;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "netc %s: unknown option '%s'\nusage: %s\n", cmd->name, a, cmd->usage);
