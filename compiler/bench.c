@@ -203,9 +203,23 @@ static void print_time(double us)
         printf(" %9.3f ms", us / 1000);
 }
 
-/* Keeps, per COMPARED timing, the better of v's best so far and its report of this round. */
-static int keep_best(Variant *v, bool first)
+int bench_alternate(const BenchOptions *o, const char *const bin[2], const char *const json[2], const char *const tag[2],
+                    int rounds, bool show, int (*read)(void *ctx, int i, bool first), void *ctx)
 {
+    for (int r = 0; r < rounds; r++)
+        for (int j = 0; j < 2; j++) {
+            int i = r % 2 == 0 ? j : 1 - j;
+            fprintf(stderr, "netc %s: round %d of %d, %s\n", o->command, r + 1, rounds, tag[i]);
+            if (bench_exec(o, bin[i], json[i], show && r == 0 && i == 0) || read(ctx, i, r == 0))
+                return BENCH_EXIT_INPUT;
+        }
+    return 0;
+}
+
+/* bench_alternate's read: keeps, per COMPARED timing, the better of variant i's best so far and this round's. */
+static int keep_best(void *ctx, int i, bool first)
+{
+    Variant *v = (Variant *)ctx + i;
     char *text = bench_slurp(v->json);
     if (!text) {
         fprintf(stderr, "netc bench: cannot read '%s'\n", v->json);
@@ -324,14 +338,9 @@ int bench_run(const BenchOptions *o, const char *rounds_arg)
     }
     for (int i = 0; i < 2 && !rc; i++)
         rc = bench_build(o, v[i].bin, v[i].tag, v[i].no_fuse, NULL);
-    /* fused, unfused; then unfused, fused; ...: the first round's fused report is the one shown */
-    for (int r = 0; r < rounds && !rc; r++)
-        for (int j = 0; j < 2 && !rc; j++) {
-            int i = r % 2 == 0 ? j : 1 - j;
-            if (r > 0)
-                fprintf(stderr, "netc bench: round %d of %d, %s\n", r + 1, rounds, v[i].tag);
-            rc = bench_exec(o, v[i].bin, v[i].json, r == 0 && i == 0) ? BENCH_EXIT_INPUT : keep_best(&v[i], r == 0);
-        }
+    const char *bins[2] = {v[0].bin, v[1].bin}, *jsons[2] = {v[0].json, v[1].json}, *tags[2] = {v[0].tag, v[1].tag};
+    if (!rc)  /* fused, unfused; then unfused, fused; ...: the first round's fused report is the one shown */
+        rc = bench_alternate(o, bins, jsons, tags, rounds, true, keep_best, v);
     if (!rc)
         rc = compare(&v[0], &v[1], rounds);
     if (!o->keep)

@@ -39,6 +39,16 @@ int bench_rounds(const BenchOptions *o, const char *arg);  /* --rounds: 1..100 (
 int bench_build(const BenchOptions *o, const char *bin, const char *tag, bool no_fuse, const SchedFile *routes);
 /* Runs `bin bench` with o's batch, steps and threads, writing json; 0 or -1. */
 int bench_exec(const BenchOptions *o, const char *bin, const char *json, bool show);
+/*
+ * Runs bin[0] and bin[1] (`BIN bench`, reports to json[0] and json[1]) in
+ * `rounds` rounds of alternating order — 0 then 1, 1 then 0, ... — so that
+ * a machine that slows down midway does not favour either; after each run
+ * read(ctx, i, first) takes what it needs from json[i] (first: i's first
+ * round).  show: bin[0]'s first report goes to stdout.  0, or 1 when a run
+ * or a read fails.
+ */
+int bench_alternate(const BenchOptions *o, const char *const bin[2], const char *const json[2], const char *const tag[2],
+                    int rounds, bool show, int (*read)(void *ctx, int i, bool first), void *ctx);
 /* o->keep, created if need be, or a new directory from the template tmpl; NULL with a message. */
 const char *bench_workdir(const BenchOptions *o, char *tmpl);
 char *bench_slurp(const char *path);  /* a whole small file (malloc'd), or NULL */

@@ -150,9 +150,11 @@ static bool counts(const Tune *t, const char *pass, const char *kernel, const ch
            (kernel_of(kernel, layer, ".grad_params") || kernel_of(kernel, layer, ".grad_in0"));
 }
 
-/* Adds one round's report of route r: each measured conv's kernel times, keeping the best round. */
-static int read_round(Tune *t, int r)
+/* bench_alternate's read: one round's report of route r, each measured conv's kernel times, keeping the best round. */
+static int read_round(void *ctx, int r, bool first)
 {
+    Tune *t = ctx;
+    (void)first;  /* the best starts as NAN */
     char *text = bench_slurp(t->json[r]);
     if (!text) {
         fprintf(stderr, "netc tune: cannot read '%s'\n", t->json[r]);
@@ -188,14 +190,8 @@ static int measure(Tune *t, int rounds)
         if (rc)
             return rc;
     }
-    for (int k = 0; k < rounds; k++)
-        for (int j = 0; j < 2; j++) {
-            int r = k % 2 == 0 ? j : 1 - j;  /* direct, gemm, gemm, direct, ... */
-            fprintf(stderr, "netc tune: round %d of %d, %s\n", k + 1, rounds, ROUTE_TAG[r]);
-            if (bench_exec(t->o, t->bin[r], t->json[r], false) || read_round(t, r))
-                return TUNE_EXIT_INPUT;
-        }
-    return 0;
+    const char *bins[2] = {t->bin[0], t->bin[1]}, *jsons[2] = {t->json[0], t->json[1]};
+    return bench_alternate(t->o, bins, jsons, ROUTE_TAG, rounds, false, read_round, t) ? TUNE_EXIT_INPUT : 0;
 }
 
 /* The faster route of a measured conv: 0 direct, 1 gemm (ties and gaps to the default rule). */
