@@ -123,38 +123,56 @@ static void chain_collect(Chain *c, const IrGraph *g, int root, int plan)
         c->kind[k] = kind_of(c, c->node[k]);
 }
 
-/* Node id's value at element i of the block, as a C expression. */
-static const char *val(const Chain *c, int id)
+/* Node id with the pass-throughs it is an alias of resolved. */
+static int resolved(const Chain *c, int id)
+{
+    int k;
+    while ((k = pos_of(c, id)) >= 0 && c->kind[k] == V_PASS)
+        id = c->g->nodes[id].in[0];
+    return id;
+}
+
+/*
+ * The array holding (resolved) node id's block, and whether the block
+ * starts at i0 in it (or at 0: a temporary of one block); NULL for a value
+ * computed inline.
+ */
+static const char *block_of(const Chain *c, int id, bool *at_i0)
 {
     Arena *a = c->g->arena;
     int k = pos_of(c, id);
+    *at_i0 = true;
     if (k < 0)
-        return arena_printf(a, "x%d[i0 + i]", x_of(c, id));
+        return arena_printf(a, "x%d", x_of(c, id));
     switch (c->kind[k]) {
-    case V_PASS: return val(c, c->g->nodes[id].in[0]);
-    case V_INLINE: return arena_printf(a, "v%d", id);
-    case V_TEMP: return arena_printf(a, "t%d[i]", id);
-    case V_ROOT: return "y[i0 + i]";
-    case V_STORE: return arena_printf(a, "y%d[i0 + i]", id);
+    case V_INLINE: return NULL;
+    case V_TEMP: *at_i0 = false; return arena_printf(a, "t%d", id);
+    case V_ROOT: return "y";
+    case V_STORE: return arena_printf(a, "y%d", id);
+    case V_PASS: break;
     }
     netc_unreachable();
+}
+
+/* Node id's value at element i of the block, as a C expression. */
+static const char *val(const Chain *c, int id)
+{
+    bool at_i0;
+    id = resolved(c, id);
+    const char *b = block_of(c, id, &at_i0);
+    if (!b)
+        return arena_printf(c->g->arena, "v%d", id);
+    return arena_printf(c->g->arena, at_i0 ? "%s[i0 + i]" : "%s[i]", b);
 }
 
 /* Node id's block as an array, for an nnrt_vmath call. */
 static const char *arr(const Chain *c, int id)
 {
-    Arena *a = c->g->arena;
-    int k = pos_of(c, id);
-    if (k < 0)
-        return arena_printf(a, "x%d + i0", x_of(c, id));
-    switch (c->kind[k]) {
-    case V_PASS: return arr(c, c->g->nodes[id].in[0]);
-    case V_TEMP: return arena_printf(a, "t%d", id);
-    case V_ROOT: return "y + i0";
-    case V_STORE: return arena_printf(a, "y%d + i0", id);
-    case V_INLINE: break;
-    }
-    netc_unreachable();
+    bool at_i0;
+    const char *b = block_of(c, resolved(c, id), &at_i0);
+    if (!b)
+        netc_unreachable();
+    return at_i0 ? arena_printf(c->g->arena, "%s + i0", b) : b;
 }
 
 /* The elementwise expression computing node id from its inputs' values. */
