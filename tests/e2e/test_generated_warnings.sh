@@ -7,28 +7,18 @@
 set -eu
 build=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# gcc compiles (some of its warnings come from the optimizer); clang's come
-# from its front end, so it only checks the syntax, which is much faster.
-mode() { [ "$1" = clang ] && echo -fsyntax-only || true; }
+. tests/lib/warn_free.sh
 compilers="gcc clang"
 [ -n "${SANFLAGS:-}" ] && compilers=
-for cc in $compilers; do
-  for c in runtime/*.c; do
-    $cc $(mode "$cc") -std=c11 -O2 -Wall -Wextra -Werror -c -o "$tmp/x.o" "$c"
-  done
-  $cc $(mode "$cc") -std=c11 -O2 -Wall -Wextra -Werror -DNNRT_LIBM -c -o "$tmp/x.o" runtime/nnrt_vmath.c
-  if [ "$(uname -m)" = x86_64 ]; then
-    $cc $(mode "$cc") -std=c11 -O2 -Wall -Wextra -Werror -mavx2 -mfma -c -o "$tmp/x.o" runtime/nnrt_vmath.c
-  fi
-done
+warn_free "$compilers" -O2 runtime/*.c
+warn_free "$compilers" "-O2 -DNNRT_LIBM" runtime/nnrt_vmath.c
+if [ "$(uname -m)" = x86_64 ]; then
+  warn_free "$compilers" "-O2 -mavx2 -mfma" runtime/nnrt_vmath.c
+fi
 for f in examples/*.net; do
   for target in native generic; do
     "$build/netc" emit "$f" -o "$tmp/out" --main --no-runtime --target "$target"
-    for cc in $compilers; do
-      for c in "$tmp"/out/*.c; do
-        $cc $(mode "$cc") -std=c11 -O2 -Wall -Wextra -Werror -Iruntime -c -o "$tmp/x.o" "$c"
-      done
-    done
+    warn_free "$compilers" -O2 "$tmp"/out/*.c
     rm -rf "$tmp/out"
   done
 done

@@ -7,9 +7,7 @@
 set -eu
 build=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# gcc compiles (some of its warnings come from the optimizer); clang's come
-# from its front end, so it only checks the syntax, which is much faster.
-mode() { [ "$1" = clang ] && echo -fsyntax-only || true; }
+. tests/lib/warn_free.sh
 net=tests/e2e/tune_small.net
 
 "$build/netc" tune "$net" -o "$tmp/t.sched" --steps 2 --rounds 1 -O0 --keep "$tmp/k" > "$tmp/out.txt" 2> "$tmp/err.txt" ||
@@ -44,11 +42,7 @@ for s in swap direct t; do
   mv "$tmp/e1" "$tmp/e2"
   "$build/netc" emit "$net" -o "$tmp/e1" --main --no-runtime --schedule "$tmp/$s.sched"
   diff -r "$tmp/e1" "$tmp/e2"
-  for cc in gcc clang; do
-    for c in "$tmp"/e1/*.c; do
-      $cc $(mode "$cc") -std=c11 -O2 -Wall -Wextra -Werror -Iruntime -c -o "$tmp/x.o" "$c"
-    done
-  done
+  warn_free "gcc clang" -O2 "$tmp"/e1/*.c
   rm -rf "$tmp/e1" "$tmp/e2"
 done
 # A binary with both routes forced (tune built and ran the two uniform ones).
@@ -70,10 +64,6 @@ for f in $(grep -l conv2d examples/*.net); do
   [ "$(basename "$f")" = resnet_mini.net ] && compilers=clang
   [ -n "${SANFLAGS:-}" ] && compilers=
   NETC_FORCE_DIRECT=1 "$build/netc" emit "$f" -o "$tmp/out" --main --no-runtime
-  for cc in $compilers; do
-    for c in "$tmp"/out/*.c; do
-      $cc $(mode "$cc") -std=c11 -O1 -Wall -Wextra -Werror -Iruntime -c -o "$tmp/x.o" "$c"
-    done
-  done
+  warn_free "$compilers" -O1 "$tmp"/out/*.c
   rm -rf "$tmp/out"
 done
