@@ -17,60 +17,44 @@
 
 #include "emit.h"
 
-/* Runs body on an emitter writing into memory; returns its text (caller frees). */
-static char *emitted(void (*body)(Emitter *))
+/* Emits the NULL-terminated lines through emit_line and checks the text it wrote, and that every block closed. */
+static void expect_emitted(const char *const *lines, const char *expected)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
     Emitter e = {f, 0, NULL};
-    body(&e);
+    for (int i = 0; lines[i]; i++)
+        emit_line(&e, "%s", lines[i]);
     assert_int_equal(e.depth, 0);
     fclose(f);
-    return buf;
-}
-
-static void nested(Emitter *e)
-{
-    emit_line(e, "for (int i = 0; i < 4; i++) {");
-    emit_line(e, "if (x[i] > 0) {");
-    emit_line(e, "y[i] = x[i];");
-    emit_line(e, "}");
-    emit_line(e, "}");
+    assert_string_equal(buf, expected);
+    free(buf);
 }
 
 static void test_braces_indent(void **state)
 {
     (void)state;
-    char *s = emitted(nested);
-    assert_string_equal(s, "for (int i = 0; i < 4; i++) {\n"
-                           "    if (x[i] > 0) {\n"
-                           "        y[i] = x[i];\n"
-                           "    }\n"
-                           "}\n");
-    free(s);
-}
-
-static void commented(Emitter *e)
-{
-    emit_line(e, "for (int c = 0; c < 3; c++) {  /* window position (%d, %d) */", 0, 1);
-    emit_line(e, "row[c] = 0.0f;  /* a comment with { inside */");
-    emit_line(e, "{ /* a block */ }");
-    emit_line(e, "}");
-    emit_line(e, "x = 1;  /* not a block: { */");
+    static const char *const lines[] = {"for (int i = 0; i < 4; i++) {", "if (x[i] > 0) {", "y[i] = x[i];", "}", "}", NULL};
+    expect_emitted(lines, "for (int i = 0; i < 4; i++) {\n"
+                          "    if (x[i] > 0) {\n"
+                          "        y[i] = x[i];\n"
+                          "    }\n"
+                          "}\n");
 }
 
 static void test_brace_before_comment(void **state)
 {
     (void)state;
-    char *s = emitted(commented);
-    assert_string_equal(s, "for (int c = 0; c < 3; c++) {  /* window position (0, 1) */\n"
-                           "    row[c] = 0.0f;  /* a comment with { inside */\n"
-                           "    { /* a block */ }\n"
-                           "}\n"
-                           "x = 1;  /* not a block: { */\n");
-    free(s);
+    static const char *const lines[] = {"for (int c = 0; c < 3; c++) {  /* window position (0, 1) */",
+                                        "row[c] = 0.0f;  /* a comment with { inside */", "{ /* a block */ }", "}",
+                                        "x = 1;  /* not a block: { */", NULL};
+    expect_emitted(lines, "for (int c = 0; c < 3; c++) {  /* window position (0, 1) */\n"
+                          "    row[c] = 0.0f;  /* a comment with { inside */\n"
+                          "    { /* a block */ }\n"
+                          "}\n"
+                          "x = 1;  /* not a block: { */\n");
 }
 
 static void test_float_literals(void **state)
