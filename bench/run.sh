@@ -2,7 +2,7 @@
 # run.sh BUILD — what `make bench` runs: `netc bench` (per-kernel profile,
 # fused against unfused) on the two example nets the performance targets
 # name, then bench/side_by_side.sh (netc against PyTorch, and netc's GEMM
-# against OpenBLAS: build/gemm_bench, built here).  A few minutes; a
+# against OpenBLAS: BUILD/gemm_bench, which it builds).  A few minutes; a
 # benchmark, not a test: nothing here fails on a slow number.
 # STEPS (default 100) is passed to both; see side_by_side.sh for the rest.
 set -eu
@@ -14,7 +14,4 @@ for net in fashion_mlp lenet5; do
   "$build/netc" bench "examples/$net.net" --batch 64 --steps "$steps"
   echo
 done
-# netc's GEMM against OpenBLAS (side_by_side.sh runs it when it is built)
-${CC:-cc} -std=c11 -O2 -march=native -Iruntime -o "$build/gemm_bench" bench/gemm_bench.c runtime/nnrt_gemm*.c \
-  runtime/nnrt_threads.c -lopenblas -lpthread -lm || echo "run.sh: bench/gemm_bench not built; GEMM table skipped" >&2
 STEPS=$steps bash bench/side_by_side.sh "$build"

@@ -9,8 +9,8 @@
 #                   the peak RSS of that process (netc: with GNU time, if installed)
 #   inference b1    median forward latency at batch 1
 #   inference b64   median forward latency at batch 64
-# then netc's GEMM against OpenBLAS on the nets' shapes if bench/gemm_bench
-# (or BUILD/gemm_bench) has been built.  Prints a table of times and ratios
+# then netc's GEMM against OpenBLAS on the nets' shapes (BUILD/gemm_bench,
+# built from bench/gemm_bench.c on each run).  Prints a table of times and ratios
 # (PyTorch / netc: above 1 means netc is faster); ratios from the same run
 # are what counts on a shared, noisy machine.
 #
@@ -106,21 +106,15 @@ echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$py" "$here/side_by_side_table.py" --markdown "$out" > "$out/table.md"
 echo "(markdown table: $out/table.md)"
 
-gemm=""
-for g in bench/gemm_bench "$build/gemm_bench" "$build/bench/gemm_bench"; do
-  [ -x "$g" ] || continue
-  # a binary older than its sources measures code that is no longer there
-  if [ -n "$(find bench/gemm_bench.c runtime/nnrt_gemm*.c runtime/nnrt_gemm*.h -newer "$g" 2>/dev/null)" ]; then
-    echo "   $g is older than its sources: skipped (make bench rebuilds it)"
-    continue
-  fi
-  gemm=$g; break
-done
+# netc's GEMM against OpenBLAS: built here, from the sources as they are
+gemm=$build/gemm_bench
+${CC:-cc} -std=c11 -O2 -march=native -Iruntime -o "$gemm" bench/gemm_bench.c runtime/nnrt_gemm*.c \
+  runtime/nnrt_threads.c -lopenblas -lpthread -lm || gemm=""
 if [ -n "$gemm" ]; then
   echo
   echo "== netc GEMM vs OpenBLAS ($gemm)"
   openblas_free "$gemm" -t "$(echo $threads | tr ' ' ',')" | tee "$out/gemm.txt"
 else
   echo
-  echo "== netc GEMM vs OpenBLAS: skipped (no up-to-date bench/gemm_bench: make bench builds one)"
+  echo "== netc GEMM vs OpenBLAS: skipped (bench/gemm_bench.c did not build: is libopenblas-dev installed?)"
 fi
