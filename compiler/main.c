@@ -89,7 +89,7 @@ static const Command COMMANDS[] = {
      "with -DNNRT_LIBM for the C library's; --libm writes nnrt_vmath.c with\n"
      "NNRT_LIBM defined, so the directory needs no SLEEF at all.\n"
      "--schedule FILE forces the conv2d routes it names (see 'netc help tune').\n"},
-    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3] [--target native|generic] [--no-fuse] [--libm] [--schedule FILE] [--keep DIR]",
+    {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3|-Os] [--target native|generic] [--no-fuse] [--libm] [--schedule FILE] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
      "compiler (--cc, else $CC, else cc; gcc and clang both work).  -O picks\n"
      "the optimization level (default -O3); --target native adds\n"
@@ -98,7 +98,7 @@ static const Command COMMANDS[] = {
      "C library's instead (slower; no SLEEF needed).  Run 'BIN --help' for\n"
      "what the binary does (predict, summary).  --schedule FILE forces the\n"
      "conv2d routes it names (see 'netc help tune').\n"},
-    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3] [--libm] [--schedule FILE] [--keep DIR]",
+    {"bench", cmd_bench, "netc bench FILE.net [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3|-Os] [--libm] [--schedule FILE] [--keep DIR]",
      "Builds the net twice, fused and with --no-fuse, at -O3 (or the -O\n"
      "given) and -march=native with per-kernel profiling, runs 'BIN bench'\n"
      "on both and prints the fused build's report (FMA peak, inference\n"
@@ -110,7 +110,7 @@ static const Command COMMANDS[] = {
      "binaries and their JSON reports.  --libm builds both with libm's\n"
      "transcendentals instead of SLEEF's.  --schedule FILE builds both with\n"
      "the conv2d routes it names.  See docs/performance.md.\n"},
-    {"tune", cmd_tune, "netc tune FILE.net [-o OUT] [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3] [--libm] [--keep DIR]",
+    {"tune", cmd_tune, "netc tune FILE.net [-o OUT] [--net NAME] [--batch B] [--steps K] [--threads N] [--rounds R] [--cc CC] [-O0..3|-Os] [--libm] [--keep DIR]",
      "Chooses each convolution's route by measurement.  Every conv2d that can\n"
      "run both on the direct kernels and on im2col + the packed GEMM is built\n"
      "both ways (two profiled builds as in 'netc bench': every such layer\n"
@@ -392,7 +392,7 @@ static int set_target(const Command *cmd, Options *o, const char *t)
 
 /*
  * Whether option a (its name, before any '=') is one the command takes:
- * one its usage line names ("[--keep DIR]", "-o DIR", "[-O0..3]").  An
+ * one its usage line names ("[--keep DIR]", "-o DIR", "[-O0..3|-Os]").  An
  * option meant for another command is refused rather than ignored.
  */
 static bool option_allowed(const Command *cmd, const char *a)
@@ -400,7 +400,7 @@ static bool option_allowed(const Command *cmd, const char *a)
     char name[32];
     size_t n = strcspn(a, "=");
     if (a[0] == '-' && a[1] == 'O')
-        return strstr(cmd->usage, "-O0..3") != NULL;
+        return strstr(cmd->usage, "-O0..3|-Os") != NULL;
     if (n >= sizeof name)
         return false;
     memcpy(name, a, n);

@@ -9,6 +9,10 @@ for cc in gcc clang; do
   "$tmp/mlp_$cc" predict --weights "$case/weights.safetensors" --input "$case/input.npy" --output "$tmp/y.npy"
   "$build/tests/npycmp" "$tmp/y.npy" "$case/expected.npy"
 done
+# -Os (for a small binary) is taken like -O0..3, with the same predictions.
+"$build/netc" build "$case/model.net" -o "$tmp/mlp_os" -Os
+"$tmp/mlp_os" predict --weights "$case/weights.safetensors" --input "$case/input.npy" --output "$tmp/y.npy"
+"$build/tests/npycmp" "$tmp/y.npy" "$case/expected.npy"
 bin=$tmp/mlp_gcc
 "$bin" summary | grep -q 'Trainable parameters'
 # Real IDX data, gzip'd: the first 100 Fashion-MNIST test images.
