@@ -19,6 +19,7 @@
 #include "tune.h"
 #include "version.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,43 +335,36 @@ static int cmd_dump_ast(const Options *o)
     return rc;
 }
 
-/* Options that take a value: where it goes. */
-static const char **value_slot(Options *o, const char *a)
-{
-    if (!strcmp(a, "--net"))
-        return &o->net;
-    if (!strcmp(a, "--after"))
-        return &o->after;
-    if (!strcmp(a, "-o"))
-        return &o->out;
-    if (!strcmp(a, "--cc"))
-        return &o->cc;
-    if (!strcmp(a, "--keep"))
-        return &o->keep;
-    if (!strcmp(a, "--batch"))
-        return &o->batch;
-    if (!strcmp(a, "--steps"))
-        return &o->steps;
-    if (!strcmp(a, "--threads"))
-        return &o->threads;
-    if (!strcmp(a, "--schedule"))
-        return &o->schedule;
-    if (!strcmp(a, "--rounds"))
-        return &o->rounds;
-    return NULL;
-}
+/* An option netc knows: its name and the Options field it sets. */
+typedef struct OptionSpec {
+    const char *name;  /* "--net", "-o", ... */
+    size_t field;      /* offsetof(Options, ...) */
+    bool value;        /* takes the next argument (a const char * field), else sets a bool */
+} OptionSpec;
 
-/* Options that take no value: the flag they set. */
-static bool *flag_slot(Options *o, const char *a)
+static const OptionSpec OPTIONS[] = {
+    {"--net", offsetof(Options, net), true},
+    {"--after", offsetof(Options, after), true},
+    {"-o", offsetof(Options, out), true},
+    {"--cc", offsetof(Options, cc), true},
+    {"--keep", offsetof(Options, keep), true},
+    {"--batch", offsetof(Options, batch), true},
+    {"--steps", offsetof(Options, steps), true},
+    {"--threads", offsetof(Options, threads), true},
+    {"--schedule", offsetof(Options, schedule), true},
+    {"--rounds", offsetof(Options, rounds), true},
+    {"--no-runtime", offsetof(Options, no_runtime), false},
+    {"--main", offsetof(Options, main), false},
+    {"--no-fuse", offsetof(Options, no_fuse), false},
+    {"--libm", offsetof(Options, libm), false},
+};
+
+/* The option named a, or NULL (-O levels and --target are parsed apart). */
+static const OptionSpec *find_option(const char *a)
 {
-    if (!strcmp(a, "--no-runtime"))
-        return &o->no_runtime;
-    if (!strcmp(a, "--main"))
-        return &o->main;
-    if (!strcmp(a, "--no-fuse"))
-        return &o->no_fuse;
-    if (!strcmp(a, "--libm"))
-        return &o->libm;
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
+        if (!strcmp(a, OPTIONS[i].name))
+            return &OPTIONS[i];
     return NULL;
 }
 
@@ -419,8 +413,8 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
     memset(o, 0, sizeof *o);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = value_slot(o, a);
-        bool *flag = flag_slot(o, a);
+        const OptionSpec *spec = find_option(a);
+        bool slot = spec && spec->value, flag = spec && !spec->value;
         bool is_target = !strcmp(a, "--target"), target_eq = !strncmp(a, "--target=", 9);
         if ((slot || flag || is_target || target_eq || is_opt_level(a)) && !option_allowed(cmd, a)) {
             fprintf(stderr, "netc %s: option '%.*s' does not apply to %s\nusage: %s\n", cmd->name,
@@ -433,14 +427,14 @@ static int parse_options(const Command *cmd, int argc, char **argv, Options *o)
                 return EXIT_USAGE;
             }
             if (slot)
-                *slot = argv[++i];
+                *(const char **)((char *)o + spec->field) = argv[++i];
             else if (set_target(cmd, o, argv[++i]))
                 return EXIT_USAGE;
         } else if (target_eq) {
             if (set_target(cmd, o, a + 9))
                 return EXIT_USAGE;
         } else if (flag) {
-            *flag = true;
+            *(bool *)((char *)o + spec->field) = true;
         } else if (is_opt_level(a)) {
             o->opt = a;
         } else if (a[0] == '-' && a[1]) {
