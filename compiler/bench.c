@@ -35,18 +35,19 @@ enum { BENCH_EXIT_INPUT = 1, BENCH_EXIT_USAGE = 2, BENCH_DEFAULT_ROUNDS = 2, BEN
  */
 #define BENCH_CFLAGS "-DNNRT_PROFILE -D_POSIX_C_SOURCE=200809L"
 
-/* The timings the comparison reads from each report: medians of wall time, and of CPU time. */
-static const char *const COMPARED[] = {"infer_b1_us",     "infer_batch_us",     "train_step_us",
-                                       "infer_b1_cpu_us", "infer_batch_cpu_us", "train_step_cpu_us"};
+/* The timings the comparison reads from each report, per row: the median of wall time, and of CPU time. */
+static const char *const COMPARED[][2] = {{"infer_b1_us", "infer_b1_cpu_us"},
+                                          {"infer_batch_us", "infer_batch_cpu_us"},
+                                          {"train_step_us", "train_step_cpu_us"}};
 enum { NCOMPARED = sizeof COMPARED / sizeof COMPARED[0] };
 
 /* The two builds compared. */
 typedef struct Variant {
-    const char *tag;          /* "fused", "unfused" */
-    bool no_fuse;             /* fusion pass off */
-    char bin[4096];           /* DIR/<tag> */
-    char json[4096];          /* DIR/<tag>.json */
-    double best[NCOMPARED];   /* the best round of each COMPARED timing, NAN if absent */
+    const char *tag;           /* "fused", "unfused" */
+    bool no_fuse;              /* fusion pass off */
+    char bin[4096];            /* DIR/<tag> */
+    char json[4096];           /* DIR/<tag>.json */
+    double best[NCOMPARED][2]; /* the best round of each COMPARED timing, NAN if absent */
 } Variant;
 
 /* 1 if s is a whole number in [1, 1e9]. */
@@ -225,19 +226,20 @@ static int keep_best(void *ctx, int i, bool first)
         fprintf(stderr, "netc bench: cannot read '%s'\n", v->json);
         return BENCH_EXIT_INPUT;
     }
-    for (int k = 0; k < NCOMPARED; k++) {
-        double x = bench_json_number(text, COMPARED[k]);
-        if (first || isnan(v->best[k]) || x < v->best[k])
-            v->best[k] = x;
-    }
+    for (int k = 0; k < NCOMPARED; k++)
+        for (int c = 0; c < 2; c++) {
+            double x = bench_json_number(text, COMPARED[k][c]);
+            if (first || isnan(v->best[k][c]) || x < v->best[k][c])
+                v->best[k][c] = x;
+        }
     free(text);
     return 0;
 }
 
-/* One comparison row, COMPARED[k] and its CPU-time twin k + 3: both builds' times, unfused / fused. */
+/* Comparison row k (COMPARED[k], wall and CPU time): both builds' times, unfused / fused. */
 static void compare_row(const char *what, const Variant *fused, const Variant *unfused, int k)
 {
-    double f = fused->best[k], u = unfused->best[k], fc = fused->best[k + 3], uc = unfused->best[k + 3];
+    double f = fused->best[k][0], u = unfused->best[k][0], fc = fused->best[k][1], uc = unfused->best[k][1];
     if (isnan(f) && isnan(u))
         return;
     printf("%-22s", what);
