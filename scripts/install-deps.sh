@@ -12,7 +12,9 @@ need=(
   "libcmocka-dev:/usr/include/cmocka.h"
   "zlib1g-dev:/usr/include/zlib.h"
   "libsleef-dev:/usr/include/$(gcc -dumpmachine)/sleef.h"
-  "libopenblas-dev:/usr/include/$(gcc -dumpmachine)/cblas.h"
+  # libopenblas.so, not cblas.h: libblas-dev (the reference BLAS, which some
+  # images carry) installs a cblas.h too, and gemm_bench links -lopenblas.
+  "libopenblas-dev:/usr/lib/$(gcc -dumpmachine)/libopenblas.so"
   "clang:/usr/bin/clang"
   # The AArch64 cross compiler and its libc (a recommendation of the former,
   # which --no-install-recommends skips): tests/e2e/test_cross_aarch64.sh.
