@@ -4,10 +4,12 @@
  *
  *   cc -O2 -march=native -Iruntime bench/gemm_bench.c runtime/nnrt_gemm*.c \
  *      runtime/nnrt_threads.c -lopenblas -lpthread -lm
- *   ./a.out [-t THREADS,...] [-q] [-f FILTER]
+ *   ./a.out [-t THREADS,...] [-q] [-f FILTER] [-i avx512|avx2|neon|portable]
  *
- * The peak is measured with 12 independent chains of 8-wide FMAs (enough to
- * cover 4-cycle latency on two pipes), best of many short runs. Shapes are
+ * The peak is measured with 12 independent chains of FMAs as wide as the
+ * build's vectors (16 floats with AVX-512, 8 with AVX2; 12 chains cover
+ * 4-cycle latency on two pipes), best of many short runs. -i forces netc's
+ * instruction set (default: the best this CPU has). Shapes are
  * those the example nets produce (fashion_mlp 784-256-128-10 and lenet5 at
  * batch 64: dense forward, dX and dW; lenet5's conv2 through im2col, one
  * GEMM for the batch of 64 (conv1 runs as a direct convolution, no GEMM);
@@ -33,7 +35,7 @@
 #include "nnrt_gemm.h"
 #include "nnrt_threads.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -105,7 +107,13 @@ static double tick(void)
 
 /* ---- FMA peak ---------------------------------------------------------------- */
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+#define FMA_WIDTH 16
+typedef __m512 Vec;
+#define FMA(x) x = _mm512_fmadd_ps(x, m, a)
+#define VSET(v) _mm512_set1_ps(v)
+#define FIRST(x) _mm512_cvtss_f32(x)
+#elif defined(__AVX2__) && defined(__FMA__)
 #define FMA_WIDTH 8
 typedef __m256 Vec;
 #define FMA(x) x = _mm256_fmadd_ps(x, m, a)
@@ -254,12 +262,25 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (!strcmp(argv[i], "-f") && i + 1 < argc) {
             filter = argv[++i];
+        } else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
+            static const struct { const char *name; NnrtGemmIsa isa; } isas[] = {
+                {"avx512", NNRT_GEMM_ISA_AVX512}, {"avx2", NNRT_GEMM_ISA_AVX2},
+                {"neon", NNRT_GEMM_ISA_NEON}, {"portable", NNRT_GEMM_ISA_PORTABLE}};
+            const char *want = argv[++i];
+            size_t k = 0;
+            while (k < sizeof isas / sizeof isas[0] && strcmp(isas[k].name, want))
+                k++;
+            if (k == sizeof isas / sizeof isas[0] || nnrt_gemm_set_isa(isas[k].isa) != 0) {
+                fprintf(stderr, "%s: -i %s: not an instruction set this build and CPU have\n", argv[0], want);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
             nt = 0;
             for (char *p = strtok(argv[++i], ","); p && nt < 8; p = strtok(NULL, ","))
                 tlist[nt++] = atoi(p);
         } else {
-            fprintf(stderr, "usage: %s [-q] [-t THREADS,...] [-f FILTER]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-q] [-t THREADS,...] [-f FILTER] [-i avx512|avx2|neon|portable]\n",
+                    argv[0]);
             return 2;
         }
     }

@@ -4,9 +4,10 @@
  *   BIN bench [--batch B] [--steps K] [--threads N] [--json FILE]
  *
  * In one process it measures, in order:
- *   1. the single-core FMA peak: a loop of independent AVX2 FMAs (12
- *      accumulators, enough to cover FMA latency times throughput), or a
- *      plain C loop where AVX2+FMA is missing; the best of 20 short runs;
+ *   1. the single-core FMA peak: a loop of independent FMAs as wide as
+ *      the CPU has (16-float AVX-512, else 8-float AVX2; 12 accumulators,
+ *      enough to cover FMA latency times throughput), or a plain C loop
+ *      where neither is there; the best of 20 short runs;
  *      and again, in short probes, between the timed runs of 2 and 3 (at
  *      most one probe every BENCH_PROBE_GAP seconds), because a shared
  *      machine's speed drifts: each measurement's fraction of peak is taken
@@ -74,7 +75,7 @@ typedef struct Timing {
 
 typedef struct BenchResult {
     double peak;               /* single-core FMA peak, GFLOP/s */
-    const char *peak_how;      /* "avx2+fma" or "portable C" */
+    const char *peak_how;      /* "avx-512", "avx2+fma" or "portable C" */
     int threads;               /* thread count in force */
     Timing infer1, inferb;     /* forward at batch 1 and batch B */
     Timing train;              /* train step at batch B (runs 0: none) */
@@ -101,27 +102,31 @@ typedef int (*RunFn)(RunCtx *c);
 /* ---- the FMA peak --------------------------------------------------------- */
 
 #ifdef BENCH_X86
-/* iters x 12 independent 8-wide FMAs: 192 flops per iteration. */
-__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters)
-{
-    __m256 a0 = _mm256_set1_ps(0.1f), a1 = _mm256_set1_ps(0.2f), a2 = _mm256_set1_ps(0.3f);
-    __m256 a3 = _mm256_set1_ps(0.4f), a4 = _mm256_set1_ps(0.5f), a5 = _mm256_set1_ps(0.6f);
-    __m256 a6 = _mm256_set1_ps(0.7f), a7 = _mm256_set1_ps(0.8f), a8 = _mm256_set1_ps(0.9f);
-    __m256 a9 = _mm256_set1_ps(1.0f), a10 = _mm256_set1_ps(1.1f), a11 = _mm256_set1_ps(1.2f);
-    const __m256 x = _mm256_set1_ps(0.9999f), y = _mm256_set1_ps(0.0001f);
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y), a2 = _mm256_fmadd_ps(a2, x, y);
-        a3 = _mm256_fmadd_ps(a3, x, y), a4 = _mm256_fmadd_ps(a4, x, y), a5 = _mm256_fmadd_ps(a5, x, y);
-        a6 = _mm256_fmadd_ps(a6, x, y), a7 = _mm256_fmadd_ps(a7, x, y), a8 = _mm256_fmadd_ps(a8, x, y);
-        a9 = _mm256_fmadd_ps(a9, x, y), a10 = _mm256_fmadd_ps(a10, x, y), a11 = _mm256_fmadd_ps(a11, x, y);
+/*
+ * iters x 12 independent FMAs of W lanes (2 x 12 x W flops per iteration),
+ * for one vector type: 12 chains cover a 4-cycle latency on two pipes.
+ */
+#define FMA_LOOP(NAME, TARGET, VEC, SET1, FMADD, ADD, STOREU, W)                                  \
+    __attribute__((target(TARGET))) static float NAME(long iters)                                \
+    {                                                                                            \
+        VEC a0 = SET1(0.1f), a1 = SET1(0.2f), a2 = SET1(0.3f), a3 = SET1(0.4f);                  \
+        VEC a4 = SET1(0.5f), a5 = SET1(0.6f), a6 = SET1(0.7f), a7 = SET1(0.8f);                  \
+        VEC a8 = SET1(0.9f), a9 = SET1(1.0f), a10 = SET1(1.1f), a11 = SET1(1.2f);                \
+        const VEC x = SET1(0.9999f), y = SET1(0.0001f);                                          \
+        for (long i = 0; i < iters; i++) {                                                       \
+            a0 = FMADD(a0, x, y), a1 = FMADD(a1, x, y), a2 = FMADD(a2, x, y);                    \
+            a3 = FMADD(a3, x, y), a4 = FMADD(a4, x, y), a5 = FMADD(a5, x, y);                    \
+            a6 = FMADD(a6, x, y), a7 = FMADD(a7, x, y), a8 = FMADD(a8, x, y);                    \
+            a9 = FMADD(a9, x, y), a10 = FMADD(a10, x, y), a11 = FMADD(a11, x, y);                \
+        }                                                                                        \
+        VEC s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));               \
+        s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                             \
+        float out[W];                                                                            \
+        STOREU(out, s);                                                                          \
+        return out[0];                                                                           \
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0];
-}
+FMA_LOOP(fma_loop_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+FMA_LOOP(fma_loop_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
 #endif
 
 /* The same in plain C (16 scalar chains): what any target manages. */
@@ -139,8 +144,13 @@ static float fma_loop_portable(long iters)
     return s;
 }
 
+/* The FMA loops: plain C, 8-wide AVX2, 16-wide AVX-512; and their flops per iteration. */
+enum { LOOP_PORTABLE, LOOP_AVX2, LOOP_AVX512 };
+static const double loop_flops[] = {32.0, 192.0, 384.0};
+static const char *const loop_name[] = {"portable C", "avx2+fma", "avx-512"};
+
 static volatile float fma_sink; /* keeps the loops' results alive */
-static int probe_avx2;          /* the loop fma_peak chose */
+static int probe_loop;          /* the loop fma_peak chose */
 static long probe_iters;        /* iterations of one probe (about 1/20 of a peak run), 0: no probes */
 
 /* This thread's CPU time, so that slices lost to other processes do not count; else wall time. */
@@ -155,43 +165,49 @@ static double cpu_now(void)
 }
 
 /* GFLOP/s of one run of the loop at `iters` iterations. */
-static double fma_run(int avx2, long iters)
+static double fma_run(int loop, long iters)
 {
     double t0 = cpu_now();
 #ifdef BENCH_X86
-    if (avx2)
+    if (loop == LOOP_AVX512)
+        fma_sink = fma_loop_avx512(iters);
+    else if (loop == LOOP_AVX2)
         fma_sink = fma_loop_avx2(iters);
     else
 #endif
         fma_sink = fma_loop_portable(iters);
     double dt = cpu_now() - t0;
-    double flops = (double)iters * (avx2 ? 192.0 : 32.0);
+    double flops = (double)iters * loop_flops[loop];
     return dt > 0 ? flops / dt * 1e-9 : 0;
 }
 
 /*
- * Single-core FMA peak in GFLOP/s: the best of 20 runs of about 10 ms of
+ * Single-core FMA peak in GFLOP/s, with the widest FMA the CPU has (the
+ * one the GEMM's back end uses too): the best of 20 runs of about 10 ms of
  * thread CPU time.  The best rather than the median: the peak is a
  * property of the core, and a run that shared it says nothing about it.
  */
 static double fma_peak(const char **how)
 {
-    int avx2 = 0;
+    int loop = LOOP_PORTABLE;
 #ifdef BENCH_X86
     __builtin_cpu_init();
-    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f"))
+        loop = LOOP_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        loop = LOOP_AVX2;
 #endif
-    *how = avx2 ? "avx2+fma" : "portable C";
+    *how = loop_name[loop];
     long iters = 1 << 16;
-    double g = fma_run(avx2, iters);
-    while (g > 0 && (double)iters * (avx2 ? 192.0 : 32.0) / (g * 1e9) < 0.01 && iters < (1L << 40))
-        g = fma_run(avx2, iters *= 2);
+    double g = fma_run(loop, iters);
+    while (g > 0 && (double)iters * loop_flops[loop] / (g * 1e9) < 0.01 && iters < (1L << 40))
+        g = fma_run(loop, iters *= 2);
     double best = g;
     for (int r = 0; r < 20; r++) {
-        double x = fma_run(avx2, iters);
+        double x = fma_run(loop, iters);
         best = x > best ? x : best;
     }
-    probe_avx2 = avx2;
+    probe_loop = loop;
     probe_iters = iters / 20 > 0 ? iters / 20 : 1;
     return best;
 }
@@ -262,7 +278,7 @@ static int time_runs(RunFn fn, RunCtx *c, int warm, int min_runs, int max_runs, 
         cpu[n] = cpu_now() - ca;
         sum += v[n++] = b - a;
         if (probe_iters > 0 && (last_probe < 0 || b - last_probe >= BENCH_PROBE_GAP)) {
-            probe[np++] = fma_run(probe_avx2, probe_iters);
+            probe[np++] = fma_run(probe_loop, probe_iters);
             last_probe = nnrt_now();
         }
     }

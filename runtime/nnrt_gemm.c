@@ -78,7 +78,9 @@ static _Atomic(const NnrtGemmBackend *) active_be;
 /* The best back end this build and CPU have. */
 static const NnrtGemmBackend *best_backend(void)
 {
-    const NnrtGemmBackend *be = nnrt_gemm_backend_avx2();
+    const NnrtGemmBackend *be = nnrt_gemm_backend_avx512();
+    if (!be)
+        be = nnrt_gemm_backend_avx2();
     if (!be)
         be = nnrt_gemm_backend_neon();
     return be ? be : nnrt_gemm_backend_portable();
@@ -102,6 +104,7 @@ int nnrt_gemm_set_isa(NnrtGemmIsa isa)
     case NNRT_GEMM_ISA_AUTO: be = best_backend(); break;
     case NNRT_GEMM_ISA_PORTABLE: be = nnrt_gemm_backend_portable(); break;
     case NNRT_GEMM_ISA_AVX2: be = nnrt_gemm_backend_avx2(); break;
+    case NNRT_GEMM_ISA_AVX512: be = nnrt_gemm_backend_avx512(); break;
     case NNRT_GEMM_ISA_NEON: be = nnrt_gemm_backend_neon(); break;
     }
     if (!be)

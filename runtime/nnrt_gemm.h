@@ -83,7 +83,8 @@ typedef enum {
     NNRT_GEMM_ISA_AUTO,
     NNRT_GEMM_ISA_PORTABLE, /* plain C, every target */
     NNRT_GEMM_ISA_AVX2,     /* x86-64 with AVX2 and FMA */
-    NNRT_GEMM_ISA_NEON      /* AArch64 */
+    NNRT_GEMM_ISA_NEON,     /* AArch64 */
+    NNRT_GEMM_ISA_AVX512    /* x86-64 with AVX-512F (and AVX2, FMA) */
 } NnrtGemmIsa;
 
 /*
@@ -118,7 +119,7 @@ void nnrt_gemm_default_blocking(int M, int N, int K, NnrtGemmBlocking *out);
  */
 int nnrt_gemm_set_isa(NnrtGemmIsa isa);
 
-/* The instruction set nnrt_sgemm uses now: "avx2", "neon" or "portable". */
+/* The instruction set nnrt_sgemm uses now: "avx512", "avx2", "neon" or "portable". */
 const char *nnrt_gemm_isa_name(void);
 
 #endif

@@ -89,7 +89,7 @@ typedef void NnrtGemmPackBFn(int transb, const float *B, long ldb, int p0, int k
 typedef void NnrtGemvFn(const NnrtGemvOp *op, int i0, int i1);
 
 typedef struct NnrtGemmBackend {
-    const char *name;          /* "avx2", "neon", "portable" */
+    const char *name;          /* "avx512", "avx2", "neon", "portable" */
     NnrtGemmKernFn *kern;      /* micro-kernel */
     NnrtGemmPackAFn *pack_a;   /* A packing */
     NnrtGemmPackBFn *pack_b;   /* B packing */
@@ -99,6 +99,7 @@ typedef struct NnrtGemmBackend {
 
 /* The back ends; each is NULL when this build cannot have it. */
 const NnrtGemmBackend *nnrt_gemm_backend_avx2(void);
+const NnrtGemmBackend *nnrt_gemm_backend_avx512(void);
 const NnrtGemmBackend *nnrt_gemm_backend_neon(void);
 const NnrtGemmBackend *nnrt_gemm_backend_portable(void);
 
@@ -108,6 +109,12 @@ const NnrtGemmBackend *nnrt_gemm_backend_portable(void);
  * cost model.
  */
 void nnrt_gemm_test_force_plan(int plan);
+
+/* The AVX2 pieces the AVX-512 back end reuses (x86-64 only; CPUs with AVX2+FMA only). */
+NnrtGemmPackAFn nnrt_gemm_pack_a_avx2;
+NnrtGemmPackBFn nnrt_gemm_pack_b_avx2;
+NnrtGemvFn nnrt_gemm_gemv_dot_avx2;
+NnrtGemvFn nnrt_gemm_gemv_axpy_avx2;
 
 /* The portable pieces, which the NEON back end reuses. */
 void nnrt_gemm_store_tile(const float acc[NNRT_GEMM_MR][NNRT_GEMM_NR], const NnrtGemmTile *t);

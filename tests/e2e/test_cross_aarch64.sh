@@ -31,7 +31,7 @@ aarch64-linux-gnu-nm "$tmp/nnrt_gemm_neon.o" | grep -q ' T nnrt_gemm_backend_neo
 aarch64-linux-gnu-objdump -d "$tmp/nnrt_gemm_neon.o" | grep -q 'fmla'
 
 # A generated net and the embedded core, with and without the embedded flags.
-core="nnrt_core nnrt_safetensors nnrt_model nnrt_gemm nnrt_gemm_avx2 nnrt_gemm_neon nnrt_gemm_portable nnrt_threads nnrt_vmath"
+core="nnrt_core nnrt_safetensors nnrt_model nnrt_gemm nnrt_gemm_avx2 nnrt_gemm_avx512 nnrt_gemm_neon nnrt_gemm_portable nnrt_threads nnrt_vmath"
 "$build/netc" emit examples/lenet5.net -o "$tmp/lenet5" --target generic --libm
 for emb in "" "-DNNRT_NO_FILE_IO -DNNRT_NO_THREADS"; do
   for f in lenet5 $core; do

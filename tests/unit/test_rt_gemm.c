@@ -2,8 +2,9 @@
  * test_rt_gemm.c - nnrt_sgemm against a double-precision reference, and the
  * thread pool.
  *
- * Every instruction set this build and CPU have (portable always, AVX2 or
- * NEON when present) runs every case. A result passes when
+ * Every instruction set this build and CPU have (portable always, AVX2,
+ * AVX-512 or NEON when present) runs every case; AVX-512 must match AVX2
+ * bit for bit. A result passes when
  *   |c - ref| <= 1e-5 * (|ref| + sum_k |a_k b_k| + |old c| + |bias|)
  * i.e. 1e-5 relative to the magnitude of the terms summed, which bounds float
  * rounding without failing on cancellation. The cases: all four transpose
@@ -207,7 +208,7 @@ static void check_shape(int M, int N, int K, int e, const NnrtGemmBlocking *blk)
 static void for_each_isa(void (*body)(void))
 {
     static const NnrtGemmIsa isas[] = {NNRT_GEMM_ISA_PORTABLE, NNRT_GEMM_ISA_AVX2,
-                                       NNRT_GEMM_ISA_NEON};
+                                       NNRT_GEMM_ISA_NEON, NNRT_GEMM_ISA_AVX512};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
         if (nnrt_gemm_set_isa(isas[i]) == 0)
             body();
@@ -307,6 +308,39 @@ static void plans_identical_body(void)
 static void test_plans_identical(void **state)
 {
     for_each_isa(plans_identical_body);
+}
+
+/*
+ * AVX-512 and AVX2 run the same FMA chain per element, so where the CPU has
+ * both they give bit for bit the same C: every plan (C^T included), every
+ * epilogue, edge tiles in rows and columns, runs of odd and even length.
+ */
+static void test_isas_identical(void **state)
+{
+    (void)state;
+    if (nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX512) != 0 || nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX2) != 0)
+        skip();
+    static const int shapes[][3] = {{64, 100, 150}, {37, 29, 300}, {6, 50, 25}, {130, 20, 64}, {7, 33, 9},
+                                    {1, 300, 77}, {45, 1, 37}, {1, 13, 784}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int p = -1; p < 8; p++) {
+                Case c = {.ta = t & 1, .tb = t >> 1, .M = shapes[s][0], .N = shapes[s][1],
+                          .K = shapes[s][2]};
+                case_alloc(&c);
+                c.ep = epilogue(&c, ((int)s * 36 + t * 9 + p + 1) % NEPI);
+                nnrt_gemm_test_force_plan(p);
+                assert_int_equal(nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX2), 0);
+                float *want = run(&c);
+                assert_int_equal(nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX512), 0);
+                float *got = run(&c);
+                assert_memory_equal(want, got, (size_t)c.M * c.ldc * sizeof(float));
+                free(want);
+                free(got);
+                case_free(&c);
+            }
+    nnrt_gemm_test_force_plan(-1);
+    assert_int_equal(nnrt_gemm_set_isa(NNRT_GEMM_ISA_AUTO), 0);
 }
 
 /* Forced small blocks: several kc-, mc- and nc-blocks; the epilogue only on the last. */
@@ -457,7 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_odd_sizes),    cmocka_unit_test(test_every_size),
         cmocka_unit_test(test_epilogues),    cmocka_unit_test(test_plans),
-        cmocka_unit_test(test_plans_identical),
+        cmocka_unit_test(test_plans_identical), cmocka_unit_test(test_isas_identical),
         cmocka_unit_test(test_blocking),
         cmocka_unit_test(test_gemv),         cmocka_unit_test(test_k_zero),
         cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),

@@ -1,0 +1,112 @@
+/*
+ * nnrt_gemm_x86.h - what the AVX2 and AVX-512 back ends of the GEMM
+ * (nnrt_gemm_avx2.c, nnrt_gemm_avx512.c) share: masks, partial stores, the
+ * 8x8 transpose and the epilogue of a tile's 8-column vectors. Every
+ * function carries target("avx2,fma"), so it builds without -march flags;
+ * only code that checked the CPU may call it. Private to those two files.
+ */
+#ifndef NNRT_GEMM_X86_H
+#define NNRT_GEMM_X86_H
+
+#include "nnrt_gemm_int.h"
+
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+/* Lanes 0..n-1 set (n in 0..8). */
+AVX2_INLINE __m256i tail_mask(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Stores lanes 0..n-1 of v (n in 1..7) without touching memory past them. */
+AVX2_INLINE void store_partial(float *p, __m256 v, int n)
+{
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(p, x);
+        x = _mm256_extractf128_ps(v, 1);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)(void *)p, x);
+        x = _mm_movehl_ps(x, x);
+        p += 2;
+        n -= 2;
+    }
+    if (n >= 1)
+        _mm_store_ss(p, x);
+}
+
+/* Transposes the 8x8 block r[0..7] in place. */
+AVX2_INLINE void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* Finishes one 8-column vector of D's row r: old C, bias, relu, store of n lanes. */
+AVX2_INLINE void finish_vec(const NnrtGemmTile *t, int r, int v, __m256 x, int n)
+{
+    float *c = t->c + r * t->ldc + 8 * v;
+    __m256i m = tail_mask(n);
+    if (t->load_c)
+        x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, m));
+    if (t->bias) {
+        const float *b = t->bias + 8 * v;
+        if (t->bias_per_row)
+            x = _mm256_add_ps(x, _mm256_broadcast_ss(t->bias + r));
+        else
+            x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m));
+    }
+    if (t->relu)
+        x = _mm256_max_ps(x, _mm256_setzero_ps());
+    if (n == 8)
+        _mm256_storeu_ps(c, x);
+    else
+        store_partial(c, x, n);
+}
+
+/*
+ * The transposed epilogue of 8 columns of D (x[r] = row r's vector v, rows
+ * past mr zero): one 8x8 transpose turns them into 8 rows of C with mr
+ * valid lanes each, finished and stored like finish_vec's.
+ */
+AVX2 static inline void finish_trans(const NnrtGemmTile *t, int v, __m256 x[8])
+{
+    int n = t->nr - 8 * v < 8 ? t->nr - 8 * v : 8;
+    __m256i m = tail_mask(t->mr);
+    transpose8(x);
+    for (int i = 0; i < n; i++) {
+        int col = 8 * v + i;
+        float *c = t->c + (size_t)col * t->ldc;
+        __m256 y = x[i];
+        if (t->load_c)
+            y = _mm256_add_ps(y, _mm256_maskload_ps(c, m));
+        if (t->bias)
+            y = _mm256_add_ps(y, t->bias_per_row ? _mm256_maskload_ps(t->bias, m)
+                                                 : _mm256_broadcast_ss(t->bias + col));
+        if (t->relu)
+            y = _mm256_max_ps(y, _mm256_setzero_ps());
+        store_partial(c, y, t->mr);
+    }
+}
+
+#endif
