@@ -478,9 +478,10 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
     for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].sched.direct) {
+        if (g->nodes[i].sched.direct || emit_dense_v8(g, &g->nodes[i])) {
             fprintf(out, "/*\n * Eight floats as one value (a GCC/Clang vector extension), for the direct\n"
-                         " * convolutions' rows; %s_LD8 reads one from any float address.  Never passed\n"
+                         " * convolutions' rows and the small dense kernels' sums; %s_LD8 reads one\n"
+                         " * from any float address.  Never passed\n"
                          " * to or returned from a function, so no target needs a vector ABI.\n */\n"
                          "typedef float %s_v8 __attribute__((vector_size(32)));\n"
                          "typedef float %s_v8u __attribute__((vector_size(32), aligned(4), may_alias));\n"

@@ -526,9 +526,66 @@ static void emit_acc_sum(FILE *out, int lo, int k)
     fputc(')', out);
 }
 
+/* The dense kernel's reduction runs on <net>_v8 vectors (8 accumulators, d >= 8). */
+bool emit_dense_v8(const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = &g->nodes[n->in[0]].shape;
+    return n->op == IR_DENSE && !n->sched.gemm && n->sched.unroll == 8 && xs->dim[xs->ndim - 1] >= 8;
+}
+
+/*
+ * Output yr[u + j] of a dense row from accumulators a0..a{k-1}: the tail
+ * d0..d-1 into a0, the pairwise sum, the bias, the fused epilogue.
+ */
+static void dense_finish(Emitter *e, const IrGraph *g, const IrNode *n, int j, int d0, int d, int k)
+{
+    const char *wj = j ? arena_printf(g->arena, "wu + %d", j * d) : "wu";
+    if (d0 < d)
+        emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * (%s)[d];", d0, d, wj);
+    char *sum = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&sum, &len);
+    emit_acc_sum(mem, 0, k);
+    if (n->a.bias)
+        fprintf(mem, j ? " + bias[u + %d]" : " + bias[u]", j);
+    fclose(mem);
+    emit_store(e, g, n, j ? arena_printf(g->arena, "yr[u + %d]", j) : "yr[u]", arena_strdup(g->arena, sum));
+    free(sum);
+}
+
+/*
+ * G outputs u..u+G-1 of a dense row on <net>_v8 vectors: one accumulator
+ * vector per output, lane i holding what the scalar kernel's a{i} holds
+ * (x[d+i] w[d+i] summed over d in steps of 8, in order), so the value is
+ * the scalar kernel's; G chains side by side hide the add latency that one
+ * vector chain would expose, and share each load of x.
+ */
+static void dense_v8_group(Emitter *e, const IrGraph *g, const IrNode *n, int G, int d)
+{
+    const char *N = g->name;
+    int main_d = d / 8 * 8;
+    emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
+    for (int j = 0; j < G; j++)
+        emit_line(e, "%s_v8 s%d = {0.0f};", N, j);
+    emit_line(e, "for (int d = 0; d < %d; d += 8) {", main_d);
+    emit_line(e, "const %s_v8 xv = %s_LD8(xr + d);", N, N);
+    emit_line(e, "s0 += xv * %s_LD8(wu + d);", N);
+    for (int j = 1; j < G; j++)
+        emit_line(e, "s%d += xv * %s_LD8(wu + %d + d);", j, N, j * d);
+    emit_line(e, "}");
+    for (int j = 0; j < G; j++) {
+        emit_line(e, "{");
+        emit_line(e, "float a0 = s%d[0], a1 = s%d[1], a2 = s%d[2], a3 = s%d[3];", j, j, j, j);
+        emit_line(e, "float a4 = s%d[4], a5 = s%d[5], a6 = s%d[6], a7 = s%d[7];", j, j, j, j);
+        dense_finish(e, g, n, j, main_d, d, 8);
+        emit_line(e, "}");
+    }
+}
+
 /*
  * dense: y[r, u] = sum_d x[r, d] w[u, d] + bias[u], over rows r of every
- * sample.  The reduction over d runs on sched.unroll accumulators.
+ * sample.  The reduction over d runs on sched.unroll accumulators; with 8
+ * (emit_dense_v8), as vectors, four outputs at a time.
  */
 static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
 {
@@ -539,6 +596,22 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
     emit_line(e, "const float *xr = x + r * %d;", d);
     emit_line(e, "float *yr = y + r * %d;", u);
+    if (emit_dense_v8(g, n)) {
+        int main_u = u / 4 * 4;
+        if (main_u > 0) {
+            emit_line(e, "for (int u = 0; u < %d; u += 4) {", main_u);
+            dense_v8_group(e, g, n, 4, d);
+            emit_line(e, "}");
+        }
+        if (main_u < u) {
+            emit_line(e, "for (int u = %d; u < %d; u++) {", main_u, u);
+            dense_v8_group(e, g, n, 1, d);
+            emit_line(e, "}");
+        }
+        emit_line(e, "}");
+        emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
+        return;
+    }
     emit_line(e, "for (int u = 0; u < %d; u++) {", u);
     emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
     for (int i = 0; i < k; i++)
@@ -549,16 +622,7 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
             emit_line(e, "a%d += xr[d + %d] * wu[d + %d];", i, i, i);
         emit_line(e, "}");
     }
-    if (main_d < d)
-        emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * wu[d];", main_d, d);
-    char *sum = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&sum, &len);
-    emit_acc_sum(mem, 0, k);
-    fputs(n->a.bias ? " + bias[u]" : "", mem);
-    fclose(mem);
-    emit_store(e, g, n, "yr[u]", arena_strdup(g->arena, sum));
-    free(sum);
+    dense_finish(e, g, n, 0, main_d, d, k);
     emit_line(e, "}");
     emit_line(e, "}");
     emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
