@@ -478,7 +478,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
     for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].sched.direct || emit_dense_v8(g, &g->nodes[i])) {
+        if (g->nodes[i].sched.direct || emit_dense_v8(&g->nodes[i])) {
             fprintf(out, "/*\n * Eight floats as one value (a GCC/Clang vector extension), for the direct\n"
                          " * convolutions' rows and the small dense kernels' sums; %s_LD8 reads one\n"
                          " * from any float address.  Never passed\n"

@@ -25,6 +25,28 @@
 
 /* ---- micro-kernel ------------------------------------------------------------ */
 
+/* Finishes one 8-column vector of D's row r: old C, bias, relu, store of n lanes. */
+AVX2_INLINE void finish_vec(const NnrtGemmTile *t, int r, int v, __m256 x, int n)
+{
+    float *c = t->c + r * t->ldc + 8 * v;
+    __m256i m = tail_mask(n);
+    if (t->load_c)
+        x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, m));
+    if (t->bias) {
+        const float *b = t->bias + 8 * v;
+        if (t->bias_per_row)
+            x = _mm256_add_ps(x, _mm256_broadcast_ss(t->bias + r));
+        else
+            x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m));
+    }
+    if (t->relu)
+        x = _mm256_max_ps(x, _mm256_setzero_ps());
+    if (n == 8)
+        _mm256_storeu_ps(c, x);
+    else
+        store_partial(c, x, n);
+}
+
 /* One row of a k step: broadcast A, one or two FMAs. */
 #define ROW(r, p)                                                        \
     if (MR > r) {                                                        \

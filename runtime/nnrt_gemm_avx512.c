@@ -4,7 +4,8 @@
  * Only the micro-kernel is new; packing and the GEMVs are the AVX2 back
  * end's (the packed layouts are shared, nnrt_gemm_int.h, and the GEMVs are
  * bound by memory: a 16-wide dot-form GEMV, lane for lane the AVX2 one,
- * measured 56 GFLOP/s on 256x784 at -O3, as AVX2's 55). Like nnrt_gemm_avx2.c, every
+ * ran no faster in a scratch harness, 56 against 55 GFLOP/s on 256x784 at
+ * -O3, and was not kept). Like nnrt_gemm_avx2.c, every
  * function carries a target attribute and nnrt_gemm_backend_avx512 checks
  * the CPU at run time, so the file builds without -march flags.
  *
@@ -41,7 +42,7 @@ AVX512_INLINE __m256 hi8(__m512 v)
 
 /*
  * The epilogue of one tile from its row vectors c[0..MR-1]: old C, bias,
- * relu, in that order, as finish_vec; stored through a mask of nr columns,
+ * relu, in that order, as AVX2's finish_vec; stored through a mask of nr columns,
  * or turned by the AVX2 transposes when the tile goes to C transposed.
  */
 AVX512_INLINE void finish_tile(const NnrtGemmTile *t, const __m512 *c, const int MR)

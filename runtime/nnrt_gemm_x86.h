@@ -1,7 +1,7 @@
 /*
  * nnrt_gemm_x86.h - what the AVX2 and AVX-512 back ends of the GEMM
  * (nnrt_gemm_avx2.c, nnrt_gemm_avx512.c) share: masks, partial stores, the
- * 8x8 transpose and the epilogue of a tile's 8-column vectors. Every
+ * 8x8 transpose and the transposed epilogue of a tile (C^T plans). Every
  * function carries target("avx2,fma"), so it builds without -march flags;
  * only code that checked the CPU may call it. Private to those two files.
  */
@@ -60,28 +60,6 @@ AVX2_INLINE void transpose8(__m256 r[8])
     r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
-/* Finishes one 8-column vector of D's row r: old C, bias, relu, store of n lanes. */
-AVX2_INLINE void finish_vec(const NnrtGemmTile *t, int r, int v, __m256 x, int n)
-{
-    float *c = t->c + r * t->ldc + 8 * v;
-    __m256i m = tail_mask(n);
-    if (t->load_c)
-        x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, m));
-    if (t->bias) {
-        const float *b = t->bias + 8 * v;
-        if (t->bias_per_row)
-            x = _mm256_add_ps(x, _mm256_broadcast_ss(t->bias + r));
-        else
-            x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m));
-    }
-    if (t->relu)
-        x = _mm256_max_ps(x, _mm256_setzero_ps());
-    if (n == 8)
-        _mm256_storeu_ps(c, x);
-    else
-        store_partial(c, x, n);
 }
 
 /*
