@@ -650,7 +650,7 @@ static void run_gemv(GemvJob *g)
 {
     int threads = nnrt_threads_count();
     g->ntasks = 1;
-    if (threads > 1 && 2.0 * g->n * g->op.k >= NNRT_GEMM_PAR_FLOPS)
+    if (threads > 1 && (double)g->n * g->op.k * sizeof(float) >= NNRT_GEMV_PAR_BYTES)
         g->ntasks = imin(threads, (g->n + 15) / 16);
     if (g->ntasks > 1)
         nnrt_parallel_for(g->ntasks, gemv_task, g);

@@ -338,14 +338,6 @@ AVX2_INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(x);
 }
 
-/* Stores output i of a GEMV from its sum. */
-static void gemv_store(const NnrtGemvOp *op, int i, float sum)
-{
-    float *y = op->y + (size_t)i * op->ys;
-    const float *bias = op->bias ? op->bias + (size_t)i * op->bias_stride : NULL;
-    *y = nnrt_gemm_finish(sum, op->accumulate ? y : NULL, bias, op->relu);
-}
-
 /*
  * ROWS (1 or 4) dot products of mat's rows i.. with x: two accumulators per
  * row over 16 k at a time, a masked tail, then a fixed-order reduction. A
@@ -379,7 +371,7 @@ AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, const int ROWS)
             lo[r] = _mm256_fmadd_ps(_mm256_maskload_ps(m[r] + k, mk), x0, lo[r]);
     }
     for (int r = 0; r < ROWS; r++)
-        gemv_store(op, i + r, hsum(_mm256_add_ps(lo[r], hi[r])));
+        nnrt_gemm_gemv_store(op, i + r, hsum(_mm256_add_ps(lo[r], hi[r])));
 }
 
 AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
@@ -397,7 +389,7 @@ AVX2_INLINE void axpy_store(const NnrtGemvOp *op, int i, __m256 v, int n)
     float s[8];
     _mm256_storeu_ps(s, v);
     for (int c = 0; c < n; c++)
-        gemv_store(op, i + c, s[c]);
+        nnrt_gemm_gemv_store(op, i + c, s[c]);
 }
 
 /*

@@ -2,10 +2,14 @@
  * nnrt_gemm_avx512.c - the AVX-512 back end of the GEMM (x86-64).
  *
  * Only the micro-kernel is new; packing and the GEMVs are the AVX2 back
- * end's (the packed layouts are shared, nnrt_gemm_int.h, and the GEMVs are
- * bound by memory: a 16-wide dot-form GEMV, lane for lane the AVX2 one,
- * ran no faster in a scratch harness, 56 against 55 GFLOP/s on 256x784 at
- * -O3, and was not kept). Like nnrt_gemm_avx2.c, every
+ * end's (the packed layouts are shared, nnrt_gemm_int.h). The GEMVs are
+ * bound by memory: a 16-wide dot form, one row at a time so that the matrix
+ * is one sequential stream, read a 256x784 matrix held in L2 1.3x faster
+ * in a scratch harness (6.0 against 8.0 us), but in fashion_mlp's batch-1
+ * forward, whose 930 KB of weights do not stay in a 1 MB L2, it was no
+ * faster (9.4-10.2 against 9.6-9.9 us; 7.0-7.2 against 7.3-7.4 at 2
+ * threads), and it would have ended the bit-for-bit agreement with AVX2;
+ * it was not kept. Like nnrt_gemm_avx2.c, every
  * function carries a target attribute and nnrt_gemm_backend_avx512 checks
  * the CPU at run time, so the file builds without -march flags.
  *

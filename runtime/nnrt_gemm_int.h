@@ -142,4 +142,12 @@ static inline float nnrt_gemm_finish(float acc, const float *old, const float *b
     return v;
 }
 
+/* Stores output i of a GEMV from its sum: old y, bias, relu, as nnrt_gemm_finish. */
+static inline void nnrt_gemm_gemv_store(const NnrtGemvOp *op, int i, float sum)
+{
+    float *y = op->y + (size_t)i * op->ys;
+    const float *bias = op->bias ? op->bias + (size_t)i * op->bias_stride : NULL;
+    *y = nnrt_gemm_finish(sum, op->accumulate ? y : NULL, bias, op->relu);
+}
+
 #endif

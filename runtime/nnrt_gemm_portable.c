@@ -77,14 +77,6 @@ void nnrt_gemm_pack_b_portable(int transb, const float *B, long ldb, int p0, int
             }
 }
 
-/* Stores output i of a GEMV from its sum. */
-static void gemv_store(const NnrtGemvOp *op, int i, float sum)
-{
-    float *y = op->y + (size_t)i * op->ys;
-    const float *bias = op->bias ? op->bias + (size_t)i * op->bias_stride : NULL;
-    *y = nnrt_gemm_finish(sum, op->accumulate ? y : NULL, bias, op->relu);
-}
-
 /* Outputs i0..i1-1 as dot products of mat's rows with x. */
 void nnrt_gemm_gemv_dot_portable(const NnrtGemvOp *op, int i0, int i1)
 {
@@ -93,7 +85,7 @@ void nnrt_gemm_gemv_dot_portable(const NnrtGemvOp *op, int i0, int i1)
         float s = 0.0f;
         for (int k = 0; k < op->k; k++)
             s += m[k] * op->x[k];
-        gemv_store(op, i, s);
+        nnrt_gemm_gemv_store(op, i, s);
     }
 }
 
@@ -111,7 +103,7 @@ void nnrt_gemm_gemv_axpy_portable(const NnrtGemvOp *op, int i0, int i1)
                 acc[c] += xv * m[c];
         }
         for (int c = 0; c < w; c++)
-            gemv_store(op, i + c, acc[c]);
+            nnrt_gemm_gemv_store(op, i + c, acc[c]);
     }
 }
 
