@@ -39,10 +39,9 @@
  * Threads and determinism: work above NNRT_GEMM_PAR_FLOPS is split over the
  * pool (nnrt_threads.h) by output columns (or rows), never by K; a GEMV,
  * bound by reading its matrix, is split when the matrix passes
- * NNRT_GEMV_PAR_BYTES (each core then reads its share from its own cache:
- * fashion_mlp's 256x784 batch-1 layer, 800 KB, 8.0 against 5.0 us at 2
- * threads; a 128 KB matrix ran slower split, 2.0 against 1.3 us, the
- * pool's hand-off costing about 0.5-0.8 us). Every C
+ * NNRT_GEMV_PAR_BYTES (each core then reads its share from its own cache;
+ * below it the pool's hand-off costs more than it saves: docs/performance.md,
+ * "batch-1 inference and the L2"). Every C
  * element's K-sum is one thread's fixed-order chain of FMAs over kc-blocks,
  * so results are bit-identical for every thread count and every plan. They
  * depend on kc (the blocking) and on the instruction set (AVX2, NEON and

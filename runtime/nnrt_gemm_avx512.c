@@ -3,13 +3,9 @@
  *
  * Only the micro-kernel is new; packing and the GEMVs are the AVX2 back
  * end's (the packed layouts are shared, nnrt_gemm_int.h). The GEMVs are
- * bound by memory: a 16-wide dot form, one row at a time so that the matrix
- * is one sequential stream, read a 256x784 matrix held in L2 1.3x faster
- * in a scratch harness (6.0 against 8.0 us), but in fashion_mlp's batch-1
- * forward, whose 930 KB of weights do not stay in a 1 MB L2, it was no
- * faster (9.4-10.2 against 9.6-9.9 us; 7.0-7.2 against 7.3-7.4 at 2
- * threads), and it would have ended the bit-for-bit agreement with AVX2;
- * it was not kept. Like nnrt_gemm_avx2.c, every
+ * bound by memory; a 16-wide dot GEMV was tried and was no faster in the
+ * nets (docs/performance.md, "batch-1 inference and the L2"). Like
+ * nnrt_gemm_avx2.c, every
  * function carries a target attribute and nnrt_gemm_backend_avx512 checks
  * the CPU at run time, so the file builds without -march flags.
  *

@@ -417,7 +417,7 @@ static void test_threads_identical(void **state)
     static const int shapes[][5] = {
         {0, 1, 64, 256, 784}, {0, 0, 64, 784, 256}, {1, 0, 256, 784, 64}, {0, 0, 300, 40, 500},
         {0, 1, 1, 3000, 700}, {1, 0, 1, 3000, 700}, {0, 0, 2000, 1, 900}, {0, 1, 64, 100, 1000},
-        {0, 1, 1, 256, 784}, /* fashion_mlp's batch-1 dense_1: split by bytes, not flops */
+        {0, 1, 1, 256, 784}, /* fashion_mlp's batch-1 dense_1: over NNRT_GEMV_PAR_BYTES, split */
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         Case c = {.ta = shapes[s][0], .tb = shapes[s][1], .M = shapes[s][2], .N = shapes[s][3],
