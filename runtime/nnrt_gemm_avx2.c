@@ -125,7 +125,7 @@ AVX2_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const in
 }
 
 #define KERN(MR, NV)                                                     \
-    AVX2 static void kern_##MR##x##NV(int kc, const NnrtGemmTile *t)     \
+    AVX2 NNRT_NO_UNSWITCH static void kern_##MR##x##NV(int kc, const NnrtGemmTile *t) \
     {                                                                    \
         NnrtGemmTile u = *t;                                             \
         for (int i = 0; i < t->ntiles; i++, nnrt_gemm_tile_advance(&u))  \

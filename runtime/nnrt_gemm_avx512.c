@@ -117,7 +117,7 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
 
 /* A run of MR-row tiles: pairs along the run, then the odd one. */
 #define KERN(MR)                                                         \
-    AVX512 static void kern_##MR(int kc, const NnrtGemmTile *t)          \
+    AVX512 NNRT_NO_UNSWITCH static void kern_##MR(int kc, const NnrtGemmTile *t) \
     {                                                                    \
         NnrtGemmTile u = *t;                                             \
         int i = 0;                                                       \

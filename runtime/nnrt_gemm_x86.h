@@ -15,6 +15,19 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
+/*
+ * For the micro-kernels' loop over a run of tiles. At -O3, GCC unswitches
+ * that loop on every epilogue flag of the tile (old C, bias, relu,
+ * transposed C, ...), one copy of the whole FMA loop per combination: the
+ * AVX-512 file then took 80-100 s to compile (1 s at -O2), and every
+ * `netc build` compiles it. The branches it would save run once per tile.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNRT_NO_UNSWITCH __attribute__((optimize("no-unswitch-loops")))
+#else
+#define NNRT_NO_UNSWITCH
+#endif
+
 /* Lanes 0..n-1 set (n in 0..8). */
 AVX2_INLINE __m256i tail_mask(int n)
 {
