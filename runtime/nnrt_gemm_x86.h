@@ -18,9 +18,10 @@
 /*
  * For the micro-kernels' loop over a run of tiles. At -O3, GCC unswitches
  * that loop on every epilogue flag of the tile (old C, bias, relu,
- * transposed C, ...), one copy of the whole FMA loop per combination: the
- * AVX-512 file then took 80-100 s to compile (1 s at -O2), and every
- * `netc build` compiles it. The branches it would save run once per tile.
+ * transposed C, ...), one copy of the whole FMA loop per combination, and
+ * the AVX-512 file took a minute and more to compile; every `netc build`
+ * compiles it (docs/performance.md, 2026-12-02). The branches it would save
+ * run once per tile.
  */
 #if defined(__GNUC__) && !defined(__clang__)
 #define NNRT_NO_UNSWITCH __attribute__((optimize("no-unswitch-loops")))
