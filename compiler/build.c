@@ -128,6 +128,7 @@ static int base_args(const IrGraph *g, const char *dir, const BuildOptions *o, c
     argv[n++] = "-std=c11";
     argv[n++] = (char *)(o->opt ? o->opt : "-O3");
     argv[n++] = "-fno-math-errno";  /* lets sqrtf and friends vectorize; netc never reads errno */
+    argv[n++] = "-ffp-contract=fast"; /* a * b + c as one FMA: gcc's -std=c11 turns contraction off */
     if (o->native)
         argv[n++] = "-march=native";
     char *flags = o->cflags ? arena_strdup(g->arena, o->cflags) : NULL;
