@@ -21,7 +21,7 @@ IrTarget build_host_target(bool native)
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return TARGET_AVX2;
+        return __builtin_cpu_supports("avx512f") ? TARGET_AVX512 : TARGET_AVX2;
 #elif defined(__aarch64__)
     return TARGET_NEON;
 #endif

@@ -57,6 +57,7 @@ void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, 
 const char *emit_conv_job(const IrGraph *g, int id, const char *what);
 bool emit_conv_is_pointwise(const IrNode *n);
 /* emit_conv_direct.c: convolutions with few taps, without im2col. */
+int emit_conv_direct_width(const IrNode *n);  /* floats per vector of a direct conv: 8 or 16 */
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n);
 void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);
 void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);  /* before that kernel */

@@ -477,17 +477,24 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
             N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].sched.direct || emit_dense_v8(&g->nodes[i])) {
-            fprintf(out, "/*\n * Eight floats as one value (a GCC/Clang vector extension), for the direct\n"
-                         " * convolutions' rows and the small dense kernels' sums; %s_LD8 reads one\n"
-                         " * from any float address.  Never passed\n"
-                         " * to or returned from a function, so no target needs a vector ABI.\n */\n"
-                         "typedef float %s_v8 __attribute__((vector_size(32)));\n"
-                         "typedef float %s_v8u __attribute__((vector_size(32), aligned(4), may_alias));\n"
-                         "#define %s_LD8(p) (*(const %s_v8u *)(p))\n\n", N, N, N, N, N);
-            break;
-        }
+    bool v8 = false, v16 = false;
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        v8 |= emit_dense_v8(n) || (n->sched.direct && emit_conv_direct_width(n) == 8);
+        v16 |= n->sched.direct && emit_conv_direct_width(n) == 16;
+    }
+    for (int w = 8; w <= 16; w += 8) {
+        if (!(w == 8 ? v8 : v16))
+            continue;
+        fprintf(out, "/*\n * %d floats as one value (a GCC/Clang vector extension), for the direct\n"
+                     " * convolutions' rows%s; %s_LD%d reads one\n"
+                     " * from any float address.  Never passed\n"
+                     " * to or returned from a function, so no target needs a vector ABI.\n */\n"
+                     "typedef float %s_v%d __attribute__((vector_size(%d)));\n"
+                     "typedef float %s_v%du __attribute__((vector_size(%d), aligned(4), may_alias));\n"
+                     "#define %s_LD%d(p) (*(const %s_v%du *)(p))\n\n",
+                w, w == 8 ? " and the small dense kernels' sums" : "", N, w, N, w, 4 * w, N, w, 4 * w, N, w, N, w);
+    }
     emit_prof_table(out, g);
     emit_pack_bytes_fn(out, g);
     for (int i = 0; i < g->nnodes; i++) {

@@ -17,6 +17,11 @@
  *            and output column, added over samples and rows in order, then
  *            across columns in order — a fixed order whatever the threads.
  *
+ * Vectors are 16 floats on an AVX-512 target and 8 elsewhere (IrSched.vec;
+ * the generic target's 8-float vectors become whatever the compiler has).
+ * The forward sums every element in the same order at either width; the
+ * weight gradient's per-lane partial sums, and so its last bits, depend on it.
+ *
  * The input gradient of such a layer (needed only when it is not the first)
  * takes the general scatter loop of emit_backward.c.  schedule.c decides
  * which convolutions are direct (IrSched.direct).
@@ -43,6 +48,11 @@ static Geom geom(const IrGraph *g, const IrNode *n)
     return q;
 }
 
+int emit_conv_direct_width(const IrNode *n)
+{
+    return n->sched.vec >= 16 ? 16 : 8;
+}
+
 /* Filters computed together: the largest divisor of f up to 6 (6 sums + 1 input vector in registers). */
 static int filter_block(int f)
 {
@@ -66,24 +76,25 @@ static void emit_padded_sample(Emitter *e, const Geom *q, int wp)
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     Geom q = geom(g, n);
-    int fb = filter_block(q.f), wv = (q.wo + 7) / 8 * 8, wp = wv + q.k - 1;
+    int vw = emit_conv_direct_width(n), fb = filter_block(q.f), wv = (q.wo + vw - 1) / vw * vw, wp = wv + q.k - 1;
     const char *N = g->name;
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
     emit_line(e, "float *yn = y + (size_t)n * %d;", q.f * q.ho * q.wo);
     emit_padded_sample(e, &q, wp);
-    emit_line(e, "/* %d filters at a time, eight columns per vector, the sums in registers */", fb);
+    emit_line(e, "/* %d filters at a time, %d columns per vector, the sums in registers */", fb, vw);
     emit_line(e, "for (int f0 = 0; f0 < %d; f0 += %d) {", q.f, fb);
     emit_line(e, "const float *wf = w + (size_t)f0 * %d;", q.taps);
     emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
     emit_line(e, "float row[%d][%d];", fb, wv);
-    emit_line(e, "for (int j = 0; j < %d; j += 8) {", wv);
+    emit_line(e, "for (int j = 0; j < %d; j += %d) {", wv, vw);
     for (int b = 0; b < fb; b++)
-        emit_line(e, "%s_v8 s%d = (%s_v8){0} + %s;", N, b, N, n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
+        emit_line(e, "%s_v%d s%d = (%s_v%d){0} + %s;", N, vw, b, N, vw,
+                  n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
     for (int t = 0; t < q.taps; t++) {
         int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
         emit_line(e, "{");
-        emit_line(e, "const %s_v8 v = %s_LD8(xp + (%d + oh) * %d + j + %d);", N, N, c * q.hp + kh, wp, kw);
+        emit_line(e, "const %s_v%d v = %s_LD%d(xp + (%d + oh) * %d + j + %d);", N, vw, N, vw, c * q.hp + kh, wp, kw);
         for (int b = 0; b < fb; b++)
             emit_line(e, "s%d += wf[%d] * v;", b, b * q.taps + t);
         emit_line(e, "}");
@@ -102,21 +113,32 @@ void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
 }
 
-/* Taps whose sums stay in registers together in the weight gradient. */
-enum { DW_TAP_BLOCK = 12 };
+/*
+ * Taps whose sums stay in registers together in the weight gradient, at
+ * most: one register each, beside dy's vector, the input's and the bias sum
+ * (16 registers with 8-float vectors, 32 with AVX-512's 16).  The taps are
+ * split into blocks of equal size, since a short last block is one FMA
+ * chain bound by the FMA's latency, not its throughput.
+ */
+static int dw_tap_block(int taps, int vw)
+{
+    int most = vw >= 16 ? 26 : 12, blocks = (taps + most - 1) / most;
+    return (taps + blocks - 1) / blocks;
+}
 
 /*
  * The weight gradient: for filter f and tap t, dw[f][t] = sum over samples,
- * rows and columns of dy * the tap's shifted input.  Eight columns at a time
- * are one vector (the rows are padded to whole vectors with zeros: dy's copy
- * gp and the input's xp), and a block of taps keeps its eight-lane partial
- * sums in registers over a sample's rows; the lanes are added in order at
- * the end.  The order of every sum is fixed by the shape alone.
+ * rows and columns of dy * the tap's shifted input.  A vector of columns at
+ * a time (the rows are padded to whole vectors with zeros: dy's copy gp and
+ * the input's xp), a block of taps keeps its per-lane partial sums in
+ * registers over a sample's rows; the lanes are added in order at the end.
+ * The order of every sum is fixed by the shape and the vector width alone.
  */
 static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const char *job)
 {
     Geom q = geom(g, f);
-    int wv = (q.wo + 7) / 8 * 8, wp = wv + q.k - 1, chunks = wv / 8;
+    int vw = emit_conv_direct_width(f), wv = (q.wo + vw - 1) / vw * vw, wp = wv + q.k - 1;
+    int tb = dw_tap_block(q.taps, vw);
     const char *N = g->name;
     int nacc = q.f * q.taps + (f->a.bias ? q.f : 0);
     emit_line(e, "static void %s_filters(void *ctx, int f0, int f1)", job);
@@ -125,8 +147,8 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
     emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
     emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
     emit_line(e, "const int batch = a->batch;");
-    emit_line(e, "%s_v8 part[%d];  /* 8-lane partial sums: per filter and tap%s (filters f0..f1-1 used) */", N, nacc,
-              f->a.bias ? ", then per filter for the bias" : "");
+    emit_line(e, "%s_v%d part[%d];  /* %d-lane partial sums: per filter and tap%s (filters f0..f1-1 used) */", N, vw, nacc,
+              vw, f->a.bias ? ", then per filter for the bias" : "");
     emit_line(e, "memset(part, 0, sizeof part);");
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
@@ -138,22 +160,22 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
     emit_line(e, "for (int oh = 0; oh < %d; oh++)", q.ho);
     emit_line(e, "    memcpy(gp + oh * %d, dy + (((size_t)n * %d + f) * %d + oh) * %d, sizeof(float) * %d);", wv, q.f, q.ho,
               q.wo, q.wo);
-    for (int t0 = 0; t0 < q.taps; t0 += DW_TAP_BLOCK) {
-        int t1 = t0 + DW_TAP_BLOCK < q.taps ? t0 + DW_TAP_BLOCK : q.taps;
+    for (int t0 = 0; t0 < q.taps; t0 += tb) {
+        int t1 = t0 + tb < q.taps ? t0 + tb : q.taps;
         bool bias = f->a.bias && t0 == 0;
         emit_line(e, "{  /* taps %d..%d */", t0, t1 - 1);
         for (int t = t0; t < t1; t++)
-            emit_line(e, "%s_v8 a%d = part[f * %d + %d];", N, t, q.taps, t);
+            emit_line(e, "%s_v%d a%d = part[f * %d + %d];", N, vw, t, q.taps, t);
         if (bias)
-            emit_line(e, "%s_v8 ab = part[%d + f];", N, q.f * q.taps);
+            emit_line(e, "%s_v%d ab = part[%d + f];", N, vw, q.f * q.taps);
         emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
-        emit_line(e, "for (int j = 0; j < %d; j += 8) {", chunks * 8);
-        emit_line(e, "const %s_v8 gv = %s_LD8(gp + oh * %d + j);", N, N, wv);
+        emit_line(e, "for (int j = 0; j < %d; j += %d) {", wv, vw);
+        emit_line(e, "const %s_v%d gv = %s_LD%d(gp + oh * %d + j);", N, vw, N, vw, wv);
         if (bias)
             emit_line(e, "ab += gv;");
         for (int t = t0; t < t1; t++) {
             int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
-            emit_line(e, "a%d += gv * %s_LD8(xp + (%d + oh) * %d + j + %d);", t, N, c * q.hp + kh, wp, kw);
+            emit_line(e, "a%d += gv * %s_LD%d(xp + (%d + oh) * %d + j + %d);", t, N, vw, c * q.hp + kh, wp, kw);
         }
         emit_line(e, "}");
         emit_line(e, "}");
@@ -168,12 +190,12 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
     emit_line(e, "for (int f = f0; f < f1; f++) {");
     emit_line(e, "for (int t = 0; t < %d; t++) {", q.taps);
     emit_line(e, "float s = 0.0f;");
-    emit_line(e, "for (int l = 0; l < 8; l++) s += part[f * %d + t][l];", q.taps);
+    emit_line(e, "for (int l = 0; l < %d; l++) s += part[f * %d + t][l];", vw, q.taps);
     emit_line(e, "dw[f * %d + t] = s;", q.taps);
     emit_line(e, "}");
     if (f->a.bias) {
         emit_line(e, "float s = 0.0f;");
-        emit_line(e, "for (int l = 0; l < 8; l++) s += part[%d + f][l];", q.f * q.taps);
+        emit_line(e, "for (int l = 0; l < %d; l++) s += part[%d + f][l];", vw, q.f * q.taps);
         emit_line(e, "dbias[f] = s;");
     }
     emit_line(e, "}");

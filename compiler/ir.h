@@ -182,7 +182,7 @@ typedef struct IrTrain {
     double clip_norm;   /* global gradient-norm clip, 0 = off */
 } IrTrain;
 
-typedef enum IrTarget { TARGET_GENERIC, TARGET_AVX2, TARGET_NEON } IrTarget;
+typedef enum IrTarget { TARGET_GENERIC, TARGET_AVX2, TARGET_NEON, TARGET_AVX512 } IrTarget;
 
 struct SchedFile;
 

@@ -56,6 +56,7 @@ static bool force_gemm(void)
 static int target_vec(IrTarget t)
 {
     switch (t) {
+    case TARGET_AVX512: return 16;
     case TARGET_AVX2: return 8;
     case TARGET_NEON: return 4;
     case TARGET_GENERIC: break;
