@@ -528,7 +528,8 @@ static void emit_acc_sum(FILE *out, int lo, int k)
 
 /*
  * The dense kernel's reduction runs on <net>_v8 vectors: 8 accumulators,
- * which the schedule gives only when d is a multiple of 8 (no tail).
+ * which the schedule gives when d >= 8 (a tail of d % 8 goes into the
+ * first accumulator, as in the scalar kernel).
  */
 bool emit_dense_v8(const IrNode *n)
 {
@@ -565,10 +566,11 @@ static void dense_finish(Emitter *e, const IrGraph *g, const IrNode *n, int j, i
 static void dense_v8_group(Emitter *e, const IrGraph *g, const IrNode *n, int G, int d)
 {
     const char *N = g->name;
+    int main_d = d / 8 * 8;
     emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
     for (int j = 0; j < G; j++)
         emit_line(e, "%s_v8 s%d = {0.0f};", N, j);
-    emit_line(e, "for (int d = 0; d < %d; d += 8) {", d);
+    emit_line(e, "for (int d = 0; d < %d; d += 8) {", main_d);
     emit_line(e, "const %s_v8 xv = %s_LD8(xr + d);", N, N);
     emit_line(e, "s0 += xv * %s_LD8(wu + d);", N);
     for (int j = 1; j < G; j++)
@@ -578,7 +580,7 @@ static void dense_v8_group(Emitter *e, const IrGraph *g, const IrNode *n, int G,
         emit_line(e, "{");
         emit_line(e, "float a0 = s%d[0], a1 = s%d[1], a2 = s%d[2], a3 = s%d[3];", j, j, j, j);
         emit_line(e, "float a4 = s%d[4], a5 = s%d[5], a6 = s%d[6], a7 = s%d[7];", j, j, j, j);
-        dense_finish(e, g, n, j, d, d, 8);
+        dense_finish(e, g, n, j, main_d, d, 8);
         emit_line(e, "}");
     }
 }

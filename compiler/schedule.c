@@ -169,7 +169,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
         const IrShape *x = &g->nodes[n->in[0]].shape;
         int d = x->dim[x->ndim - 1];
         int rows = (int)(ir_numel(x) / d);
-        s->unroll = pow2_divisor(d, 8) > 1 ? pow2_divisor(d, 8) : (d >= 8 ? 4 : 1);
+        s->unroll = d >= 8 ? 8 : pow2_divisor(d, 8);  /* 8: vectors of 8, the tail d % 8 in the first sum */
         if ((int64_t)d * n->a.units >= GEMM_MIN_MACS || force_gemm())
             set_gemm(s, NOMINAL_BATCH * rows, n->a.units, d);
     } else if (n->op == IR_CONV2D) {
