@@ -480,8 +480,9 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     bool v8 = false, v16 = false;
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        v8 |= emit_dense_v8(n) || (n->sched.direct && emit_conv_direct_width(n) == 8);
-        v16 |= n->sched.direct && emit_conv_direct_width(n) == 16;
+        bool conv = n->sched.direct || n->sched.fwd_filters;
+        v8 |= emit_dense_v8(n) || (conv && emit_conv_direct_width(n) == 8);
+        v16 |= conv && emit_conv_direct_width(n) == 16;
     }
     for (int w = 8; w <= 16; w += 8) {
         if (!(w == 8 ? v8 : v16))

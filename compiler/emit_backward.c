@@ -542,7 +542,7 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
  * k_conv_gemm_batched): dY' = dY laid out [F][batch HW]; dW = dY' cols^T
  * with cols the batch's im2col, or dcols = W^T dY' and dx = col2im(dcols).
  */
-/* A batched convolution's backward job names: "dyg" (dY into the GEMM layout), "col2im". */
+/* A batched convolution's backward job names: "dyg" (dY into the GEMM layout), "col2im", "cols". */
 static const char *conv_bwd_job(const IrGraph *g, const IrNode *b, const char *what)
 {
     return arena_printf(g->arena, "%s_%s", emit_train_kernel_name(g, (int)(b - g->nodes)), what);
@@ -558,8 +558,11 @@ static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, co
     emit_samples_fn_begin(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", NULL);
     emit_conv_permute(e, "dy", "dyg", fo, hw, true);
     emit_samples_fn_end(e);
-    if (b->a.wrt < 0)
+    if (b->a.wrt < 0) {
+        if (f->sched.fwd_filters)  /* the forward has no im2col job to share */
+            emit_conv_cols_job(e, g, f, conv_bwd_job(g, b, "cols"));
         return;
+    }
     emit_samples_fn_begin(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", b->a.epilogue ? "gate" : NULL);
     emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
     emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", c * h * w);
@@ -590,7 +593,8 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
     emit_samples_call(e, conv_bwd_job(g, b, "dyg"), arena_printf(g->arena, "dy + (size_t)g0 * %d", fo * hw), "dyg", NULL,
                       "gn", (long long)fo * hw);
     if (params) {
-        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols",
+        emit_samples_call(e, f->sched.fwd_filters ? conv_bwd_job(g, b, "cols") : emit_conv_job(g, b->a.of, "cols"),
+                          arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols",
                           NULL, "gn", (long long)kk * hw);
         emit_line(e, "nnrt_sgemm(0, 1, %d, %d, gn * %d, dyg, gn * %d, cols, gn * %d, dw, %d, g0 ? &acc : NULL, NULL, pack);",
                   fo, kk, hw, hw, hw, kk);

@@ -25,6 +25,10 @@
  * The input gradient of such a layer (needed only when it is not the first)
  * takes the general scatter loop of emit_backward.c.  schedule.c decides
  * which convolutions are direct (IrSched.direct).
+ *
+ * The file also holds the forward of GEMM-route layers vectorized over
+ * filters instead of output columns (IrSched.fwd_filters, at its end),
+ * for layers with many taps and filters, whose backward stays on the GEMM.
  */
 #include "emit_int.h"
 
@@ -224,4 +228,133 @@ void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
     emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
     emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %d, %d, %s_filters, &a);", q.f, 2 * q.taps * q.ho * q.wo, 32768,
               job);
+}
+
+/*
+ * The forward vectorized over filters (IrSched.fwd_filters), for
+ * convolutions on the GEMM route with many taps and a filter count that
+ * is a multiple of the vector width.  A vector holds one output pixel of
+ * vw consecutive filters; a register block is up to `nvb` such vectors
+ * (filters) by `r` pixels of an output row, summed over every tap
+ * (c, kh, kw) from the filters' weights as vectors (the weights transposed
+ * to [tap][filter] once per call) times the input pixel broadcast.  The
+ * sum of each output starts from the bias and runs over c, kh, kw in
+ * order.  No im2col, no GEMM packing, no layout permute: the forward reads
+ * the sample where it is (or a zero-padded copy) and writes y through a
+ * small transpose, so it costs the FMAs plus one pass over the output.
+ */
+typedef struct FGeom {
+    int c, h, w, f, ho, wo, k;     /* as Geom */
+    int sh, sw, dh, dw;            /* stride and dilation */
+    int pt, pl, pb, pr;            /* padding */
+    int hp, wp;                    /* height and width of what the taps read (padded when padding) */
+    int vw, nvb, rmax;             /* vector width, vectors per block, pixels per block at most */
+} FGeom;
+
+static FGeom fgeom(const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = &g->nodes[n->in[0]].shape;
+    const IrAttrs *a = &n->a;
+    FGeom q = {xs->dim[0], xs->dim[1], xs->dim[2], n->shape.dim[0], n->shape.dim[1], n->shape.dim[2], a->kernel[0],
+               a->stride[0], a->stride[1], a->dilation[0], a->dilation[1], a->pad[0], a->pad[1], a->pad[2], a->pad[3],
+               0, 0, emit_conv_direct_width(n), 0, 0};
+    q.hp = q.h + q.pt + q.pb;
+    q.wp = q.w + q.pl + q.pr;
+    /* accumulators: 24 of AVX-512's 32 registers, 12 of AVX2's 16 (the rest: weights and a broadcast) */
+    int regs = q.vw >= 16 ? 24 : 12, nv = q.f / q.vw;
+    q.nvb = nv < (q.vw >= 16 ? 4 : 2) ? nv : (q.vw >= 16 ? 4 : 2);
+    while (nv % q.nvb)
+        q.nvb--;
+    q.rmax = regs / q.nvb;
+    return q;
+}
+
+/* One register block: `nvb` filter vectors from f0 by r pixels from output column ow0 (an expression). */
+static void emit_filters_block(Emitter *e, const IrGraph *g, const IrNode *n, const FGeom *q, int r, const char *ow0)
+{
+    const char *N = g->name;
+    int fbw = q->nvb * q->vw;
+    emit_line(e, "{");
+    for (int v = 0; v < q->nvb; v++)
+        for (int i = 0; i < r; i++)
+            emit_line(e, "%s_v%d s%d_%d = %s;", N, q->vw, v, i,
+                      n->a.bias ? arena_printf(g->arena, "%s_LD%d(bias + f0 + %d)", N, q->vw, v * q->vw)
+                                : arena_printf(g->arena, "(%s_v%d){0}", N, q->vw));
+    emit_line(e, "for (int c = 0; c < %d; c++) {", q->c);
+    emit_line(e, "for (int kh = 0; kh < %d; kh++) {", q->k);
+    emit_line(e, "const float *xr = xs + (c * %d + oh * %d + kh * %d) * %d + %s * %d;", q->hp, q->sh, q->dh, q->wp, ow0,
+              q->sw);
+    emit_line(e, "const float *wr = wt + ((c * %d + kh) * %d) * %d + f0;", q->k, q->k, q->f);
+    for (int kw = 0; kw < q->k; kw++) {
+        emit_line(e, "{  /* kw = %d */", kw);
+        for (int v = 0; v < q->nvb; v++)
+            emit_line(e, "const %s_v%d w%d = %s_LD%d(wr + %d);", N, q->vw, v, N, q->vw, kw * q->f + v * q->vw);
+        for (int i = 0; i < r; i++) {
+            if (q->nvb == 1) {
+                emit_line(e, "s0_%d += w0 * xr[%d];", i, kw * q->dw + i * q->sw);
+                continue;
+            }
+            emit_line(e, "{");
+            emit_line(e, "const float xv = xr[%d];", kw * q->dw + i * q->sw);
+            for (int v = 0; v < q->nvb; v++)
+                emit_line(e, "s%d_%d += w%d * xv;", v, i, v);
+            emit_line(e, "}");
+        }
+        emit_line(e, "}");
+    }
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "float t[%d][%d];  /* the block's sums, pixel by filter */", r, fbw);
+    for (int v = 0; v < q->nvb; v++)
+        for (int i = 0; i < r; i++)
+            emit_line(e, "memcpy(t[%d] + %d, &s%d_%d, sizeof s%d_%d);", i, v * q->vw, v, i, v, i);
+    emit_line(e, "for (int f = 0; f < %d; f++) {", fbw);
+    emit_line(e, "for (int i = 0; i < %d; i++) {", r);
+    emit_store(e, g, n, arena_printf(g->arena, "yn[((f0 + f) * %d + oh) * %d + %s + i]", q->ho, q->wo, ow0), "t[i][f]");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+}
+
+void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
+{
+    FGeom q = fgeom(g, n);
+    const char *N = g->name;
+    bool pad = q.pt || q.pl || q.pb || q.pr;
+    int taps = q.c * q.k * q.k, fbw = q.nvb * q.vw;
+    int nblk = (q.wo + q.rmax - 1) / q.rmax, r = (q.wo + nblk - 1) / nblk, full = q.wo / r, rest = q.wo - full * r;
+    emit_line(e, "/* %d filters of %d floats per vector at a time, by %d output pixels, the sums in registers */", fbw,
+              q.vw, r);
+    emit_line(e, "%s_v%d wt_v[%d];  /* the weights as [tap][filter] */", N, q.vw, taps * q.f / q.vw);
+    emit_line(e, "float *wt = (float *)wt_v;");
+    emit_line(e, "for (int f = 0; f < %d; f++)", q.f);
+    emit_line(e, "    for (int t = 0; t < %d; t++)", taps);
+    emit_line(e, "        wt[t * %d + f] = w[f * %d + t];", q.f, taps);
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
+    emit_line(e, "float *yn = y + (size_t)n * %d;", q.f * q.ho * q.wo);
+    if (pad) {
+        emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q.c * q.hp * q.wp, q.c, q.hp, q.wp);
+        emit_line(e, "memset(xp, 0, sizeof xp);");
+        emit_line(e, "for (int c = 0; c < %d; c++)", q.c);
+        emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q.h);
+        emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q.hp,
+                  q.pt, q.wp, q.pl, q.h, q.w, q.w);
+        emit_line(e, "const float *xs = xp;");
+    } else
+        emit_line(e, "const float *xs = xn;");
+    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
+    emit_line(e, "for (int f0 = 0; f0 < %d; f0 += %d) {", q.f, fbw);
+    if (full == 1)
+        emit_filters_block(e, g, n, &q, r, "0");
+    else {
+        emit_line(e, "for (int ow0 = 0; ow0 < %d; ow0 += %d)", full * r, r);
+        emit_filters_block(e, g, n, &q, r, "ow0");
+    }
+    if (rest)
+        emit_filters_block(e, g, n, &q, rest, arena_printf(g->arena, "%d", full * r));
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_vmath_pass(e, g, n, "yn", arena_printf(g->arena, "%d", q.f * q.ho * q.wo));
+    emit_line(e, "}");
 }

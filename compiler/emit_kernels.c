@@ -161,9 +161,9 @@ void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
     if (emit_epi_add(g, last))
         emit_add_arg(a, "const float *restrict", "res", emit_tensor_ptr(g, plan, emit_epi_residual(g, last)), numel(&n->shape));
     emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
-    if (n->sched.gemm)
+    if (n->sched.gemm && !n->sched.fwd_filters)
         emit_add_arg(a, "void *", "pack", "m->pack", 0);
-    if (n->sched.gemm && n->op == IR_CONV2D)
+    if (n->sched.gemm && !n->sched.fwd_filters && n->op == IR_CONV2D)
         emit_add_arg(a, "float *restrict", "col", "m->col", 0);
 }
 
@@ -310,19 +310,29 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what)
  * kernel: "cols" (im2col of samples n0..n1-1 into their columns of cols,
  * also used by the weight gradient) and "out" (the GEMM's [F][batch HW]
  * result back to [batch][F][HW], with a fused activation the GEMM cannot
- * apply).  The kernel runs them on one group of samples at a time: their
+ * apply); none with IrSched.fwd_filters, whose forward needs neither.  The
+ * kernel runs them on one group of samples at a time: their
  * `batch` is the group's size and their pointers start at its first sample.
  */
-static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
+/* The job fn: im2col of samples n0..n1-1 of conv2d n into their columns of a batch's cols. */
+void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const char *fn)
 {
     const IrShape *xs = in_shape(g, n, 0);
-    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    int hw = n->shape.dim[1] * n->shape.dim[2];
     char ld[32];
     snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    emit_samples_fn_begin(e, conv_job(g, kernel, "cols"), "x", "cols", NULL);
-    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_samples_fn_begin(e, fn, "x", "cols", NULL);
+    emit_line(e, "const float *xn = x + (size_t)n * %lld;", numel(xs));
     emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
     emit_samples_fn_end(e);
+}
+
+static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
+{
+    int f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    if (n->sched.fwd_filters)
+        return;  /* the forward is emit_conv_filters_fwd; the weight gradient has its own "cols" */
+    emit_conv_cols_job(e, g, n, conv_job(g, kernel, "cols"));
     emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL);
     emit_conv_permute(e, "y", "out", f, hw, false);
     if (emit_epi_add(g, n)) {  /* the residual, then the whole activation (the GEMM applied none) */
@@ -807,6 +817,8 @@ static void kernel_body(Emitter *e, const IrGraph *g, const IrNode *n, const cha
     case IR_CONV2D:
         if (n->sched.direct)
             emit_conv_direct_fwd(e, g, n);
+        else if (n->sched.fwd_filters)
+            emit_conv_filters_fwd(e, g, n);
         else if (!n->sched.gemm)
             k_conv(e, g, n);
         else if (emit_conv_batched(n))

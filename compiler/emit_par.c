@@ -24,9 +24,9 @@
 
 enum { PAR_MIN_WORK = 32768 };
 
-static bool per_sample_op(const IrNode *f)
+static bool per_sample_op(const IrNode *f, bool fwd)
 {
-    if (f->sched.gemm)
+    if (f->sched.gemm && !(fwd && f->sched.fwd_filters))
         return false;
     switch (f->op) {
     case IR_DENSE: case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D: case IR_GLOBAL_AVGPOOL:
@@ -41,11 +41,11 @@ bool emit_par_split(const IrGraph *g, int id, bool train_kernel)
 {
     const IrNode *n = &g->nodes[id];
     if (n->op == IR_BWD)
-        return n->a.wrt >= 0 && per_sample_op(&g->nodes[n->a.of]);
+        return n->a.wrt >= 0 && per_sample_op(&g->nodes[n->a.of], false);
     if (train_kernel)
         return false;  /* batchnorm, dropout and losses in training mode */
     /* the inference kernels: batchnorm on running statistics, and copies, are per sample too */
-    return per_sample_op(n) || n->op == IR_BATCHNORM || n->op == IR_FLATTEN || n->op == IR_DROPOUT;
+    return per_sample_op(n, true) || n->op == IR_BATCHNORM || n->op == IR_FLATTEN || n->op == IR_DROPOUT;
 }
 
 const char *emit_par_name(const IrGraph *g, int id, bool train_kernel, const char *kernel)

@@ -64,6 +64,12 @@ static int target_vec(IrTarget t)
     return 1;
 }
 
+/* The vector width of the direct kernels on the graph's target (emit_conv_direct_width). */
+static int direct_width(const IrGraph *g)
+{
+    return target_vec(g->target) >= 16 ? 16 : 8;
+}
+
 /* Largest power of two <= cap that divides n, at least 1. */
 static int pow2_divisor(int n, int cap)
 {
@@ -94,10 +100,28 @@ static int64_t direct_stack_floats(const IrGraph *g, const IrNode *n)
 {
     const IrShape *xs = &g->nodes[n->in[0]].shape;
     int64_t c = xs->dim[0], f = n->shape.dim[0], ho = n->shape.dim[1], wo = n->shape.dim[2], k = n->a.kernel[0];
-    int64_t wv = (wo + 7) / 8 * 8, taps = c * k * k;
+    int64_t vw = direct_width(g), wv = (wo + vw - 1) / vw * vw, taps = c * k * k;
     int64_t xp = c * (ho + k - 1) * (wv + k - 1);
-    int64_t fwd = xp + 6 * wv, dw = xp + ho * wv + 8 * (f * taps + (n->a.bias ? f : 0));
+    int64_t fwd = xp + 6 * wv, dw = xp + ho * wv + vw * (f * taps + (n->a.bias ? f : 0));
     return fwd > dw ? fwd : dw;
+}
+
+/*
+ * Whether a conv2d on the GEMM route computes its forward vectorized over
+ * filters (IrSched.fwd_filters): one group, a whole number of vectors of
+ * filters, and its stack arrays (the weights as [tap][filter], the padded
+ * sample) within DIRECT_STACK_FLOATS.  Measured on lenet5's conv2d_2
+ * (6 -> 16 channels, 5x5): 175-200 us per batch of 64 against 417-590 us
+ * through im2col + GEMM (docs/performance.md).
+ */
+static bool filters_forward(const IrGraph *g, const IrNode *n)
+{
+    const IrShape *xs = &g->nodes[n->in[0]].shape;
+    const IrAttrs *a = &n->a;
+    int64_t c = xs->dim[0], f = n->shape.dim[0], k = a->kernel[0];
+    bool pad = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
+    int64_t xp = pad ? c * (xs->dim[1] + a->pad[0] + a->pad[2]) * (xs->dim[2] + a->pad[1] + a->pad[3]) : 0;
+    return a->groups == 1 && f % direct_width(g) == 0 && f * c * k * k + xp <= DIRECT_STACK_FLOATS && !force_gemm();
 }
 
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n)
@@ -181,6 +205,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
         else if (r == ROUTE_GEMM || (int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8) {
             s->group = n->a.groups == 1 ? conv_group(cg * k * k, fg, hw) : 1;
             set_gemm(s, fg, s->group * hw, cg * k * k);  /* groups 1: one GEMM per `group` samples */
+            s->fwd_filters = filters_forward(g, n);
         }
     }
 }
