@@ -59,8 +59,9 @@ bool emit_conv_is_pointwise(const IrNode *n);
 /* emit_conv_direct.c: convolutions with few taps, without im2col. */
 int emit_conv_direct_width(const IrNode *n);  /* floats per vector of a direct conv: 8 or 16 */
 void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n);
-void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n);  /* IrSched.fwd_filters */
-void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const char *fn);
+void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n);  /* IrSched.filters */
+void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);
+void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);  /* before that kernel */
 void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);
 void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int bwd, const IrNode *f);  /* before that kernel */
 

@@ -480,7 +480,7 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
     bool v8 = false, v16 = false;
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        bool conv = n->sched.direct || n->sched.fwd_filters;
+        bool conv = n->sched.direct || n->sched.filters;
         v8 |= emit_dense_v8(n) || (conv && emit_conv_direct_width(n) == 8);
         v16 |= conv && emit_conv_direct_width(n) == 16;
     }

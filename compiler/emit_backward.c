@@ -163,9 +163,10 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             tensor_arg(g, a, "float *restrict", "dx", id);
         if (n->a.epilogue)  /* the fused activation's output, for its derivative */
             tensor_arg(g, a, "const float *restrict", "gate", g->nodes[n->a.epilogue].a.of);
-        if (f->sched.gemm)
+        bool gemm = f->sched.gemm && !(f->sched.filters && n->a.wrt < 0);  /* the filter-vector dW needs neither */
+        if (gemm)
             add_arg(a, "void *", "pack", "m->pack");
-        if (f->sched.gemm && f->op == IR_CONV2D)
+        if (gemm && f->op == IR_CONV2D)
             add_arg(a, "float *restrict", "col", "m->col");
     } else {
         netc_die("no training kernel for %s", ir_ops[n->op].name);
@@ -542,7 +543,7 @@ static void k_conv_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, const
  * k_conv_gemm_batched): dY' = dY laid out [F][batch HW]; dW = dY' cols^T
  * with cols the batch's im2col, or dcols = W^T dY' and dx = col2im(dcols).
  */
-/* A batched convolution's backward job names: "dyg" (dY into the GEMM layout), "col2im", "cols". */
+/* A batched convolution's backward job names: "dyg" (dY into the GEMM layout), "col2im". */
 static const char *conv_bwd_job(const IrGraph *g, const IrNode *b, const char *what)
 {
     return arena_printf(g->arena, "%s_%s", emit_train_kernel_name(g, (int)(b - g->nodes)), what);
@@ -558,11 +559,8 @@ static void emit_conv_bwd_jobs(Emitter *e, const IrGraph *g, const IrNode *b, co
     emit_samples_fn_begin(e, conv_bwd_job(g, b, "dyg"), "dy", "dyg", NULL);
     emit_conv_permute(e, "dy", "dyg", fo, hw, true);
     emit_samples_fn_end(e);
-    if (b->a.wrt < 0) {
-        if (f->sched.fwd_filters)  /* the forward has no im2col job to share */
-            emit_conv_cols_job(e, g, f, conv_bwd_job(g, b, "cols"));
+    if (b->a.wrt < 0)
         return;
-    }
     emit_samples_fn_begin(e, conv_bwd_job(g, b, "col2im"), "cols", "dx", b->a.epilogue ? "gate" : NULL);
     emit_line(e, "float *dxn = dx + (size_t)n * %d;", c * h * w);
     emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", c * h * w);
@@ -593,8 +591,7 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
     emit_samples_call(e, conv_bwd_job(g, b, "dyg"), arena_printf(g->arena, "dy + (size_t)g0 * %d", fo * hw), "dyg", NULL,
                       "gn", (long long)fo * hw);
     if (params) {
-        emit_samples_call(e, f->sched.fwd_filters ? conv_bwd_job(g, b, "cols") : emit_conv_job(g, b->a.of, "cols"),
-                          arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols",
+        emit_samples_call(e, emit_conv_job(g, b->a.of, "cols"), arena_printf(g->arena, "x + (size_t)g0 * %d", chw), "cols",
                           NULL, "gn", (long long)kk * hw);
         emit_line(e, "nnrt_sgemm(0, 1, %d, %d, gn * %d, dyg, gn * %d, cols, gn * %d, dw, %d, g0 ? &acc : NULL, NULL, pack);",
                   fo, kk, hw, hw, hw, kk);
@@ -618,6 +615,10 @@ static void k_conv_bwd_batched(Emitter *e, const IrGraph *g, const IrNode *b, co
 /* conv2d: scatter each output gradient back over its window. */
 static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
+    if (f->sched.filters && b->a.wrt < 0) {
+        emit_conv_filters_dw(e, g, (int)(b - g->nodes), f);
+        return;
+    }
     if (f->sched.gemm && emit_conv_batched(f)) {
         k_conv_bwd_batched(e, g, b, f);
         return;
@@ -947,8 +948,11 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const IrNode *n = &g->nodes[id];
     KArgs a;
     emit_kernel_args(g, id, &a);
-    if (n->op == IR_BWD && g->nodes[n->a.of].sched.gemm && emit_conv_batched(&g->nodes[n->a.of]))
-        emit_conv_bwd_jobs(e, g, n, &g->nodes[n->a.of]);
+    const IrNode *of = n->op == IR_BWD ? &g->nodes[n->a.of] : NULL;
+    if (of && of->sched.filters && n->a.wrt < 0)
+        emit_conv_filters_dw_job(e, g, id, of);
+    else if (of && of->sched.gemm && emit_conv_batched(of))
+        emit_conv_bwd_jobs(e, g, n, of);
     if (n->op == IR_BWD && g->nodes[n->a.of].sched.direct && n->a.wrt < 0)
         emit_conv_direct_dw_job(e, g, id, &g->nodes[n->a.of]);
     bool bn = n->op == IR_BATCHNORM, bn_bwd = n->op == IR_BWD && g->nodes[n->a.of].op == IR_BATCHNORM;

@@ -26,9 +26,10 @@
  * takes the general scatter loop of emit_backward.c.  schedule.c decides
  * which convolutions are direct (IrSched.direct).
  *
- * The file also holds the forward of GEMM-route layers vectorized over
- * filters instead of output columns (IrSched.fwd_filters, at its end),
- * for layers with many taps and filters, whose backward stays on the GEMM.
+ * The file also holds the forward and the weight gradient of GEMM-route
+ * layers vectorized over filters instead of output columns
+ * (IrSched.filters, at its end), for layers with many taps and filters;
+ * their input gradient stays on the GEMM.
  */
 #include "emit_int.h"
 
@@ -231,7 +232,7 @@ void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 }
 
 /*
- * The forward vectorized over filters (IrSched.fwd_filters), for
+ * The forward vectorized over filters (IrSched.filters), for
  * convolutions on the GEMM route with many taps and a filter count that
  * is a multiple of the vector width.  A vector holds one output pixel of
  * vw consecutive filters; a register block is up to `nvb` such vectors
@@ -357,4 +358,140 @@ void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
     emit_vmath_pass(e, g, n, "yn", arena_printf(g->arena, "%d", q.f * q.ho * q.wo));
     emit_line(e, "}");
+}
+
+/*
+ * The weight gradient vectorized over filters (IrSched.filters), the
+ * forward's counterpart: dw[f][t] = sum over samples and output pixels of
+ * dy[f][pixel] * the tap's input pixel.  A unit of work is a block of
+ * `nvb` filter vectors by `tb` taps whose sums stay in registers; per
+ * sample, dy is transposed to [pixel][filter] (gt), and every output pixel
+ * adds its dy vector times the broadcast input under each tap (the taps'
+ * offsets are literals, one `case` per tap block).  The units split over
+ * the pool; each element is one unit's chain over samples and pixels in
+ * order, so the result does not depend on the thread count.
+ */
+static int filters_tap_block(const FGeom *q)
+{
+    int most = (q->vw >= 16 ? 24 : 12) / q->nvb, taps = q->c * q->k * q->k;
+    int blocks = (taps + most - 1) / most;
+    return (taps + blocks - 1) / blocks;
+}
+
+/* Units of work of the filter-vector weight gradient: filter blocks x tap blocks. */
+static int filters_dw_units(const FGeom *q, int *tap_blocks)
+{
+    int taps = q->c * q->k * q->k, tb = filters_tap_block(q);
+    *tap_blocks = (taps + tb - 1) / tb;
+    return q->f / (q->nvb * q->vw) * *tap_blocks;
+}
+
+/* The job over units u0..u1-1, with its argument struct, emitted before the kernel b. */
+void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode *f)
+{
+    FGeom q = fgeom(g, f);
+    const char *N = g->name, *job = emit_train_kernel_name(g, b);
+    bool pad = q.pt || q.pl || q.pb || q.pr;
+    int taps = q.c * q.k * q.k, hw = q.ho * q.wo, tb = filters_tap_block(&q), ntb, fbw = q.nvb * q.vw;
+    filters_dw_units(&q, &ntb);
+    emit_line(e, "typedef struct %s_args {", job);
+    emit_line(e, "const float *dy, *x;");
+    emit_line(e, "float *dw, *dbias;");
+    emit_line(e, "int batch;");
+    emit_line(e, "} %s_args;", job);
+    emit_blank(e);
+    emit_line(e, "static void %s_units(void *ctx, int u0, int u1)", job);
+    emit_line(e, "{");
+    emit_line(e, "const %s_args *a = ctx;", job);
+    emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
+    emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
+    emit_line(e, "const int batch = a->batch;");
+    emit_line(e, "%s_v%d part[%d];  /* per tap, its filters' sums as vectors (the units' taps and filters used) */", N,
+              q.vw, taps * q.f / q.vw);
+    emit_line(e, "memset(part, 0, sizeof part);");
+    if (f->a.bias) {
+        emit_line(e, "%s_v%d pb[%d];  /* the bias sums, per filter vector (units of tap block 0) */", N, q.vw, q.f / q.vw);
+        emit_line(e, "memset(pb, 0, sizeof pb);");
+    }
+    emit_line(e, "for (int n = 0; n < batch; n++) {");
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
+    if (pad) {
+        emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q.c * q.hp * q.wp, q.c, q.hp, q.wp);
+        emit_line(e, "memset(xp, 0, sizeof xp);");
+        emit_line(e, "for (int c = 0; c < %d; c++)", q.c);
+        emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q.h);
+        emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q.hp,
+                  q.pt, q.wp, q.pl, q.h, q.w, q.w);
+        emit_line(e, "const float *xs = xp;");
+    } else
+        emit_line(e, "const float *xs = xn;");
+    emit_line(e, "%s_v%d gt_v[%d];  /* dy of the sample as [pixel][filter] */", N, q.vw, hw * q.f / q.vw);
+    emit_line(e, "float *gt = (float *)gt_v;");
+    emit_line(e, "for (int f = 0; f < %d; f++)", q.f);
+    emit_line(e, "    for (int p = 0; p < %d; p++)", hw);
+    emit_line(e, "        gt[p * %d + f] = dy[((size_t)n * %d + f) * %d + p];", q.f, q.f, hw);
+    emit_line(e, "for (int u = u0; u < u1; u++) {");
+    emit_line(e, "const int f0 = u / %d * %d;", ntb, fbw);
+    if (f->a.bias) {
+        emit_line(e, "if (u %% %d == 0)", ntb);
+        emit_line(e, "    for (int p = 0; p < %d; p++)", hw);
+        for (int v = 0; v < q.nvb; v++)
+            emit_line(e, "        pb[f0 / %d + %d] += %s_LD%d(gt + p * %d + f0 + %d);", q.vw, v, N, q.vw, q.f, v * q.vw);
+    }
+    emit_line(e, "switch (u %% %d) {", ntb);
+    for (int b0 = 0; b0 < ntb; b0++) {
+        int t0 = b0 * tb, t1 = t0 + tb < taps ? t0 + tb : taps;
+        emit_line(e, "case %d: {  /* taps %d..%d */", b0, t0, t1 - 1);
+        for (int t = t0; t < t1; t++)
+            for (int v = 0; v < q.nvb; v++)
+                emit_line(e, "%s_v%d a%d_%d = part[%d + f0 / %d + %d];", N, q.vw, t, v, t * q.f / q.vw, q.vw, v);
+        emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
+        emit_line(e, "const float *xr = xs + oh * %d;", q.sh * q.wp);
+        emit_line(e, "const float *gr = gt + oh * %d + f0;", q.wo * q.f);
+        emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
+        emit_line(e, "const float *xq = xr + ow * %d;", q.sw);
+        for (int v = 0; v < q.nvb; v++)
+            emit_line(e, "const %s_v%d g%d = %s_LD%d(gr + ow * %d + %d);", N, q.vw, v, N, q.vw, q.f, v * q.vw);
+        for (int t = t0; t < t1; t++) {
+            int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
+            int off = (c * q.hp + kh * q.dh) * q.wp + kw * q.dw;
+            for (int v = 0; v < q.nvb; v++)
+                emit_line(e, "a%d_%d += g%d * xq[%d];", t, v, v, off);
+        }
+        emit_line(e, "}");
+        emit_line(e, "}");
+        for (int t = t0; t < t1; t++)
+            for (int v = 0; v < q.nvb; v++)
+                emit_line(e, "part[%d + f0 / %d + %d] = a%d_%d;", t * q.f / q.vw, q.vw, v, t, v);
+        emit_line(e, "break;");
+        emit_line(e, "}");
+    }
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "for (int u = u0; u < u1; u++) {");
+    emit_line(e, "const int f0 = u / %d * %d, t0 = u %% %d * %d, t1 = t0 + %d < %d ? t0 + %d : %d;", ntb, fbw, ntb, tb, tb,
+              taps, tb, taps);
+    emit_line(e, "for (int f = f0; f < f0 + %d; f++) {", fbw);
+    emit_line(e, "for (int t = t0; t < t1; t++)");
+    emit_line(e, "    dw[f * %d + t] = part[t * %d + f / %d][f %% %d];", taps, q.f / q.vw, q.vw, q.vw);
+    if (f->a.bias) {
+        emit_line(e, "if (t0 == 0)");
+        emit_line(e, "    dbias[f] = pb[f / %d][f %% %d];", q.vw, q.vw);
+    }
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+/* The weight gradient kernel: its units split over the pool. */
+void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
+{
+    FGeom q = fgeom(g, f);
+    int ntb, units = filters_dw_units(&q, &ntb);
+    const char *job = emit_train_kernel_name(g, b);
+    emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
+    emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %lld, %d, %s_units, &a);", units,
+              2LL * q.f / units * q.c * q.k * q.k * q.ho * q.wo, 32768, job);
 }

@@ -161,9 +161,9 @@ void emit_infer_kernel_args(const IrGraph *g, int id, int plan, KArgs *a)
     if (emit_epi_add(g, last))
         emit_add_arg(a, "const float *restrict", "res", emit_tensor_ptr(g, plan, emit_epi_residual(g, last)), numel(&n->shape));
     emit_add_arg(a, "float *restrict", "y", emit_tensor_ptr(g, plan, id), numel(&n->shape));
-    if (n->sched.gemm && !n->sched.fwd_filters)
+    if (n->sched.gemm && !n->sched.filters)
         emit_add_arg(a, "void *", "pack", "m->pack", 0);
-    if (n->sched.gemm && !n->sched.fwd_filters && n->op == IR_CONV2D)
+    if (n->sched.gemm && !n->sched.filters && n->op == IR_CONV2D)
         emit_add_arg(a, "float *restrict", "col", "m->col", 0);
 }
 
@@ -310,12 +310,12 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what)
  * kernel: "cols" (im2col of samples n0..n1-1 into their columns of cols,
  * also used by the weight gradient) and "out" (the GEMM's [F][batch HW]
  * result back to [batch][F][HW], with a fused activation the GEMM cannot
- * apply); none with IrSched.fwd_filters, whose forward needs neither.  The
+ * apply); none with IrSched.filters, whose forward and weight gradient need neither.  The
  * kernel runs them on one group of samples at a time: their
  * `batch` is the group's size and their pointers start at its first sample.
  */
 /* The job fn: im2col of samples n0..n1-1 of conv2d n into their columns of a batch's cols. */
-void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const char *fn)
+static void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const char *fn)
 {
     const IrShape *xs = in_shape(g, n, 0);
     int hw = n->shape.dim[1] * n->shape.dim[2];
@@ -330,8 +330,8 @@ void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const cha
 static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
     int f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
-    if (n->sched.fwd_filters)
-        return;  /* the forward is emit_conv_filters_fwd; the weight gradient has its own "cols" */
+    if (n->sched.filters)
+        return;  /* the forward and the weight gradient are emit_conv_direct.c's filter-vector kernels */
     emit_conv_cols_job(e, g, n, conv_job(g, kernel, "cols"));
     emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL);
     emit_conv_permute(e, "y", "out", f, hw, false);
@@ -817,7 +817,7 @@ static void kernel_body(Emitter *e, const IrGraph *g, const IrNode *n, const cha
     case IR_CONV2D:
         if (n->sched.direct)
             emit_conv_direct_fwd(e, g, n);
-        else if (n->sched.fwd_filters)
+        else if (n->sched.filters)
             emit_conv_filters_fwd(e, g, n);
         else if (!n->sched.gemm)
             k_conv(e, g, n);

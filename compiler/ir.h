@@ -99,8 +99,8 @@ typedef struct IrSched {
     bool direct;   /* conv2d with few taps: direct kernels (emit_conv_direct.c), no im2col */
     int tile[3];   /* its cache blocking: mc rows, nc columns, kc depth */
     int group;     /* conv2d on the GEMM with one group: samples per GEMM (their im2col columns fit in cache) */
-    bool fwd_filters; /* conv2d on the GEMM route whose forward is vectorized over filters instead
-                         (emit_conv_direct.c, no im2col); its backward stays on the GEMM */
+    bool filters;  /* conv2d on the GEMM route whose forward and weight gradient are vectorized over
+                      filters instead (emit_conv_direct.c, no im2col); its input gradient stays on the GEMM */
 } IrSched;
 
 /* Where memplan.c put a node's tensor. */

@@ -107,21 +107,23 @@ static int64_t direct_stack_floats(const IrGraph *g, const IrNode *n)
 }
 
 /*
- * Whether a conv2d on the GEMM route computes its forward vectorized over
- * filters (IrSched.fwd_filters): one group, a whole number of vectors of
- * filters, and its stack arrays (the weights as [tap][filter], the padded
- * sample) within DIRECT_STACK_FLOATS.  Measured on lenet5's conv2d_2
- * (6 -> 16 channels, 5x5): 175-200 us per batch of 64 against 417-590 us
- * through im2col + GEMM (docs/performance.md).
+ * Whether a conv2d on the GEMM route computes its forward and weight
+ * gradient vectorized over filters (IrSched.filters): one group, a whole
+ * number of vectors of filters, and stack arrays within DIRECT_STACK_FLOATS
+ * (the weights or their gradient sums as [tap][filter], the sample's dy as
+ * [pixel][filter], the padded sample).  Measured on lenet5's conv2d_2
+ * (6 -> 16 channels, 5x5; docs/performance.md): forward 175-200 us per
+ * batch of 64 against 417-590 us through im2col + GEMM.
  */
-static bool filters_forward(const IrGraph *g, const IrNode *n)
+static bool filters_route(const IrGraph *g, const IrNode *n)
 {
     const IrShape *xs = &g->nodes[n->in[0]].shape;
     const IrAttrs *a = &n->a;
-    int64_t c = xs->dim[0], f = n->shape.dim[0], k = a->kernel[0];
+    int64_t c = xs->dim[0], f = n->shape.dim[0], k = a->kernel[0], hw = (int64_t)n->shape.dim[1] * n->shape.dim[2];
     bool pad = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
     int64_t xp = pad ? c * (xs->dim[1] + a->pad[0] + a->pad[2]) * (xs->dim[2] + a->pad[1] + a->pad[3]) : 0;
-    return a->groups == 1 && f % direct_width(g) == 0 && f * c * k * k + xp <= DIRECT_STACK_FLOATS && !force_gemm();
+    int64_t stack = f * c * k * k + f * hw + f + xp;
+    return a->groups == 1 && f % direct_width(g) == 0 && stack <= DIRECT_STACK_FLOATS && !force_gemm();
 }
 
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n)
@@ -205,7 +207,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
         else if (r == ROUTE_GEMM || (int64_t)fg * cg * k * k * hw >= GEMM_MIN_MACS * 8) {
             s->group = n->a.groups == 1 ? conv_group(cg * k * k, fg, hw) : 1;
             set_gemm(s, fg, s->group * hw, cg * k * k);  /* groups 1: one GEMM per `group` samples */
-            s->fwd_filters = filters_forward(g, n);
+            s->filters = filters_route(g, n);
         }
     }
 }
