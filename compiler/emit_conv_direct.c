@@ -433,10 +433,12 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
     emit_line(e, "for (int u = u0; u < u1; u++) {");
     emit_line(e, "const int f0 = u / %d * %d;", ntb, fbw);
     if (f->a.bias) {
-        emit_line(e, "if (u %% %d == 0)", ntb);
-        emit_line(e, "    for (int p = 0; p < %d; p++)", hw);
+        emit_line(e, "if (u %% %d == 0) {", ntb);
+        emit_line(e, "for (int p = 0; p < %d; p++) {", hw);
         for (int v = 0; v < q.nvb; v++)
-            emit_line(e, "        pb[f0 / %d + %d] += %s_LD%d(gt + p * %d + f0 + %d);", q.vw, v, N, q.vw, q.f, v * q.vw);
+            emit_line(e, "pb[f0 / %d + %d] += %s_LD%d(gt + p * %d + f0 + %d);", q.vw, v, N, q.vw, q.f, v * q.vw);
+        emit_line(e, "}");
+        emit_line(e, "}");
     }
     emit_line(e, "switch (u %% %d) {", ntb);
     for (int b0 = 0; b0 < ntb; b0++) {

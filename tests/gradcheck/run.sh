@@ -7,7 +7,7 @@ suite_ext=.net
 suite_body() {
   local f=$1 out=$2 name
   name=$(basename "$f" .net)
-  "$build/netc" emit "$f" -o "$out" --no-runtime &&
+  "$build/netc" emit "$f" -o "$out" --no-runtime ${NETC_EMIT_TARGET:+--target "$NETC_EMIT_TARGET"} &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -DNET="gc_$name" -Iruntime -I"$out" -o "$out/check" \
       tests/gradcheck/gradcheck.c "$out/gc_$name.c" "$build/libnnrt.a" -lz -lsleef -lm &&
   "$out/check"
@@ -18,4 +18,7 @@ ls tests/gradcheck/nets/*.net | suite_run
 grep -l 'dense\|conv2d' tests/gradcheck/nets/*.net | suite_run_gemm
 # The nets with conv2d layers again, every one the direct kernels take direct.
 grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_direct
+# The nets with conv2d layers again emitted for the generic target: 8-float
+# vectors in the direct and filter-vector kernels (16 on an AVX-512 host).
+grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_generic
 suite_report "gradcheck"

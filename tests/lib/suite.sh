@@ -11,6 +11,7 @@
 #   ls tests/x/*.net | suite_run           # every case named on stdin
 #   grep -l dense tests/x/*.net | suite_run_gemm   # again, on the packed GEMM
 #   grep -l conv2d tests/x/*.net | suite_run_direct  # again, convolutions direct
+#   grep -l conv2d tests/x/*.net | suite_run_generic # again, emitted --target generic
 #   ls tests/x/act_*.net | suite_run_libm          # again, with VMATH=libm set
 #   suite_report "x"                       # results, tally, exit status
 #
@@ -52,6 +53,13 @@ suite_case_direct() {
   NETC_FORCE_DIRECT=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 direct:/"
 }
 
+# The same emitted with --target generic (NETC_EMIT_TARGET, which the body
+# passes on): 8-float vectors in the direct and filter-vector kernels
+# whatever the machine; the result line names the case generic:NAME.
+suite_case_generic() {
+  NETC_EMIT_TARGET=generic suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 generic:/"
+}
+
 # The same with VMATH=libm in the environment: the body should then build
 # with libm's transcendentals (-DNNRT_LIBM); the result line names the case
 # libm:NAME.
@@ -62,7 +70,7 @@ suite_case_libm() {
 # Runs a case function on each case named on stdin, nproc at a time, and adds
 # the result lines to $work/results.txt.
 suite_xargs() {
-  export -f suite_body suite_case suite_case_gemm suite_case_direct suite_case_libm
+  export -f suite_body suite_case suite_case_gemm suite_case_direct suite_case_generic suite_case_libm
   export suite_ext suite_tail
   xargs -P "$(nproc)" -I{} bash -c "$1"' "$1"' _ {} >> "$work/results.txt"
 }
@@ -70,6 +78,7 @@ suite_xargs() {
 suite_run() { suite_xargs suite_case; }
 suite_run_gemm() { suite_xargs suite_case_gemm; }
 suite_run_direct() { suite_xargs suite_case_direct; }
+suite_run_generic() { suite_xargs suite_case_generic; }
 suite_run_libm() { suite_xargs suite_case_libm; }
 
 # Prints the sorted results and `LABEL: N passed, M failed`; fails if any did.

@@ -40,7 +40,7 @@ suite_body() {
   local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef
   if [ "${VMATH:-}" = libm ]; then vsrc="-DNNRT_LIBM runtime/nnrt_vmath.c"; vlib=; fi
   fold_check "${dir%/}" && chain_check "${dir%/}" &&
-  "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main &&
+  "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main ${NETC_EMIT_TARGET:+--target "$NETC_EMIT_TARGET"} &&
   net=$(basename "$(ls "$out"/*_main.c)" _main.c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -Iruntime -I"$out" -o "$out/bin" "$out/$net.c" "$out/${net}_main.c" \
       $vsrc "$build/libnnrt.a" -lz $vlib -lm &&
@@ -64,6 +64,9 @@ ls -d tests/reference/cases/*/ | suite_run
 # The conv2d cases again with every convolution the direct kernels take on
 # them (beyond the default rule's few taps), so both routes of each stay right.
 [ -z "$SANFLAGS" ] && ls -d tests/reference/cases/{conv2d,fold,nofold,lenet5,small_cnn,small_resnet,residual_conv}*/ | suite_run_direct
+# The nets whose convolutions run over filter vectors (IrSched.filters) again
+# emitted for the generic target: 8-float vectors, 16 on an AVX-512 host.
+[ -z "$SANFLAGS" ] && ls -d tests/reference/cases/{lenet5,small_cnn,small_resnet}*/ | suite_run_generic
 # The cases with transcendentals again on libm.
 ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax,chain}*/ | suite_run_libm
 suite_report "reference"

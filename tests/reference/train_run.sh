@@ -6,7 +6,7 @@
 
 suite_body() {
   local dir=$1 out=$2 net
-  "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime &&
+  "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime ${NETC_EMIT_TARGET:+--target "$NETC_EMIT_TARGET"} &&
   net=$(basename "$(ls "$out"/*.c)" .c) &&
   $cc -std=c11 -O1 -Wall -Wextra -Werror $SANFLAGS -DNET="$net" -Iruntime -I"$out" -o "$out/check" \
       tests/reference/train_check.c "$out/$net.c" "$build/libnnrt.a" -lz -lsleef -lm &&
@@ -22,5 +22,6 @@ if [ -z "$SANFLAGS" ]; then
   convs=$(grep -l conv2d tests/reference/train/*/model.net | xargs -n1 dirname)
   echo "$convs" | suite_run_gemm
   echo "$convs" | suite_run_direct
+  echo "$convs" | suite_run_generic  # 8-float vectors in the direct and filter-vector kernels
 fi
 suite_report "training reference"
