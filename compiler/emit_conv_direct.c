@@ -495,5 +495,5 @@ void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
     const char *job = emit_train_kernel_name(g, b);
     emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
     emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %lld, %d, %s_units, &a);", units,
-              2LL * q.f / units * q.c * q.k * q.k * q.ho * q.wo, 32768, job);
+              2LL * q.f * q.c * q.k * q.k * q.ho * q.wo / units, 32768, job);  /* FLOPs of a unit per sample */
 }

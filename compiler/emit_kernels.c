@@ -310,29 +310,23 @@ const char *emit_conv_job(const IrGraph *g, int id, const char *what)
  * kernel: "cols" (im2col of samples n0..n1-1 into their columns of cols,
  * also used by the weight gradient) and "out" (the GEMM's [F][batch HW]
  * result back to [batch][F][HW], with a fused activation the GEMM cannot
- * apply); none with IrSched.filters, whose forward and weight gradient need neither.  The
- * kernel runs them on one group of samples at a time: their
- * `batch` is the group's size and their pointers start at its first sample.
+ * apply); none with IrSched.filters, whose forward and weight gradient
+ * need neither.  The kernel runs them on one group of samples at a time:
+ * their `batch` is the group's size and their pointers start at its first
+ * sample.
  */
-/* The job fn: im2col of samples n0..n1-1 of conv2d n into their columns of a batch's cols. */
-static void emit_conv_cols_job(Emitter *e, const IrGraph *g, const IrNode *n, const char *fn)
-{
-    const IrShape *xs = in_shape(g, n, 0);
-    int hw = n->shape.dim[1] * n->shape.dim[2];
-    char ld[32];
-    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
-    emit_samples_fn_begin(e, fn, "x", "cols", NULL);
-    emit_line(e, "const float *xn = x + (size_t)n * %lld;", numel(xs));
-    emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
-    emit_samples_fn_end(e);
-}
-
 static void emit_conv_batched_jobs(Emitter *e, const IrGraph *g, const IrNode *n, const char *kernel)
 {
-    int f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
+    const IrShape *xs = in_shape(g, n, 0);
+    int c = xs->dim[0], h = xs->dim[1], w = xs->dim[2], f = n->shape.dim[0], hw = n->shape.dim[1] * n->shape.dim[2];
     if (n->sched.filters)
         return;  /* the forward and the weight gradient are emit_conv_direct.c's filter-vector kernels */
-    emit_conv_cols_job(e, g, n, conv_job(g, kernel, "cols"));
+    char ld[32];
+    snprintf(ld, sizeof ld, "(size_t)batch * %d", hw);
+    emit_samples_fn_begin(e, conv_job(g, kernel, "cols"), "x", "cols", NULL);
+    emit_line(e, "const float *xn = x + (size_t)n * %d;", c * h * w);
+    emit_im2col(e, g, n, "xn", "cols", false, ld, arena_printf(g->arena, "(size_t)n * %d", hw));
+    emit_samples_fn_end(e);
     emit_samples_fn_begin(e, conv_job(g, kernel, "out"), "out", "y", emit_epi_add(g, n) ? "res" : NULL);
     emit_conv_permute(e, "y", "out", f, hw, false);
     if (emit_epi_add(g, n)) {  /* the residual, then the whole activation (the GEMM applied none) */
