@@ -28,6 +28,7 @@ const char *emit_upper(Arena *a, const char *s);          /* "LENET5" */
  * macros, which are printed from the same constants.
  */
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch);
+int64_t emit_train_col_bytes(const IrGraph *g);  /* emit_train.c: train_step's own im2col buffer, or 0 */
 
 typedef struct EmitOptions {
     const char *cmdline;  /* for the front matter */

@@ -147,7 +147,8 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
     fprintf(out, "#define %s_PARAM_FLOATS %lld  /* parameter block, 64-byte aligned tensors */\n", U, (long long)g->param_floats);
     fprintf(out, "#define %s_WORK_FLOATS %lld  /* workspace per sample (%lld without reuse) */\n", U,
             (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats_noreuse[PLAN_INFER]);
-    fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the GEMM convolutions, any batch */\n", U, (long long)g->col_floats);
+    fprintf(out, "#define %s_COL_FLOATS %lld  /* im2col buffer of the forward's GEMM convolutions, any batch */\n", U,
+            (long long)g->col_floats);
     if (g->fold_floats)
         fprintf(out, "#define %s_FOLD_FLOATS %lld  /* weights and biases with batchnorm folded in, for inference */\n", U,
                 (long long)g->fold_floats);
@@ -569,6 +570,7 @@ int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
                     emit_pack_bound(g, false) + 4 * g->col_floats + batch * 4 * g->work_floats[PLAN_INFER];
     if (!train)
         return bytes;
+    bytes += emit_train_col_bytes(g);
     const char *names[4];
     int64_t extra = g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER];
     return bytes + 4 * g->trainable_floats * (1 + ir_opt_states(&g->opt, names)) + 4 * g->stat_floats +

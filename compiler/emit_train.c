@@ -60,10 +60,12 @@ void emit_train_header(FILE *out, const IrGraph *g)
     fprintf(out, "/* Bytes of arena %s_create_train() needs for batches of at most B samples. */\n", N);
     fprintf(out, "#define %s_TRAIN_PACK_BYTES %lld  /* GEMM packing of train_step, one thread */\n", U,
             (long long)emit_pack_bound(g, true));
+    fprintf(out, "#define %s_TRAIN_COL_FLOATS %lld  /* im2col buffer of train_step (the backward's too), any batch */\n",
+            U, (long long)g->train_col_floats);
     fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
                  "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
-                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)(B) * %lld * 4)\n\n",
-            U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U,
+                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)%lld + (size_t)(B) * %lld * 4)\n\n",
+            U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U, (long long)emit_train_col_bytes(g),
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
                             ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0));
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
@@ -414,18 +416,33 @@ static void emit_train_api(Emitter *e, const IrGraph *g)
             "    for (int k = 0; k < %s_STATE_TENSORS; k++)\n"
             "        m->state[k] = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
             "    m->stats = nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64);\n"
-            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 1) + 64, 64);  /* train_step's GEMMs */\n"
+            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 1) + 64, 64);  /* train_step's GEMMs */\n%s"
             "    %s_reset_state(m);\n"
             "    m->seed = %lluu;\n"
             "    return m;\n}\n\n",
             N, N, N, N, N, N, N, U,
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
                             ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0),
-            U, U, U, U, (long long)g->stat_floats, N, N, (unsigned long long)g->train.seed);
+            U, U, U, U, (long long)g->stat_floats, N,
+            emit_train_col_bytes(g)
+                ? arena_printf(g->arena, "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAIN_COL_FLOATS + 4, 64);"
+                                         "  /* the backward's im2col, larger than the forward's */\n", U)
+                : "",
+            N, (unsigned long long)g->train.seed);
     fprintf(out, "void %s_set_seed(%s_model *m, uint64_t seed)\n{\n    m->seed = seed;\n}\n\n", N, N);
     fprintf(out, "float *%s_state(%s_model *m, int k)\n{\n    return k >= 0 && k < %s_STATE_TENSORS ? m->state[k] : NULL;\n}\n\n", N, N, U);
     fprintf(out, "int64_t *%s_step_counter(%s_model *m)\n{\n    return &m->step;\n}\n\n", N, N);
     fprintf(out, "float *%s_grad(%s_model *m)\n{\n    return m->grad;\n}\n\n", N, N);
+}
+
+/*
+ * Bytes train_step's own im2col buffer takes in the training arena: none
+ * when the forward's buffer is as large (the model keeps using it), else
+ * TRAIN_COL_FLOATS floats, allocated by create_train.
+ */
+int64_t emit_train_col_bytes(const IrGraph *g)
+{
+    return g->train_col_floats > g->col_floats ? 4 * g->train_col_floats + 4 + 64 : 0;
 }
 
 /* Fresh optimizer state: zeros, or adagrad's initial accumulator. */

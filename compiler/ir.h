@@ -214,7 +214,8 @@ typedef struct IrGraph {
     int64_t trainable_floats;  /* memplan: the trainable ones, which come first */
     int64_t *param_off;    /* memplan: offset of each parameter in floats */
     int64_t stat_floats;   /* memplan: batchnorm batch statistics saved for backward */
-    int64_t col_floats;    /* memplan: im2col buffer of the largest GEMM convolution, for any batch */
+    int64_t col_floats;    /* memplan: im2col buffer of the forward's GEMM convolutions, for any batch */
+    int64_t train_col_floats; /* memplan: the same for train_step (the backward's too), >= col_floats */
     int64_t fold_floats;   /* memplan: folded weights and biases of every fold (inference only) */
 } IrGraph;
 

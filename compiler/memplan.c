@@ -25,7 +25,9 @@
  *
  * The im2col buffer holds the im2col columns and the GEMM output of the
  * largest GEMM convolution, for the sched.group samples one of its GEMMs
- * takes (one for per-sample routes): col_floats, whatever the batch.
+ * takes (one for per-sample routes), whatever the batch: col_floats for
+ * the forward, whose filter-vector convolutions (IrSched.filters) need
+ * none, and train_col_floats for train_step, whose input gradients do.
  *
  * Parameters get fixed offsets in one block, trainable ones first so that
  * the optimizer updates one contiguous range; batchnorm's batch
@@ -234,15 +236,17 @@ static void place_params(IrGraph *g)
 
 static void place_stats(IrGraph *g)
 {
-    g->col_floats = 0;
+    g->col_floats = g->train_col_floats = 0;
     for (int i = 0; i < g->nforward; i++) {
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_CONV2D && n->sched.gemm) {
             int64_t c = g->nodes[n->in[0]].shape.dim[0], k = n->a.kernel[0], hw = n->shape.dim[1] * n->shape.dim[2];
             /* cols and the GEMM's output, for the sched.group samples one GEMM takes (1 per sample) */
             int64_t col = round_up((int64_t)(n->sched.group > 1 ? n->sched.group : 1) * (c * k * k + n->shape.dim[0]) * hw);
-            if (col > g->col_floats)
+            if (col > g->col_floats && !n->sched.filters)
                 g->col_floats = col;
+            if (col > g->train_col_floats)
+                g->train_col_floats = col;
         }
     }
     g->stat_floats = 0;
