@@ -270,6 +270,22 @@ static FGeom fgeom(const IrGraph *g, const IrNode *n)
     return q;
 }
 
+/* `xs`: what the taps read, sample xn as is, or its zero-padded copy xp when the layer pads. */
+static void emit_filters_sample(Emitter *e, const FGeom *q)
+{
+    if (!(q->pt || q->pl || q->pb || q->pr)) {
+        emit_line(e, "const float *xs = xn;");
+        return;
+    }
+    emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q->c * q->hp * q->wp, q->c, q->hp, q->wp);
+    emit_line(e, "memset(xp, 0, sizeof xp);");
+    emit_line(e, "for (int c = 0; c < %d; c++)", q->c);
+    emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q->h);
+    emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q->hp,
+              q->pt, q->wp, q->pl, q->h, q->w, q->w);
+    emit_line(e, "const float *xs = xp;");
+}
+
 /* One register block: `nvb` filter vectors from f0 by r pixels from output column ow0 (an expression). */
 static void emit_filters_block(Emitter *e, const IrGraph *g, const IrNode *n, const FGeom *q, int r, const char *ow0)
 {
@@ -321,7 +337,6 @@ void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     FGeom q = fgeom(g, n);
     const char *N = g->name;
-    bool pad = q.pt || q.pl || q.pb || q.pr;
     int taps = q.c * q.k * q.k, fbw = q.nvb * q.vw;
     int nblk = (q.wo + q.rmax - 1) / q.rmax, r = (q.wo + nblk - 1) / nblk, full = q.wo / r, rest = q.wo - full * r;
     emit_line(e, "/* %d filters of %d floats per vector at a time, by %d output pixels, the sums in registers */", fbw,
@@ -334,16 +349,7 @@ void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
     emit_line(e, "float *yn = y + (size_t)n * %d;", q.f * q.ho * q.wo);
-    if (pad) {
-        emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q.c * q.hp * q.wp, q.c, q.hp, q.wp);
-        emit_line(e, "memset(xp, 0, sizeof xp);");
-        emit_line(e, "for (int c = 0; c < %d; c++)", q.c);
-        emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q.h);
-        emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q.hp,
-                  q.pt, q.wp, q.pl, q.h, q.w, q.w);
-        emit_line(e, "const float *xs = xp;");
-    } else
-        emit_line(e, "const float *xs = xn;");
+    emit_filters_sample(e, &q);
     emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
     emit_line(e, "for (int f0 = 0; f0 < %d; f0 += %d) {", q.f, fbw);
     if (full == 1)
@@ -391,7 +397,6 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
 {
     FGeom q = fgeom(g, f);
     const char *N = g->name, *job = emit_train_kernel_name(g, b);
-    bool pad = q.pt || q.pl || q.pb || q.pr;
     int taps = q.c * q.k * q.k, hw = q.ho * q.wo, tb = filters_tap_block(&q), ntb, fbw = q.nvb * q.vw;
     filters_dw_units(&q, &ntb);
     emit_line(e, "typedef struct %s_args {", job);
@@ -415,16 +420,7 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
     }
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
-    if (pad) {
-        emit_line(e, "float xp[%d];  /* the sample, zero-padded to [%d][%d][%d] */", q.c * q.hp * q.wp, q.c, q.hp, q.wp);
-        emit_line(e, "memset(xp, 0, sizeof xp);");
-        emit_line(e, "for (int c = 0; c < %d; c++)", q.c);
-        emit_line(e, "    for (int ih = 0; ih < %d; ih++)", q.h);
-        emit_line(e, "        memcpy(xp + (c * %d + ih + %d) * %d + %d, xn + (c * %d + ih) * %d, sizeof(float) * %d);", q.hp,
-                  q.pt, q.wp, q.pl, q.h, q.w, q.w);
-        emit_line(e, "const float *xs = xp;");
-    } else
-        emit_line(e, "const float *xs = xn;");
+    emit_filters_sample(e, &q);
     emit_line(e, "%s_v%d gt_v[%d];  /* dy of the sample as [pixel][filter] */", N, q.vw, hw * q.f / q.vw);
     emit_line(e, "float *gt = (float *)gt_v;");
     emit_line(e, "for (int f = 0; f < %d; f++)", q.f);
