@@ -948,13 +948,13 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const IrNode *n = &g->nodes[id];
     KArgs a;
     emit_kernel_args(g, id, &a);
-    const IrNode *of = n->op == IR_BWD ? &g->nodes[n->a.of] : NULL;
+    const IrNode *of = n->op == IR_BWD ? &g->nodes[n->a.of] : NULL;  /* the per-unit jobs its kernel runs */
     if (of && of->sched.filters && n->a.wrt < 0)
         emit_conv_filters_dw_job(e, g, id, of);
     else if (of && of->sched.gemm && emit_conv_batched(of))
         emit_conv_bwd_jobs(e, g, n, of);
-    if (n->op == IR_BWD && g->nodes[n->a.of].sched.direct && n->a.wrt < 0)
-        emit_conv_direct_dw_job(e, g, id, &g->nodes[n->a.of]);
+    else if (of && of->sched.direct && n->a.wrt < 0)
+        emit_conv_direct_dw_job(e, g, id, of);
     bool bn = n->op == IR_BATCHNORM, bn_bwd = n->op == IR_BWD && g->nodes[n->a.of].op == IR_BATCHNORM;
     if (bn || bn_bwd) {  /* the channel job the kernel runs over the pool */
         emit_channels_fn_begin(e, channels_job(g, id), &a);

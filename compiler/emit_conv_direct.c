@@ -132,6 +132,36 @@ static int dw_tap_block(int taps, int vw)
 }
 
 /*
+ * The start of a weight-gradient job over a range [lo, hi) of work units
+ * (filters, or filter-by-tap blocks): its argument struct `<job>_args`,
+ * then `static void <job>_<what>(void *ctx, int lo, int hi)` unpacking dy,
+ * x, dw, dbias and batch.  The caller emits the body and closes it.
+ */
+static void emit_dw_job_begin(Emitter *e, const IrNode *f, const char *job, const char *what, const char *lo,
+                              const char *hi)
+{
+    emit_line(e, "typedef struct %s_args {", job);
+    emit_line(e, "const float *dy, *x;");
+    emit_line(e, "float *dw, *dbias;");
+    emit_line(e, "int batch;");
+    emit_line(e, "} %s_args;", job);
+    emit_blank(e);
+    emit_line(e, "static void %s_%s(void *ctx, int %s, int %s)", job, what, lo, hi);
+    emit_line(e, "{");
+    emit_line(e, "const %s_args *a = ctx;", job);
+    emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
+    emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
+    emit_line(e, "const int batch = a->batch;");
+}
+
+/* The kernel's body: units work units of `work` FLOPs per sample each, split over the pool. */
+static void emit_dw_job_call(Emitter *e, const IrNode *f, const char *job, const char *what, int units, long long work)
+{
+    emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
+    emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %lld, %d, %s_%s, &a);", units, work, 32768, job, what);
+}
+
+/*
  * The weight gradient: for filter f and tap t, dw[f][t] = sum over samples,
  * rows and columns of dy * the tap's shifted input.  A vector of columns at
  * a time (the rows are padded to whole vectors with zeros: dy's copy gp and
@@ -146,12 +176,7 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
     int tb = dw_tap_block(q.taps, vw);
     const char *N = g->name;
     int nacc = q.f * q.taps + (f->a.bias ? q.f : 0);
-    emit_line(e, "static void %s_filters(void *ctx, int f0, int f1)", job);
-    emit_line(e, "{");
-    emit_line(e, "const %s_args *a = ctx;", job);
-    emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
-    emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
-    emit_line(e, "const int batch = a->batch;");
+    emit_dw_job_begin(e, f, job, "filters", "f0", "f1");
     emit_line(e, "%s_v%d part[%d];  /* %d-lane partial sums: per filter and tap%s (filters f0..f1-1 used) */", N, vw, nacc,
               vw, f->a.bias ? ", then per filter for the bias" : "");
     emit_line(e, "memset(part, 0, sizeof part);");
@@ -211,24 +236,14 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
 /* The weight gradient's job over a range of filters, emitted before the kernel b. */
 void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 {
-    const char *job = emit_train_kernel_name(g, b);
-    emit_line(e, "typedef struct %s_args {", job);
-    emit_line(e, "const float *dy, *x;");
-    emit_line(e, "float *dw, *dbias;");
-    emit_line(e, "int batch;");
-    emit_line(e, "} %s_args;", job);
-    emit_blank(e);
-    emit_dw_filters(e, g, f, job);
+    emit_dw_filters(e, g, f, emit_train_kernel_name(g, b));
 }
 
 /* The weight gradient kernel: its filters split over the pool (each filter's sums are one task's). */
 void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 {
     Geom q = geom(g, f);
-    const char *job = emit_train_kernel_name(g, b);
-    emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
-    emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %d, %d, %s_filters, &a);", q.f, 2 * q.taps * q.ho * q.wo, 32768,
-              job);
+    emit_dw_job_call(e, f, emit_train_kernel_name(g, b), "filters", q.f, 2LL * q.taps * q.ho * q.wo);
 }
 
 /*
@@ -262,8 +277,8 @@ static FGeom fgeom(const IrGraph *g, const IrNode *n)
     q.hp = q.h + q.pt + q.pb;
     q.wp = q.w + q.pl + q.pr;
     /* accumulators: 24 of AVX-512's 32 registers, 12 of AVX2's 16 (the rest: weights and a broadcast) */
-    int regs = q.vw >= 16 ? 24 : 12, nv = q.f / q.vw;
-    q.nvb = nv < (q.vw >= 16 ? 4 : 2) ? nv : (q.vw >= 16 ? 4 : 2);
+    int regs = q.vw >= 16 ? 24 : 12, nv = q.f / q.vw, most = q.vw >= 16 ? 4 : 2;
+    q.nvb = nv < most ? nv : most;
     while (nv % q.nvb)
         q.nvb--;
     q.rmax = regs / q.nvb;
@@ -399,18 +414,7 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
     const char *N = g->name, *job = emit_train_kernel_name(g, b);
     int taps = q.c * q.k * q.k, hw = q.ho * q.wo, tb = filters_tap_block(&q), ntb, fbw = q.nvb * q.vw;
     filters_dw_units(&q, &ntb);
-    emit_line(e, "typedef struct %s_args {", job);
-    emit_line(e, "const float *dy, *x;");
-    emit_line(e, "float *dw, *dbias;");
-    emit_line(e, "int batch;");
-    emit_line(e, "} %s_args;", job);
-    emit_blank(e);
-    emit_line(e, "static void %s_units(void *ctx, int u0, int u1)", job);
-    emit_line(e, "{");
-    emit_line(e, "const %s_args *a = ctx;", job);
-    emit_line(e, "const float *restrict dy = a->dy, *restrict x = a->x;");
-    emit_line(e, "float *restrict dw = a->dw%s;", f->a.bias ? ", *restrict dbias = a->dbias" : "");
-    emit_line(e, "const int batch = a->batch;");
+    emit_dw_job_begin(e, f, job, "units", "u0", "u1");
     emit_line(e, "%s_v%d part[%d];  /* per tap, its filters' sums as vectors (the units' taps and filters used) */", N,
               q.vw, taps * q.f / q.vw);
     emit_line(e, "memset(part, 0, sizeof part);");
@@ -488,8 +492,6 @@ void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 {
     FGeom q = fgeom(g, f);
     int ntb, units = filters_dw_units(&q, &ntb);
-    const char *job = emit_train_kernel_name(g, b);
-    emit_line(e, "%s_args a = {dy, x, dw, %s, batch};", job, f->a.bias ? "dbias" : "NULL");
-    emit_line(e, "nnrt_parallel_range(%d, (long long)batch * %lld, %d, %s_units, &a);", units,
-              2LL * q.f * q.c * q.k * q.k * q.ho * q.wo / units, 32768, job);  /* FLOPs of a unit per sample */
+    emit_dw_job_call(e, f, emit_train_kernel_name(g, b), "units", units,
+                     2LL * q.f * q.c * q.k * q.k * q.ho * q.wo / units);
 }
