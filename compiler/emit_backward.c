@@ -163,7 +163,8 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             tensor_arg(g, a, "float *restrict", "dx", id);
         if (n->a.epilogue)  /* the fused activation's output, for its derivative */
             tensor_arg(g, a, "const float *restrict", "gate", g->nodes[n->a.epilogue].a.of);
-        bool gemm = f->sched.gemm && !(f->sched.filters && n->a.wrt < 0);  /* the filter-vector dW needs neither */
+        /* the filter-vector dW and dX need neither */
+        bool gemm = f->sched.gemm && !(f->sched.filters && (n->a.wrt < 0 || f->sched.dx_rows));
         if (gemm)
             add_arg(a, "void *", "pack", "m->pack");
         if (gemm && f->op == IR_CONV2D)
@@ -619,6 +620,15 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         emit_conv_filters_dw(e, g, (int)(b - g->nodes), f);
         return;
     }
+    if (f->sched.dx_rows) {
+        int chw = (int)ir_numel(shape_of(g, f->in[0]));
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "float *dxn = dx + (size_t)n * %d;", chw);
+        emit_conv_filters_dx(e, g, f);
+        emit_gate_at(e, g, b, "dxn", "n", chw);
+        emit_line(e, "}");
+        return;
+    }
     if (f->sched.gemm && emit_conv_batched(f)) {
         k_conv_bwd_batched(e, g, b, f);
         return;
@@ -951,7 +961,7 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const IrNode *of = n->op == IR_BWD ? &g->nodes[n->a.of] : NULL;  /* the per-unit jobs its kernel runs */
     if (of && of->sched.filters && n->a.wrt < 0)
         emit_conv_filters_dw_job(e, g, id, of);
-    else if (of && of->sched.gemm && emit_conv_batched(of))
+    else if (of && of->sched.gemm && emit_conv_batched(of) && !of->sched.dx_rows)
         emit_conv_bwd_jobs(e, g, n, of);
     else if (of && of->sched.direct && n->a.wrt < 0)
         emit_conv_direct_dw_job(e, g, id, of);

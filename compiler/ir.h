@@ -100,7 +100,9 @@ typedef struct IrSched {
     int tile[3];   /* its cache blocking: mc rows, nc columns, kc depth */
     int group;     /* conv2d on the GEMM with one group: samples per GEMM (their im2col columns fit in cache) */
     bool filters;  /* conv2d on the GEMM route whose forward and weight gradient are vectorized over
-                      filters instead (emit_conv_direct.c, no im2col); its input gradient stays on the GEMM */
+                      filters instead (emit_conv_direct.c, no im2col) */
+    int dx_rows;   /* with filters: output rows per chunk of its input gradient over pixels
+                      (emit_conv_filters_dx, sched_dx_layout); 0: the input gradient stays on the GEMM */
 } IrSched;
 
 /* Where memplan.c put a node's tensor. */

@@ -40,6 +40,7 @@ enum {
     DIRECT_TAPS = 32,            /* the default rule: direct up to this many taps (C k k) */
     DIRECT_MAX_TAPS = 576,       /* the direct kernels unroll every tap: code size */
     DIRECT_STACK_FLOATS = 65536, /* their stack arrays, per kernel: 256 KiB */
+    DX_CHUNK_FLOATS = 32768,     /* a chunk of the filter-vector input gradient's dcol: 128 KiB */
 };
 
 static bool env_set(const char *name)
@@ -51,6 +52,12 @@ static bool env_set(const char *name)
 static bool force_gemm(void)
 {
     return env_set("NETC_FORCE_GEMM");
+}
+
+/* NETC_GEMM_DX=1: filter-vector layers take their input gradient on the GEMM (for comparison). */
+static bool force_gemm_dx(void)
+{
+    return env_set("NETC_GEMM_DX");
 }
 
 static int target_vec(IrTarget t)
@@ -125,6 +132,38 @@ static bool filters_route(const IrGraph *g, const IrNode *n)
     int64_t xp = pad ? c * (xs->dim[1] + a->pad[0] + a->pad[2]) * (xs->dim[2] + a->pad[1] + a->pad[3]) : 0;
     int64_t stack = f * c * k * k + f * hw + f + xp;
     return a->groups == 1 && f % direct_width(g) == 0 && stack <= DIRECT_STACK_FLOATS && !force_gemm();
+}
+
+void sched_dx_layout(const IrNode *n, int vw, int *pc, int *hwp)
+{
+    int ho = n->shape.dim[1], wo = n->shape.dim[2], rb = n->sched.dx_rows, chunks = (ho + rb - 1) / rb;
+    *pc = (rb * wo + vw - 1) / vw * vw;
+    *hwp = (chunks - 1) * rb * wo + *pc;  /* the last chunk reads a whole *pc from its first row */
+}
+
+/*
+ * Output rows per chunk of a filter-vector layer's input gradient
+ * (emit_conv_filters_dx): as many as keep the chunk's dcol (taps by the
+ * rows' pixels) within DX_CHUNK_FLOATS, so that it is scattered back from
+ * cache, and the kernel's stack arrays (that and the padded dy) within
+ * DIRECT_STACK_FLOATS; the chunks equal but the last.  0 when one row does
+ * not fit: the input gradient stays on the GEMM.
+ */
+static int filters_dx_rows(const IrGraph *g, IrNode *n)
+{
+    int64_t taps = (int64_t)g->nodes[n->in[0]].shape.dim[0] * n->a.kernel[0] * n->a.kernel[0];
+    int ho = n->shape.dim[1], vw = direct_width(g), rows = 0;
+    for (int rb = ho; rb >= 1 && !rows; rb--) {
+        int pc, hwp;
+        n->sched.dx_rows = rb;
+        sched_dx_layout(n, vw, &pc, &hwp);
+        if (taps * pc <= DX_CHUNK_FLOATS && taps * pc + (int64_t)n->shape.dim[0] * hwp <= DIRECT_STACK_FLOATS)
+            rows = rb;
+    }
+    if (!rows)
+        return 0;
+    int chunks = (ho + rows - 1) / rows;
+    return (ho + chunks - 1) / chunks;
 }
 
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n)
@@ -209,6 +248,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
             s->group = n->a.groups == 1 ? conv_group(cg * k * k, fg, hw) : 1;
             set_gemm(s, fg, s->group * hw, cg * k * k);  /* groups 1: one GEMM per `group` samples */
             s->filters = filters_route(g, n);
+            s->dx_rows = s->filters && !force_gemm_dx() ? filters_dx_rows(g, n) : 0;
         }
     }
 }

@@ -21,4 +21,6 @@ grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_direct
 # The nets with conv2d layers again emitted for the generic target: 8-float
 # vectors in the direct and filter-vector kernels (16 on an AVX-512 host).
 grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_generic
+# The filter-vector convolutions again with their input gradients on the GEMM.
+ls tests/gradcheck/nets/conv2d_filters.net | suite_run_gemm_dx
 suite_report "gradcheck"

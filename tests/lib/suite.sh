@@ -11,6 +11,7 @@
 #   ls tests/x/*.net | suite_run           # every case named on stdin
 #   grep -l dense tests/x/*.net | suite_run_gemm   # again, on the packed GEMM
 #   grep -l conv2d tests/x/*.net | suite_run_direct  # again, convolutions direct
+#   ls tests/x/conv*.net | suite_run_gemm_dx  # again, filter-vector dX on the GEMM
 #   grep -l conv2d tests/x/*.net | suite_run_generic # again, emitted --target generic
 #   ls tests/x/act_*.net | suite_run_libm          # again, with VMATH=libm set
 #   suite_report "x"                       # results, tally, exit status
@@ -53,6 +54,13 @@ suite_case_direct() {
   NETC_FORCE_DIRECT=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 direct:/"
 }
 
+# The same with the input gradients of filter-vector convolutions on the GEMM
+# (NETC_GEMM_DX=1) instead of over pixels; the result line names the case
+# gemm_dx:NAME.
+suite_case_gemm_dx() {
+  NETC_GEMM_DX=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm_dx:/"
+}
+
 # The same emitted with --target generic (NETC_EMIT_TARGET, which the body
 # passes on): 8-float vectors in the direct and filter-vector kernels
 # whatever the machine; the result line names the case generic:NAME.
@@ -70,13 +78,15 @@ suite_case_libm() {
 # Runs a case function on each case named on stdin, nproc at a time, and adds
 # the result lines to $work/results.txt.
 suite_xargs() {
-  export -f suite_body suite_case suite_case_gemm suite_case_direct suite_case_generic suite_case_libm
+  export -f suite_body suite_case suite_case_gemm suite_case_gemm_dx suite_case_direct suite_case_generic \
+    suite_case_libm
   export suite_ext suite_tail
   xargs -P "$(nproc)" -I{} bash -c "$1"' "$1"' _ {} >> "$work/results.txt"
 }
 
 suite_run() { suite_xargs suite_case; }
 suite_run_gemm() { suite_xargs suite_case_gemm; }
+suite_run_gemm_dx() { suite_xargs suite_case_gemm_dx; }
 suite_run_direct() { suite_xargs suite_case_direct; }
 suite_run_generic() { suite_xargs suite_case_generic; }
 suite_run_libm() { suite_xargs suite_case_libm; }
