@@ -53,9 +53,6 @@ void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *
 void emit_check_applied(Emitter *e, const IrGraph *g);  /* dies if a kernel forgot its emit_vmath_pass */
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off);
-/* col2im of output rows oh0 (an expression) .. oh0 + rows - 1 only, their columns from col's column 0 */
-void emit_col2im_rows(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *col, const char *ld,
-                      const char *oh0, int rows);
 bool emit_conv_batched(const IrNode *n);
 void emit_conv_permute(Emitter *e, const char *tensor, const char *gemm, int f, int hw, bool to_gemm);
 const char *emit_conv_job(const IrGraph *g, int id, const char *what);

@@ -164,7 +164,7 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
         if (n->a.epilogue)  /* the fused activation's output, for its derivative */
             tensor_arg(g, a, "const float *restrict", "gate", g->nodes[n->a.epilogue].a.of);
         /* the filter-vector dW and dX need neither */
-        bool gemm = f->sched.gemm && !(f->sched.filters && (n->a.wrt < 0 || f->sched.dx_rows));
+        bool gemm = f->sched.gemm && !(f->sched.filters && (n->a.wrt < 0 || f->sched.dx_pixels));
         if (gemm)
             add_arg(a, "void *", "pack", "m->pack");
         if (gemm && f->op == IR_CONV2D)
@@ -620,7 +620,7 @@ static void k_conv_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNo
         emit_conv_filters_dw(e, g, (int)(b - g->nodes), f);
         return;
     }
-    if (f->sched.dx_rows) {
+    if (f->sched.dx_pixels) {
         int chw = (int)ir_numel(shape_of(g, f->in[0]));
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "float *dxn = dx + (size_t)n * %d;", chw);
@@ -961,7 +961,7 @@ void emit_train_kernel(Emitter *e, const IrGraph *g, int id)
     const IrNode *of = n->op == IR_BWD ? &g->nodes[n->a.of] : NULL;  /* the per-unit jobs its kernel runs */
     if (of && of->sched.filters && n->a.wrt < 0)
         emit_conv_filters_dw_job(e, g, id, of);
-    else if (of && of->sched.gemm && emit_conv_batched(of) && !of->sched.dx_rows)
+    else if (of && of->sched.gemm && emit_conv_batched(of) && !of->sched.dx_pixels)
         emit_conv_bwd_jobs(e, g, n, of);
     else if (of && of->sched.direct && n->a.wrt < 0)
         emit_conv_direct_dw_job(e, g, id, of);

@@ -28,11 +28,11 @@
  *
  * The file also holds the forward and the weight gradient of GEMM-route
  * layers vectorized over filters instead of output columns
- * (IrSched.filters, at its end), for layers with many taps and filters;
- * their input gradient stays on the GEMM.
+ * (IrSched.filters, at its end), for layers with many taps and filters,
+ * and their input gradient over output pixels (IrSched.dx_pixels), when a
+ * sample's dcol fits in cache.
  */
 #include "emit_int.h"
-#include "schedule.h"
 
 /* Padded sample geometry of a direct convolution. */
 typedef struct Geom {
@@ -498,18 +498,17 @@ void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 }
 
 /*
- * The input gradient vectorized over output pixels (IrSched.dx_rows), for
- * sample n into dxn: dcol = W^T dy (taps by output pixels, each element a
- * sum over the filters in order, as the GEMM's), then scattered back over
- * the windows (col2im).  A chunk of dx_rows output rows at a time, so that
- * its dcol stays in cache between the products and the scatter; a vector
- * is vw consecutive pixels of the chunk (dy copied with each filter's
- * pixels zero-padded to whole vectors past the last chunk, dyp), a
- * register block `tb` taps by `pb` pixel vectors.  No GEMM packing, layout
- * permute or batch-sized im2col matrix; every sample is independent, so
- * the samples split over the pool (emit_par.c).
+ * The input gradient vectorized over output pixels (IrSched.dx_pixels),
+ * for sample n into dxn: dcol = W^T dy (taps by output pixels, each
+ * element a sum over the filters in order, as the GEMM's), then scattered
+ * back over the windows (col2im).  A vector is vw consecutive pixels of
+ * dy (copied to dyp with each filter's pixels zero-padded to whole
+ * vectors, so that every load is aligned), a register block `tb` taps by
+ * `pb` pixel vectors.  No GEMM packing, layout permute or batch-sized
+ * im2col matrix: the sample's dcol stays in cache between the products
+ * and the scatter, and the samples split over the pool (emit_par.c).
  */
-static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc, int hwp)
+static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc)
 {
     const char *N = g->name;
     int taps = q->c * q->k * q->k;
@@ -518,9 +517,10 @@ static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, 
         for (int p = 0; p < pb; p++)
             emit_line(e, "%s_v%d a%d_%d = (%s_v%d){0};", N, q->vw, i, p, N, q->vw);
     emit_line(e, "for (int f = 0; f < %d; f++) {", q->f);
-    emit_line(e, "const float *wf = w + f * %d + t0, *yf = dyc + f * %d + j0;", taps, hwp);
+    emit_line(e, "const float *wf = w + f * %d + t0;", taps);
+    emit_line(e, "const %s_v%d *yf = dyp_v + f * %d + j0;", N, q->vw, pc / q->vw);
     for (int p = 0; p < pb; p++)
-        emit_line(e, "const %s_v%d y%d = %s_LD%d(yf + %d);", N, q->vw, p, N, q->vw, p * q->vw);
+        emit_line(e, "const %s_v%d y%d = yf[%d];", N, q->vw, p, p);
     for (int i = 0; i < tb; i++) {
         emit_line(e, "{");
         emit_line(e, "const float s = wf[%d];", i);
@@ -531,57 +531,57 @@ static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, 
     emit_line(e, "}");
     for (int i = 0; i < tb; i++)
         for (int p = 0; p < pb; p++)
-            emit_line(e, "dcol_v[(t0 + %d) * %d + j0 / %d + %d] = a%d_%d;", i, pc / q->vw, q->vw, p, i, p);
+            emit_line(e, "dcol_v[(t0 + %d) * %d + j0 + %d] = a%d_%d;", i, pc / q->vw, p, i, p);
     emit_line(e, "}");
 }
 
 /* The blocks of taps for the pixel vectors from j0: whole blocks of tb, then the rest. */
-static void emit_dx_taps(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc, int hwp)
+static void emit_dx_taps(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc)
 {
     int taps = q->c * q->k * q->k, full = taps / tb * tb;
     emit_line(e, "for (int t0 = 0; t0 < %d; t0 += %d)", full, tb);
-    emit_dx_block(e, g, q, tb, pb, pc, hwp);
+    emit_dx_block(e, g, q, tb, pb, pc);
     if (full < taps) {
         emit_line(e, "{");
         emit_line(e, "const int t0 = %d;", full);
-        emit_dx_block(e, g, q, taps - full, pb, pc, hwp);
+        emit_dx_block(e, g, q, taps - full, pb, pc);
         emit_line(e, "}");
     }
+}
+
+/* Taps per register block beside pb pixel vectors: 21-22 of AVX-512's 32 registers, 12 of AVX2's 16. */
+static int dx_tap_block(const FGeom *q, int pb)
+{
+    int taps = q->c * q->k * q->k, tb = (q->vw >= 16 ? 22 : 12) / pb;
+    return tb < taps ? tb : taps;
 }
 
 void emit_conv_filters_dx(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     FGeom q = fgeom(g, n);
     const char *N = g->name;
-    int taps = q.c * q.k * q.k, hw = q.ho * q.wo, rb = n->sched.dx_rows, pc, hwp;
-    sched_dx_layout(n, q.vw, &pc, &hwp);
-    /* accumulators: 21-22 of AVX-512's 32 registers, 12 of AVX2's 16, beside the pixel vectors */
-    int pv = pc / q.vw, most = q.vw >= 16 ? 7 : 4, acc = q.vw >= 16 ? 22 : 12;
-    int npb = (pv + most - 1) / most, pb = (pv + npb - 1) / npb, pfull = pv / pb * pb;
-    int tb = acc / pb < taps ? acc / pb : taps;
-    emit_line(e, "/* dcol = W^T dy by chunks of %d output rows: %d taps by %d pixels of %d floats per vector at a time */", rb,
-              tb, pb * q.vw, q.vw);
+    int taps = q.c * q.k * q.k, hw = q.ho * q.wo, pc = (hw + q.vw - 1) / q.vw * q.vw, pv = pc / q.vw;
+    int most = q.vw >= 16 ? 7 : 4, npb = (pv + most - 1) / most, pb = (pv + npb - 1) / npb, pfull = pv / pb * pb;
+    emit_line(e, "/* dcol = W^T dy: %d taps by %d pixels of %d floats per vector at a time, then col2im */",
+              dx_tap_block(&q, pb), pb * q.vw, q.vw);
     emit_line(e, "%s_v%d dyp_v[%d];  /* dy of the sample, each filter's %d pixels zero-padded to %d */", N, q.vw,
-              (q.f * hwp + q.vw - 1) / q.vw, hw, hwp);
+              q.f * pv, hw, pc);
     emit_line(e, "float *dyp = (float *)dyp_v;");
     emit_line(e, "for (int f = 0; f < %d; f++) {", q.f);
-    emit_line(e, "memcpy(dyp + f * %d, dy + ((size_t)n * %d + f) * %d, sizeof(float) * %d);", hwp, q.f, hw, hw);
-    emit_line(e, "memset(dyp + f * %d + %d, 0, sizeof(float) * %d);", hwp, hw, hwp - hw);
+    emit_line(e, "memcpy(dyp + f * %d, dy + ((size_t)n * %d + f) * %d, sizeof(float) * %d);", pc, q.f, hw, hw);
+    emit_line(e, "memset(dyp + f * %d + %d, 0, sizeof(float) * %d);", pc, hw, pc - hw);
     emit_line(e, "}");
-    emit_line(e, "%s_v%d dcol_v[%d];  /* a chunk of W^T dy as [tap][pixel], rows of %d */", N, q.vw, taps * pv, pc);
-    emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", q.c * q.h * q.w);
-    emit_line(e, "for (int oh0 = 0; oh0 < %d; oh0 += %d) {", q.ho, rb);
-    emit_line(e, "const float *dyc = dyp + oh0 * %d;", q.wo);
-    emit_line(e, "for (int j0 = 0; j0 < %d; j0 += %d) {", pfull * q.vw, pb * q.vw);
-    emit_dx_taps(e, g, &q, tb, pb, pc, hwp);
+    emit_line(e, "%s_v%d dcol_v[%d];  /* W^T dy as [tap][pixel], rows of %d */", N, q.vw, taps * pv, pc);
+    emit_line(e, "for (int j0 = 0; j0 < %d; j0 += %d) {", pfull, pb);
+    emit_dx_taps(e, g, &q, dx_tap_block(&q, pb), pb, pc);
     emit_line(e, "}");
     if (pfull < pv) {
         emit_line(e, "{");
-        emit_line(e, "const int j0 = %d;", pfull * q.vw);
-        emit_dx_taps(e, g, &q, acc / (pv - pfull) < taps ? acc / (pv - pfull) : taps, pv - pfull, pc, hwp);
+        emit_line(e, "const int j0 = %d;", pfull);
+        emit_dx_taps(e, g, &q, dx_tap_block(&q, pv - pfull), pv - pfull, pc);
         emit_line(e, "}");
     }
+    emit_line(e, "memset(dxn, 0, sizeof(float) * %d);", q.c * q.h * q.w);
     emit_line(e, "const float *dcol = (const float *)dcol_v;");
-    emit_col2im_rows(e, g, n, "dxn", "dcol", arena_printf(g->arena, "%d", pc), "oh0", rb);
-    emit_line(e, "}");
+    emit_im2col(e, g, n, "dxn", "dcol", true, arena_printf(g->arena, "%d", pc), "0");
 }

@@ -231,11 +231,10 @@ static void valid_range(int n, int stride, int shift, int size, int *lo, int *hi
  * With back set it is col2im instead: src[c][ih][iw] += the row.  Each
  * window position (kh, kw) is unrolled with the output range that reads
  * inside the image computed here, so the inner loops are branch-free
- * copies (contiguous for stride 1).  With oh0 set (col2im only), col holds
- * just the `rows` output rows from row oh0 (an expression) on.
+ * copies (contiguous for stride 1).
  */
-static void im2col_rows(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
-                        const char *ld, const char *off, const char *oh0, int rows)
+void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
+                 const char *ld, const char *off)
 {
     const IrAttrs *a = &n->a;
     const IrShape *xs = in_shape(g, n, 0);
@@ -246,8 +245,6 @@ static void im2col_rows(Emitter *e, const IrGraph *g, const IrNode *n, const cha
             int hlo, hhi, wlo, whi;
             valid_range(ho, a->stride[0], sh, h, &hlo, &hhi);
             valid_range(wo, a->stride[1], sw, w, &wlo, &whi);
-            if (oh0 && !(hlo < hhi && wlo < whi))
-                continue;
             emit_line(e, "for (int c = 0; c < %d; c++) {  /* window position (%d, %d) */", c, kh, kw);
             emit_line(e, "%sfloat *row = %s + (size_t)(c * %d + %d) * %s + %s;", back ? "const " : "", col, k * k,
                       kh * k + kw, ld, off);
@@ -255,14 +252,8 @@ static void im2col_rows(Emitter *e, const IrGraph *g, const IrNode *n, const cha
             if (!back && hlo > 0)
                 emit_line(e, "memset(row, 0, sizeof(float) * %d);", hlo * wo);
             if (hlo < hhi && wlo < whi) {
-                if (oh0) {
-                    emit_line(e, "const int oh1 = %s + %d < %d ? %s + %d : %d;", oh0, rows, hhi, oh0, rows, hhi);
-                    emit_line(e, "for (int oh = %s > %d ? %s : %d; oh < oh1; oh++) {", oh0, hlo, oh0, hlo);
-                    emit_line(e, "const float *r = row + (oh - %s) * %d;", oh0, wo);
-                } else {
-                    emit_line(e, "for (int oh = %d; oh < %d; oh++) {", hlo, hhi);
-                    emit_line(e, "%sfloat *r = row + oh * %d;", back ? "const " : "", wo);
-                }
+                emit_line(e, "for (int oh = %d; oh < %d; oh++) {", hlo, hhi);
+                emit_line(e, "%sfloat *r = row + oh * %d;", back ? "const " : "", wo);
                 emit_line(e, "%sfloat *xr = xc + (oh * %d + %d) * %d;", back ? "" : "const ", a->stride[0], sh, w);
                 if (!back && wlo > 0)
                     emit_line(e, "for (int ow = 0; ow < %d; ow++) r[ow] = 0.0f;", wlo);
@@ -279,18 +270,6 @@ static void im2col_rows(Emitter *e, const IrGraph *g, const IrNode *n, const cha
                 emit_line(e, "memset(row + %d, 0, sizeof(float) * %d);", zero_from * wo, (ho - zero_from) * wo);
             emit_line(e, "}");
         }
-}
-
-void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
-                 const char *ld, const char *off)
-{
-    im2col_rows(e, g, n, src, col, back, ld, off, NULL, 0);
-}
-
-void emit_col2im_rows(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *col, const char *ld,
-                      const char *oh0, int rows)
-{
-    im2col_rows(e, g, n, dst, col, true, ld, "0", oh0, rows);
 }
 
 /* Whether a convolution runs as one GEMM over the whole batch (groups == 1). */

@@ -26,7 +26,7 @@ enum { PAR_MIN_WORK = 32768 };
 
 static bool per_sample_op(const IrNode *f, bool fwd)
 {
-    if (f->sched.gemm && !(f->sched.filters && (fwd || f->sched.dx_rows)))
+    if (f->sched.gemm && !(f->sched.filters && (fwd || f->sched.dx_pixels)))
         return false;
     switch (f->op) {
     case IR_DENSE: case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D: case IR_GLOBAL_AVGPOOL:

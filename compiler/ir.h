@@ -101,8 +101,8 @@ typedef struct IrSched {
     int group;     /* conv2d on the GEMM with one group: samples per GEMM (their im2col columns fit in cache) */
     bool filters;  /* conv2d on the GEMM route whose forward and weight gradient are vectorized over
                       filters instead (emit_conv_direct.c, no im2col) */
-    int dx_rows;   /* with filters: output rows per chunk of its input gradient over pixels
-                      (emit_conv_filters_dx, sched_dx_layout); 0: the input gradient stays on the GEMM */
+    bool dx_pixels; /* with filters: its input gradient vectorized over output pixels, per sample
+                       (emit_conv_filters_dx); else it stays on the GEMM and col2im */
 } IrSched;
 
 /* Where memplan.c put a node's tensor. */

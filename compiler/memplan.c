@@ -28,7 +28,7 @@
  * takes (one for per-sample routes), whatever the batch: col_floats for
  * the forward, whose filter-vector convolutions (IrSched.filters) need
  * none, and train_col_floats for train_step, whose input gradients do
- * (but those computed over pixels, IrSched.dx_rows).
+ * (but those computed over pixels, IrSched.dx_pixels).
  *
  * Parameters get fixed offsets in one block, trainable ones first so that
  * the optimizer updates one contiguous range; batchnorm's batch
@@ -246,7 +246,7 @@ static void place_stats(IrGraph *g)
             int64_t col = round_up((int64_t)(n->sched.group > 1 ? n->sched.group : 1) * (c * k * k + n->shape.dim[0]) * hw);
             if (col > g->col_floats && !n->sched.filters)
                 g->col_floats = col;
-            if (col > g->train_col_floats && !n->sched.dx_rows)
+            if (col > g->train_col_floats && !n->sched.dx_pixels)
                 g->train_col_floats = col;
         }
     }

@@ -24,7 +24,8 @@
  * NETC_FORCE_GEMM=1 in the environment sends every dense and conv2d to the
  * GEMM, and NETC_FORCE_DIRECT=1 every conv2d the direct kernels take to
  * them, so that tests reach both routes with small shapes.  A schedule
- * file's entries come before either.
+ * file's entries come before either.  NETC_GEMM_DX=1 keeps the input
+ * gradients of filter-vector layers (IrSched.dx_pixels) on the GEMM.
  */
 #include "schedule.h"
 
@@ -40,7 +41,7 @@ enum {
     DIRECT_TAPS = 32,            /* the default rule: direct up to this many taps (C k k) */
     DIRECT_MAX_TAPS = 576,       /* the direct kernels unroll every tap: code size */
     DIRECT_STACK_FLOATS = 65536, /* their stack arrays, per kernel: 256 KiB */
-    DX_CHUNK_FLOATS = 32768,     /* a chunk of the filter-vector input gradient's dcol: 128 KiB */
+    DX_COL_FLOATS = 32768,       /* a sample's dcol in the filter-vector input gradient: 128 KiB */
 };
 
 static bool env_set(const char *name)
@@ -52,12 +53,6 @@ static bool env_set(const char *name)
 static bool force_gemm(void)
 {
     return env_set("NETC_FORCE_GEMM");
-}
-
-/* NETC_GEMM_DX=1: filter-vector layers take their input gradient on the GEMM (for comparison). */
-static bool force_gemm_dx(void)
-{
-    return env_set("NETC_GEMM_DX");
 }
 
 static int target_vec(IrTarget t)
@@ -134,36 +129,21 @@ static bool filters_route(const IrGraph *g, const IrNode *n)
     return a->groups == 1 && f % direct_width(g) == 0 && stack <= DIRECT_STACK_FLOATS && !force_gemm();
 }
 
-void sched_dx_layout(const IrNode *n, int vw, int *pc, int *hwp)
-{
-    int ho = n->shape.dim[1], wo = n->shape.dim[2], rb = n->sched.dx_rows, chunks = (ho + rb - 1) / rb;
-    *pc = (rb * wo + vw - 1) / vw * vw;
-    *hwp = (chunks - 1) * rb * wo + *pc;  /* the last chunk reads a whole *pc from its first row */
-}
-
 /*
- * Output rows per chunk of a filter-vector layer's input gradient
- * (emit_conv_filters_dx): as many as keep the chunk's dcol (taps by the
- * rows' pixels) within DX_CHUNK_FLOATS, so that it is scattered back from
- * cache, and the kernel's stack arrays (that and the padded dy) within
- * DIRECT_STACK_FLOATS; the chunks equal but the last.  0 when one row does
- * not fit: the input gradient stays on the GEMM.
+ * Whether a filter-vector layer computes its input gradient over output
+ * pixels (emit_conv_filters_dx): when a sample's whole dcol (taps by its
+ * output pixels, padded to whole vectors) fits in DX_COL_FLOATS, so that
+ * it is scattered back from cache, beside dy's copy within
+ * DIRECT_STACK_FLOATS.  Measured (docs/performance.md): lenet5's conv2d_2
+ * and fashion_cnn's second convolution as fast as the GEMM and col2im on
+ * one thread and 1.6-2.5x faster on two; resnet_mini's 32-channel layers,
+ * whose dcol would not fit, 27% slower in chunks of rows.
  */
-static int filters_dx_rows(const IrGraph *g, IrNode *n)
+static bool filters_dx_pixels(const IrGraph *g, const IrNode *n)
 {
     int64_t taps = (int64_t)g->nodes[n->in[0]].shape.dim[0] * n->a.kernel[0] * n->a.kernel[0];
-    int ho = n->shape.dim[1], vw = direct_width(g), rows = 0;
-    for (int rb = ho; rb >= 1 && !rows; rb--) {
-        int pc, hwp;
-        n->sched.dx_rows = rb;
-        sched_dx_layout(n, vw, &pc, &hwp);
-        if (taps * pc <= DX_CHUNK_FLOATS && taps * pc + (int64_t)n->shape.dim[0] * hwp <= DIRECT_STACK_FLOATS)
-            rows = rb;
-    }
-    if (!rows)
-        return 0;
-    int chunks = (ho + rows - 1) / rows;
-    return (ho + chunks - 1) / chunks;
+    int64_t vw = direct_width(g), pc = ((int64_t)n->shape.dim[1] * n->shape.dim[2] + vw - 1) / vw * vw;
+    return taps * pc <= DX_COL_FLOATS && (taps + n->shape.dim[0]) * pc <= DIRECT_STACK_FLOATS && !env_set("NETC_GEMM_DX");
 }
 
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n)
@@ -248,7 +228,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
             s->group = n->a.groups == 1 ? conv_group(cg * k * k, fg, hw) : 1;
             set_gemm(s, fg, s->group * hw, cg * k * k);  /* groups 1: one GEMM per `group` samples */
             s->filters = filters_route(g, n);
-            s->dx_rows = s->filters && !force_gemm_dx() ? filters_dx_rows(g, n) : 0;
+            s->dx_pixels = s->filters && filters_dx_pixels(g, n);
         }
     }
 }

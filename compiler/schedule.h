@@ -38,12 +38,6 @@ void sched_run(IrGraph *g, Diag *d);
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n);
 const char *sched_route_name(SchedRoute r);
 
-/*
- * The layout of the filter-vector input gradient of conv2d n (IrSched.dx_rows
- * output rows per chunk, vectors of vw floats): pixels per chunk padded to
- * whole vectors (*pc) and the length of one filter's zero-padded dy (*hwp).
- */
-void sched_dx_layout(const IrNode *n, int vw, int *pc, int *hwp);
 
 /*
  * Parses sf->src (path and text set by the caller) into sf, reporting
