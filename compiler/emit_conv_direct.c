@@ -13,9 +13,10 @@
  *            The taps and the filters of the block are unrolled, the ow loop
  *            runs over a padded copy of the sample (so every tap reads a
  *            full row) and vectorizes with the block's sums in registers.
- *   dW       the same products summed over the batch: partial sums per tap
- *            and output column, added over samples and rows in order, then
- *            across columns in order — a fixed order whatever the threads.
+ *   dW       the same products summed over the batch: partial sums per
+ *            filter, tap and output column, added over samples and rows in
+ *            order, then across columns in order — a fixed order whatever
+ *            the threads; a block of filters by a block of taps at a time.
  *
  * Vectors are 16 floats on an AVX-512 target and 8 elsewhere (IrSched.vec;
  * the generic target's 8-float vectors become whatever the compiler has).
@@ -120,16 +121,28 @@ void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 }
 
 /*
- * Taps whose sums stay in registers together in the weight gradient, at
- * most: one register each, beside dy's vector, the input's and the bias sum
- * (16 registers with 8-float vectors, 32 with AVX-512's 16).  The taps are
- * split into blocks of equal size, since a short last block is one FMA
- * chain bound by the FMA's latency, not its throughput.
+ * The weight gradient's register block: `fb` filters (the largest divisor
+ * of f up to 6, AVX2: 3) by a block of taps, one accumulator each, beside
+ * the filters' dy vectors, the input's and the bias sums (22 accumulators
+ * with AVX-512's 32 registers, 9 with AVX2's 16).  Each input vector then
+ * serves fb filters and each dy vector a block of taps.  The taps are
+ * split into blocks of nearly equal size, since a short last block is a
+ * few FMA chains bound by the FMA's latency, not its throughput.
  */
-static int dw_tap_block(int taps, int vw)
+typedef struct DwBlock {
+    int fb;   /* filters per block */
+    int ntb;  /* tap blocks: block b holds taps b taps / ntb .. (b + 1) taps / ntb - 1 */
+} DwBlock;
+
+static DwBlock dw_block(const Geom *q, int vw)
 {
-    int most = vw >= 16 ? 26 : 12, blocks = (taps + most - 1) / most;
-    return (taps + blocks - 1) / blocks;
+    DwBlock d = {1, 1};
+    for (int b = vw >= 16 ? 6 : 3; b > 1 && d.fb == 1; b--)
+        if (q->f % b == 0)
+            d.fb = b;
+    int most = (vw >= 16 ? 22 : 9) / d.fb;
+    d.ntb = (q->taps + most - 1) / most;
+    return d;
 }
 
 /*
@@ -166,85 +179,108 @@ static void emit_dw_job_call(Emitter *e, const IrNode *f, const char *job, const
  * The weight gradient: for filter f and tap t, dw[f][t] = sum over samples,
  * rows and columns of dy * the tap's shifted input.  A vector of columns at
  * a time (the rows are padded to whole vectors with zeros: dy's copy gp and
- * the input's xp), a block of taps keeps its per-lane partial sums in
- * registers over a sample's rows; the lanes are added in order at the end.
- * The order of every sum is fixed by the shape and the vector width alone.
+ * the input's xp); a unit of work is a block of fb filters by a block of
+ * taps (dw_block), whose per-lane partial sums stay in registers over a
+ * sample's rows; the lanes are added in order at the end.  The order of
+ * every sum is fixed by the shape and the vector width alone.
  */
 static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const char *job)
 {
     Geom q = geom(g, f);
     int vw = emit_conv_direct_width(f), wv = (q.wo + vw - 1) / vw * vw, wp = wv + q.k - 1;
-    int tb = dw_tap_block(q.taps, vw);
+    DwBlock d = dw_block(&q, vw);
     const char *N = g->name;
     int nacc = q.f * q.taps + (f->a.bias ? q.f : 0);
-    emit_dw_job_begin(e, f, job, "filters", "f0", "f1");
-    emit_line(e, "%s_v%d part[%d];  /* %d-lane partial sums: per filter and tap%s (filters f0..f1-1 used) */", N, vw, nacc,
-              vw, f->a.bias ? ", then per filter for the bias" : "");
+    emit_dw_job_begin(e, f, job, "units", "u0", "u1");
+    emit_line(e, "%s_v%d part[%d];  /* %d-lane partial sums: per filter and tap%s (the units' used) */", N, vw, nacc, vw,
+              f->a.bias ? ", then per filter for the bias" : "");
     emit_line(e, "memset(part, 0, sizeof part);");
+    emit_line(e, "float gp[%d];  /* dy of the sample and the unit's %d filters, rows padded to %d */", d.fb * q.ho * wv,
+              d.fb, wv);
+    if (wv != q.wo)
+        emit_line(e, "memset(gp, 0, sizeof gp);");
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
     emit_padded_sample(e, &q, wp);
-    emit_line(e, "for (int f = f0; f < f1; f++) {");
-    emit_line(e, "float gp[%d];  /* dy of the sample and filter, rows padded to %d */", q.ho * wv, wv);
-    if (wv != q.wo)
-        emit_line(e, "memset(gp, 0, sizeof gp);");
-    emit_line(e, "for (int oh = 0; oh < %d; oh++)", q.ho);
-    emit_line(e, "    memcpy(gp + oh * %d, dy + (((size_t)n * %d + f) * %d + oh) * %d, sizeof(float) * %d);", wv, q.f, q.ho,
-              q.wo, q.wo);
-    for (int t0 = 0; t0 < q.taps; t0 += tb) {
-        int t1 = t0 + tb < q.taps ? t0 + tb : q.taps;
-        bool bias = f->a.bias && t0 == 0;
-        emit_line(e, "{  /* taps %d..%d */", t0, t1 - 1);
+    emit_line(e, "for (int u = u0; u < u1; u++) {");
+    emit_line(e, "const int f0 = u / %d * %d;", d.ntb, d.fb);
+    emit_line(e, "if (u == u0 || u %% %d == 0)  /* a new block of filters */", d.ntb);
+    emit_line(e, "    for (int i = 0; i < %d; i++)", d.fb);
+    emit_line(e, "        for (int oh = 0; oh < %d; oh++)", q.ho);
+    emit_line(e, "            memcpy(gp + (i * %d + oh) * %d, dy + (((size_t)n * %d + f0 + i) * %d + oh) * %d, sizeof(float) * %d);",
+              q.ho, wv, q.f, q.ho, q.wo, q.wo);
+    emit_line(e, "switch (u %% %d) {", d.ntb);
+    for (int b = 0; b < d.ntb; b++) {
+        int t0 = b * q.taps / d.ntb, t1 = (b + 1) * q.taps / d.ntb;
+        bool bias = f->a.bias && b == 0;
+        emit_line(e, "case %d: {  /* taps %d..%d */", b, t0, t1 - 1);
         for (int t = t0; t < t1; t++)
-            emit_line(e, "%s_v%d a%d = part[f * %d + %d];", N, vw, t, q.taps, t);
-        if (bias)
-            emit_line(e, "%s_v%d ab = part[%d + f];", N, vw, q.f * q.taps);
+            for (int i = 0; i < d.fb; i++)
+                emit_line(e, "%s_v%d a%d_%d = part[(f0 + %d) * %d + %d];", N, vw, t, i, i, q.taps, t);
+        for (int i = 0; bias && i < d.fb; i++)
+            emit_line(e, "%s_v%d ab%d = part[%d + f0 + %d];", N, vw, i, q.f * q.taps, i);
         emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
         emit_line(e, "for (int j = 0; j < %d; j += %d) {", wv, vw);
-        emit_line(e, "const %s_v%d gv = %s_LD%d(gp + oh * %d + j);", N, vw, N, vw, wv);
-        if (bias)
-            emit_line(e, "ab += gv;");
+        for (int i = 0; i < d.fb; i++)
+            emit_line(e, "const %s_v%d g%d = %s_LD%d(gp + %d + oh * %d + j);", N, vw, i, N, vw, i * q.ho * wv, wv);
+        for (int i = 0; bias && i < d.fb; i++)
+            emit_line(e, "ab%d += g%d;", i, i);
         for (int t = t0; t < t1; t++) {
             int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
-            emit_line(e, "a%d += gv * %s_LD%d(xp + (%d + oh) * %d + j + %d);", t, N, vw, c * q.hp + kh, wp, kw);
+            emit_line(e, "{");
+            emit_line(e, "const %s_v%d xv = %s_LD%d(xp + (%d + oh) * %d + j + %d);", N, vw, N, vw, c * q.hp + kh, wp, kw);
+            for (int i = 0; i < d.fb; i++)
+                emit_line(e, "a%d_%d += g%d * xv;", t, i, i);
+            emit_line(e, "}");
         }
         emit_line(e, "}");
         emit_line(e, "}");
         for (int t = t0; t < t1; t++)
-            emit_line(e, "part[f * %d + %d] = a%d;", q.taps, t, t);
-        if (bias)
-            emit_line(e, "part[%d + f] = ab;", q.f * q.taps);
+            for (int i = 0; i < d.fb; i++)
+                emit_line(e, "part[(f0 + %d) * %d + %d] = a%d_%d;", i, q.taps, t, t, i);
+        for (int i = 0; bias && i < d.fb; i++)
+            emit_line(e, "part[%d + f0 + %d] = ab%d;", q.f * q.taps, i, i);
+        emit_line(e, "break;");
         emit_line(e, "}");
     }
     emit_line(e, "}");
     emit_line(e, "}");
-    emit_line(e, "for (int f = f0; f < f1; f++) {");
-    emit_line(e, "for (int t = 0; t < %d; t++) {", q.taps);
+    emit_line(e, "}");
+    emit_line(e, "for (int u = u0; u < u1; u++) {");
+    emit_line(e, "const int f0 = u / %d * %d, b = u %% %d, t0 = b * %d / %d, t1 = (b + 1) * %d / %d;", d.ntb, d.fb, d.ntb,
+              q.taps, d.ntb, q.taps, d.ntb);
+    emit_line(e, "for (int f = f0; f < f0 + %d; f++) {", d.fb);
+    emit_line(e, "for (int t = t0; t < t1; t++) {");
     emit_line(e, "float s = 0.0f;");
     emit_line(e, "for (int l = 0; l < %d; l++) s += part[f * %d + t][l];", vw, q.taps);
     emit_line(e, "dw[f * %d + t] = s;", q.taps);
     emit_line(e, "}");
     if (f->a.bias) {
+        emit_line(e, "if (b == 0) {");
         emit_line(e, "float s = 0.0f;");
         emit_line(e, "for (int l = 0; l < %d; l++) s += part[%d + f][l];", vw, q.f * q.taps);
         emit_line(e, "dbias[f] = s;");
+        emit_line(e, "}");
     }
+    emit_line(e, "}");
     emit_line(e, "}");
     emit_line(e, "}");
     emit_blank(e);
 }
 
-/* The weight gradient's job over a range of filters, emitted before the kernel b. */
+/* The weight gradient's job over a range of units, emitted before the kernel b. */
 void emit_conv_direct_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 {
     emit_dw_filters(e, g, f, emit_train_kernel_name(g, b));
 }
 
-/* The weight gradient kernel: its filters split over the pool (each filter's sums are one task's). */
+/* The weight gradient kernel: its units split over the pool (each unit's sums are one task's). */
 void emit_conv_direct_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 {
     Geom q = geom(g, f);
-    emit_dw_job_call(e, f, emit_train_kernel_name(g, b), "filters", q.f, 2LL * q.taps * q.ho * q.wo);
+    DwBlock d = dw_block(&q, emit_conv_direct_width(f));
+    int units = q.f / d.fb * d.ntb;
+    emit_dw_job_call(e, f, emit_train_kernel_name(g, b), "units", units, 2LL * q.f * q.taps * q.ho * q.wo / units);
 }
 
 /*

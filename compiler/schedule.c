@@ -95,8 +95,8 @@ static void set_gemm(IrSched *s, int m, int n, int k)
  * The largest stack use of the direct kernels of n, in floats, from their
  * arrays in emit_conv_direct.c: the zero-padded sample xp (rows of whole
  * vectors plus the window), then the forward's output rows (at most 6
- * filters) or the weight gradient's dy rows and its 8-lane partial sums per
- * filter and tap (and per filter for the bias).
+ * filters) or the weight gradient's dy rows (of at most 6 filters) and its
+ * per-lane partial sums per filter and tap (and per filter for the bias).
  */
 static int64_t direct_stack_floats(const IrGraph *g, const IrNode *n)
 {
@@ -104,7 +104,7 @@ static int64_t direct_stack_floats(const IrGraph *g, const IrNode *n)
     int64_t c = xs->dim[0], f = n->shape.dim[0], ho = n->shape.dim[1], wo = n->shape.dim[2], k = n->a.kernel[0];
     int64_t vw = direct_width(g), wv = (wo + vw - 1) / vw * vw, taps = c * k * k;
     int64_t xp = c * (ho + k - 1) * (wv + k - 1);
-    int64_t fwd = xp + 6 * wv, dw = xp + ho * wv + vw * (f * taps + (n->a.bias ? f : 0));
+    int64_t fwd = xp + 6 * wv, dw = xp + 6 * ho * wv + vw * (f * taps + (n->a.bias ? f : 0));
     return fwd > dw ? fwd : dw;
 }
 
