@@ -13,7 +13,10 @@
  * those the example nets produce (fashion_mlp 784-256-128-10 and lenet5 at
  * batch 64: dense forward, dX and dW; lenet5's conv2 through im2col, one
  * GEMM for the batch of 64 (conv1 runs as a direct convolution, no GEMM);
- * batch-1 forward) and large squares. netc runs each shape with the epilogue
+ * batch-1 forward) and large squares; the "net" column says which of them
+ * the nets compute with nnrt_sgemm and which with their own emitted kernels
+ * (the 10-wide dense layers' loops, lenet5's conv2 over filters and pixels),
+ * whose rows then compare the runtime GEMM alone. netc runs each shape with the epilogue
  * its use needs (bias + relu forward, bias per row for conv; the dense dW
  * kernels store, beta = 0, as the generated code does), OpenBLAS with the
  * plain product (beta = 1 where netc accumulates: the "dW+=" rows, the
@@ -47,42 +50,47 @@ typedef struct Shape {
     int ta, tb;       /* transposes */
     int M, N, K;      /* shape */
     int ep;           /* 0 none, 1 bias[n]+relu, 2 accumulate, 3 bias[m]+relu */
+    const char *route; /* how the nets compute it, when not with nnrt_sgemm (the "net" column) */
 } Shape;
 
+/* The nets' own kernels for the shapes they do not give nnrt_sgemm (docs/architecture.md, schedule). */
+#define LOOP "loop"  /* dense below 2048 multiply-adds per sample: emitted loops */
+#define FILT "filt"  /* lenet5's conv2: vectorized over filters (forward, dW) and over pixels (dX) */
+
 static const Shape shapes[] = {
-    {"mlp 784-256", "fwd", 0, 1, 64, 256, 784, 1},
-    {"mlp 784-256", "dX", 0, 0, 64, 784, 256, 0},
-    {"mlp 784-256", "dW", 1, 0, 256, 784, 64, 0},
-    {"mlp 256-128", "fwd", 0, 1, 64, 128, 256, 1},
-    {"mlp 256-128", "dX", 0, 0, 64, 256, 128, 0},
-    {"mlp 256-128", "dW", 1, 0, 128, 256, 64, 0},
-    {"mlp 128-10", "fwd", 0, 1, 64, 10, 128, 1},
-    {"mlp 128-10", "dX", 0, 0, 64, 128, 10, 0},
-    {"mlp 128-10", "dW", 1, 0, 10, 128, 64, 0},
-    {"lenet 400-120", "fwd", 0, 1, 64, 120, 400, 1},
-    {"lenet 400-120", "dX", 0, 0, 64, 400, 120, 0},
-    {"lenet 400-120", "dW", 1, 0, 120, 400, 64, 0},
-    {"lenet 120-84", "fwd", 0, 1, 64, 84, 120, 1},
-    {"lenet 120-84", "dX", 0, 0, 64, 120, 84, 0},
-    {"lenet 120-84", "dW", 1, 0, 84, 120, 64, 0},
-    {"lenet 84-10", "fwd", 0, 1, 64, 10, 84, 1},
-    {"lenet 84-10", "dX", 0, 0, 64, 84, 10, 0},
-    {"lenet 84-10", "dW", 1, 0, 10, 84, 64, 0},
-    {"mlp 784-256", "dW+=", 1, 0, 256, 784, 64, 2},
-    {"mlp 256-128", "dW+=", 1, 0, 128, 256, 64, 2},
-    {"lenet conv2", "conv", 0, 0, 16, 6400, 150, 3},
-    {"lenet conv2", "dW", 0, 1, 16, 150, 6400, 0},
-    {"lenet conv2", "dcol", 1, 0, 150, 6400, 16, 0},
-    {"mlp 784-256 b1", "gemv", 0, 1, 1, 256, 784, 1},
-    {"mlp 256-128 b1", "gemv", 0, 1, 1, 128, 256, 1},
-    {"mlp 128-10 b1", "gemv", 0, 1, 1, 10, 128, 1},
-    {"lenet 400-120 b1", "gemv", 0, 1, 1, 120, 400, 1},
-    {"lenet 120-84 b1", "gemv", 0, 1, 1, 84, 120, 1},
-    {"lenet 84-10 b1", "gemv", 0, 1, 1, 10, 84, 1},
-    {"square 512", "square", 0, 0, 512, 512, 512, 0},
-    {"square 1024", "square", 0, 0, 1024, 1024, 1024, 0},
-    {"square 2048", "square", 0, 0, 2048, 2048, 2048, 0},
-    {"square 1024 NT", "square", 0, 1, 1024, 1024, 1024, 0},
+    {"mlp 784-256", "fwd", 0, 1, 64, 256, 784, 1, NULL},
+    {"mlp 784-256", "dX", 0, 0, 64, 784, 256, 0, NULL},
+    {"mlp 784-256", "dW", 1, 0, 256, 784, 64, 0, NULL},
+    {"mlp 256-128", "fwd", 0, 1, 64, 128, 256, 1, NULL},
+    {"mlp 256-128", "dX", 0, 0, 64, 256, 128, 0, NULL},
+    {"mlp 256-128", "dW", 1, 0, 128, 256, 64, 0, NULL},
+    {"mlp 128-10", "fwd", 0, 1, 64, 10, 128, 1, LOOP},
+    {"mlp 128-10", "dX", 0, 0, 64, 128, 10, 0, LOOP},
+    {"mlp 128-10", "dW", 1, 0, 10, 128, 64, 0, LOOP},
+    {"lenet 400-120", "fwd", 0, 1, 64, 120, 400, 1, NULL},
+    {"lenet 400-120", "dX", 0, 0, 64, 400, 120, 0, NULL},
+    {"lenet 400-120", "dW", 1, 0, 120, 400, 64, 0, NULL},
+    {"lenet 120-84", "fwd", 0, 1, 64, 84, 120, 1, NULL},
+    {"lenet 120-84", "dX", 0, 0, 64, 120, 84, 0, NULL},
+    {"lenet 120-84", "dW", 1, 0, 84, 120, 64, 0, NULL},
+    {"lenet 84-10", "fwd", 0, 1, 64, 10, 84, 1, LOOP},
+    {"lenet 84-10", "dX", 0, 0, 64, 84, 10, 0, LOOP},
+    {"lenet 84-10", "dW", 1, 0, 10, 84, 64, 0, LOOP},
+    {"mlp 784-256", "dW+=", 1, 0, 256, 784, 64, 2, NULL},
+    {"mlp 256-128", "dW+=", 1, 0, 128, 256, 64, 2, NULL},
+    {"lenet conv2", "conv", 0, 0, 16, 6400, 150, 3, FILT},
+    {"lenet conv2", "dW", 0, 1, 16, 150, 6400, 0, FILT},
+    {"lenet conv2", "dcol", 1, 0, 150, 6400, 16, 0, FILT},
+    {"mlp 784-256 b1", "gemv", 0, 1, 1, 256, 784, 1, NULL},
+    {"mlp 256-128 b1", "gemv", 0, 1, 1, 128, 256, 1, NULL},
+    {"mlp 128-10 b1", "gemv", 0, 1, 1, 10, 128, 1, LOOP},
+    {"lenet 400-120 b1", "gemv", 0, 1, 1, 120, 400, 1, NULL},
+    {"lenet 120-84 b1", "gemv", 0, 1, 1, 84, 120, 1, NULL},
+    {"lenet 84-10 b1", "gemv", 0, 1, 1, 10, 84, 1, LOOP},
+    {"square 512", "square", 0, 0, 512, 512, 512, 0, NULL},
+    {"square 1024", "square", 0, 0, 1024, 1024, 1024, 0, NULL},
+    {"square 2048", "square", 0, 0, 2048, 2048, 2048, 0, NULL},
+    {"square 1024 NT", "square", 0, 1, 1024, 1024, 1024, 0, NULL},
 };
 
 static clockid_t sample_clock = CLOCK_MONOTONIC; /* the clock samples are timed with */
@@ -233,24 +241,27 @@ static void bench_threads(int threads, double peak, int quick, const char *filte
     nnrt_threads_init(threads);
     openblas_set_num_threads(threads);
     sample_clock = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-    const Shape big = {"warm", "", 0, 0, 2048, 2048, 2048, 0};
+    const Shape big = {"warm", "", 0, 0, 2048, 2048, 2048, 0, NULL};
     run_blas(&big, b);
     run_netc(&big, b);
     printf("\n%d thread%s (peak %.1f GFLOP/s; %s time, best sample)\n", threads, threads > 1 ? "s" : "",
            peak * threads, threads == 1 ? "thread CPU" : "wall");
-    printf("%-17s %-6s %-3s %5s %5s %5s %9s %9s %6s %6s\n", "shape", "use", "op", "M", "N", "K",
-           "netc", "openblas", "ratio", "%peak");
+    printf("%-17s %-6s %-3s %5s %5s %5s %9s %9s %6s %6s  %s\n", "shape", "use", "op", "M", "N", "K",
+           "netc", "openblas", "ratio", "%peak", "net");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const Shape *s = &shapes[i];
         if (filter && !strstr(s->name, filter) && !strstr(s->use, filter))
             continue;
         double tn, tb, flops = 2.0 * s->M * s->N * s->K;
         time_pair(s, b, quick, &tn, &tb);
-        printf("%-17s %-6s %c%c  %5d %5d %5d %9.1f %9.1f %6.2f %5.0f%%\n", s->name, s->use,
+        printf("%-17s %-6s %c%c  %5d %5d %5d %9.1f %9.1f %6.2f %5.0f%%  %s\n", s->name, s->use,
                s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, flops / tn * 1e-9,
-               flops / tb * 1e-9, tb / tn, 100.0 * flops / tn * 1e-9 / (peak * threads));
+               flops / tb * 1e-9, tb / tn, 100.0 * flops / tn * 1e-9 / (peak * threads), s->route ? s->route : "gemm");
         fflush(stdout);
     }
+    printf("net: how the example nets compute the shape: gemm = this nnrt_sgemm; " LOOP " = emitted loops (dense\n"
+           "below 2048 multiply-adds per sample); " FILT " = lenet5's conv2 vectorized over filters and pixels, no\n"
+           "GEMM. Their rows compare the runtime GEMM alone; `netc bench` times the nets' own kernels.\n");
 }
 
 int main(int argc, char **argv)
