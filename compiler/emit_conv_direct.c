@@ -207,8 +207,9 @@ static void emit_dw_filters(Emitter *e, const IrGraph *g, const IrNode *f, const
     emit_line(e, "if (u == u0 || u %% %d == 0)  /* a new block of filters */", d.ntb);
     emit_line(e, "    for (int i = 0; i < %d; i++)", d.fb);
     emit_line(e, "        for (int oh = 0; oh < %d; oh++)", q.ho);
-    emit_line(e, "            memcpy(gp + (i * %d + oh) * %d, dy + (((size_t)n * %d + f0 + i) * %d + oh) * %d, sizeof(float) * %d);",
-              q.ho, wv, q.f, q.ho, q.wo, q.wo);
+    emit_line(e, "            memcpy(gp + (i * %d + oh) * %d, dy + (((size_t)n * %d + f0 + i) * %d + oh) * %d,", q.ho, wv,
+              q.f, q.ho, q.wo);
+    emit_line(e, "                   sizeof(float) * %d);", q.wo);
     emit_line(e, "switch (u %% %d) {", d.ntb);
     for (int b = 0; b < d.ntb; b++) {
         int t0 = b * q.taps / d.ntb, t1 = (b + 1) * q.taps / d.ntb;
@@ -466,8 +467,8 @@ static void emit_dw_rows_block(Emitter *e, const IrGraph *g, const FGeom *q, int
     for (int r = 0; r < rows; r++)
         for (int kw = 0; kw < q->k; kw++)
             for (int v = 0; v < q->nvb; v++)
-                emit_line(e, "%s_v%d a%d_%d_%d = part[((%s + %d) * %d + %d) * %d + f0 / %d + %d];", N, q->vw, r, kw, v, r0, r,
-                          q->k, kw, fv, q->vw, v);
+                emit_line(e, "%s_v%d a%d_%d_%d = part[((%s + %d) * %d + %d) * %d + f0 / %d + %d];", N, q->vw, r, kw,
+                          v, r0, r, q->k, kw, fv, q->vw, v);
     emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q->ho);
     emit_line(e, "const float *xr = xs + oh * %d;", q->sh * q->wp);
     emit_line(e, "const float *gr = gt + oh * %d + f0;", q->wo * q->f);
@@ -484,8 +485,8 @@ static void emit_dw_rows_block(Emitter *e, const IrGraph *g, const FGeom *q, int
     for (int r = 0; r < rows; r++)
         for (int kw = 0; kw < q->k; kw++)
             for (int v = 0; v < q->nvb; v++)
-                emit_line(e, "part[((%s + %d) * %d + %d) * %d + f0 / %d + %d] = a%d_%d_%d;", r0, r, q->k, kw, fv, q->vw, v, r,
-                          kw, v);
+                emit_line(e, "part[((%s + %d) * %d + %d) * %d + f0 / %d + %d] = a%d_%d_%d;", r0, r, q->k, kw, fv,
+                          q->vw, v, r, kw, v);
 }
 
 /* The job over units u0..u1-1, with its argument struct, emitted before the kernel b. */
@@ -538,8 +539,8 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
     } else {  /* many row blocks: one block of code, its rows' offsets computed */
         emit_line(e, "const int r0 = u %% %d * %d;  /* kernel rows (c k + kh) r0.. */", nrb, rows);
         for (int r = 0; r < rows; r++) {
-            emit_line(e, "const int o%d = ((r0 + %d) / %d * %d + (r0 + %d) %% %d * %d) * %d;  /* row %d's offset in xs */", r,
-                      r, q.k, q.hp, r, q.k, q.dh, q.wp, r);
+            emit_line(e, "const int o%d = ((r0 + %d) / %d * %d + (r0 + %d) %% %d * %d) * %d;  /* row %d's offset in xs */",
+                      r, r, q.k, q.hp, r, q.k, q.dh, q.wp, r);
             offs[r] = arena_printf(g->arena, "o%d", r);
         }
         emit_dw_rows_block(e, g, &q, rows, "r0", offs);

@@ -92,7 +92,9 @@ static void print_node(FILE *out, const IrGraph *g, int id)
     else if (n->sched.gemm)
         fprintf(out, "  sched(gemm mc=%d nc=%d kc=%d%s%s)", n->sched.tile[0], n->sched.tile[1], n->sched.tile[2],
                 n->op == IR_CONV2D && n->a.groups == 1 ? arena_printf(g->arena, " group=%d", n->sched.group) : "",
-                n->sched.filters ? arena_printf(g->arena, " filters vec=%d%s", n->sched.vec, n->sched.dx_pixels ? " dx=pixels" : "") : "");
+                n->sched.filters
+                    ? arena_printf(g->arena, " filters vec=%d%s", n->sched.vec, n->sched.dx_pixels ? " dx=pixels" : "")
+                    : "");
     else if (n->sched.vec)
         fprintf(out, "  sched(vec=%d unroll=%d)", n->sched.vec, n->sched.unroll);
     static const char *bufs[] = {"", "input", "output", "work", "alias", "effect", "chain"};
