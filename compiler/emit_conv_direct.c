@@ -303,6 +303,7 @@ typedef struct FGeom {
     int pt, pl, pb, pr;            /* padding */
     int hp, wp;                    /* height and width of what the taps read (padded when padding) */
     int vw, nvb, rmax;             /* vector width, vectors per block, pixels per block at most */
+    int taps;                      /* c k k */
 } FGeom;
 
 static FGeom fgeom(const IrGraph *g, const IrNode *n)
@@ -311,7 +312,8 @@ static FGeom fgeom(const IrGraph *g, const IrNode *n)
     const IrAttrs *a = &n->a;
     FGeom q = {xs->dim[0], xs->dim[1], xs->dim[2], n->shape.dim[0], n->shape.dim[1], n->shape.dim[2], a->kernel[0],
                a->stride[0], a->stride[1], a->dilation[0], a->dilation[1], a->pad[0], a->pad[1], a->pad[2], a->pad[3],
-               0, 0, emit_conv_direct_width(n), 0, 0};
+               0, 0, emit_conv_direct_width(n), 0, 0, 0};
+    q.taps = q.c * q.k * q.k;
     q.hp = q.h + q.pt + q.pb;
     q.wp = q.w + q.pl + q.pr;
     /* accumulators: 24 of AVX-512's 32 registers, 12 of AVX2's 16 (the rest: weights and a broadcast) */
@@ -390,7 +392,7 @@ void emit_conv_filters_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     FGeom q = fgeom(g, n);
     const char *N = g->name;
-    int taps = q.c * q.k * q.k, fbw = q.nvb * q.vw;
+    int taps = q.taps, fbw = q.nvb * q.vw;
     int nblk = (q.wo + q.rmax - 1) / q.rmax, r = (q.wo + nblk - 1) / nblk, full = q.wo / r, rest = q.wo - full * r;
     emit_line(e, "/* %d filters of %d floats per vector at a time, by %d output pixels, the sums in registers */", fbw,
               q.vw, r);
@@ -494,7 +496,7 @@ void emit_conv_filters_dw_job(Emitter *e, const IrGraph *g, int b, const IrNode 
 {
     FGeom q = fgeom(g, f);
     const char *N = g->name, *job = emit_train_kernel_name(g, b);
-    int taps = q.c * q.k * q.k, hw = q.ho * q.wo, rows = filters_dw_rows(&q), nrb, fbw = q.nvb * q.vw, fv = q.f / q.vw;
+    int taps = q.taps, hw = q.ho * q.wo, rows = filters_dw_rows(&q), nrb, fbw = q.nvb * q.vw, fv = q.f / q.vw;
     filters_dw_units(&q, &nrb);
     emit_dw_job_begin(e, f, job, "units", "u0", "u1");
     emit_line(e, "%s_v%d part[%d];  /* per tap, its filters' sums as vectors (the units' taps and filters used) */", N,
@@ -568,7 +570,7 @@ void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
     FGeom q = fgeom(g, f);
     int nrb, units = filters_dw_units(&q, &nrb);
     emit_dw_job_call(e, f, emit_train_kernel_name(g, b), "units", units,
-                     2LL * q.f * q.c * q.k * q.k * q.ho * q.wo / units);
+                     2LL * q.f * q.taps * q.ho * q.wo / units);
 }
 
 /*
@@ -585,13 +587,12 @@ void emit_conv_filters_dw(Emitter *e, const IrGraph *g, int b, const IrNode *f)
 static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc)
 {
     const char *N = g->name;
-    int taps = q->c * q->k * q->k;
     emit_line(e, "{");
     for (int i = 0; i < tb; i++)
         for (int p = 0; p < pb; p++)
             emit_line(e, "%s_v%d a%d_%d = (%s_v%d){0};", N, q->vw, i, p, N, q->vw);
     emit_line(e, "for (int f = 0; f < %d; f++) {", q->f);
-    emit_line(e, "const float *wf = w + f * %d + t0;", taps);
+    emit_line(e, "const float *wf = w + f * %d + t0;", q->taps);
     emit_line(e, "const %s_v%d *yf = dyp_v + f * %d + j0;", N, q->vw, pc / q->vw);
     for (int p = 0; p < pb; p++)
         emit_line(e, "const %s_v%d y%d = yf[%d];", N, q->vw, p, p);
@@ -612,13 +613,13 @@ static void emit_dx_block(Emitter *e, const IrGraph *g, const FGeom *q, int tb, 
 /* The blocks of taps for the pixel vectors from j0: whole blocks of tb, then the rest. */
 static void emit_dx_taps(Emitter *e, const IrGraph *g, const FGeom *q, int tb, int pb, int pc)
 {
-    int taps = q->c * q->k * q->k, full = taps / tb * tb;
+    int full = q->taps / tb * tb;
     emit_line(e, "for (int t0 = 0; t0 < %d; t0 += %d)", full, tb);
     emit_dx_block(e, g, q, tb, pb, pc);
-    if (full < taps) {
+    if (full < q->taps) {
         emit_line(e, "{");
         emit_line(e, "const int t0 = %d;", full);
-        emit_dx_block(e, g, q, taps - full, pb, pc);
+        emit_dx_block(e, g, q, q->taps - full, pb, pc);
         emit_line(e, "}");
     }
 }
@@ -626,15 +627,15 @@ static void emit_dx_taps(Emitter *e, const IrGraph *g, const FGeom *q, int tb, i
 /* Taps per register block beside pb pixel vectors: 21-22 of AVX-512's 32 registers, 12 of AVX2's 16. */
 static int dx_tap_block(const FGeom *q, int pb)
 {
-    int taps = q->c * q->k * q->k, tb = (q->vw >= 16 ? 22 : 12) / pb;
-    return tb < taps ? tb : taps;
+    int tb = (q->vw >= 16 ? 22 : 12) / pb;
+    return tb < q->taps ? tb : q->taps;
 }
 
 void emit_conv_filters_dx(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     FGeom q = fgeom(g, n);
     const char *N = g->name;
-    int taps = q.c * q.k * q.k, hw = q.ho * q.wo, pc = (hw + q.vw - 1) / q.vw * q.vw, pv = pc / q.vw;
+    int hw = q.ho * q.wo, pc = (hw + q.vw - 1) / q.vw * q.vw, pv = pc / q.vw;
     int most = q.vw >= 16 ? 7 : 4, npb = (pv + most - 1) / most, pb = (pv + npb - 1) / npb, pfull = pv / pb * pb;
     emit_line(e, "/* dcol = W^T dy: %d taps by %d pixels of %d floats per vector at a time, then col2im */",
               dx_tap_block(&q, pb), pb * q.vw, q.vw);
@@ -643,9 +644,10 @@ void emit_conv_filters_dx(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "float *dyp = (float *)dyp_v;");
     emit_line(e, "for (int f = 0; f < %d; f++) {", q.f);
     emit_line(e, "memcpy(dyp + f * %d, dy + ((size_t)n * %d + f) * %d, sizeof(float) * %d);", pc, q.f, hw, hw);
-    emit_line(e, "memset(dyp + f * %d + %d, 0, sizeof(float) * %d);", pc, hw, pc - hw);
+    if (pc > hw)
+        emit_line(e, "memset(dyp + f * %d + %d, 0, sizeof(float) * %d);", pc, hw, pc - hw);
     emit_line(e, "}");
-    emit_line(e, "%s_v%d dcol_v[%d];  /* W^T dy as [tap][pixel], rows of %d */", N, q.vw, taps * pv, pc);
+    emit_line(e, "%s_v%d dcol_v[%d];  /* W^T dy as [tap][pixel], rows of %d */", N, q.vw, q.taps * pv, pc);
     emit_line(e, "for (int j0 = 0; j0 < %d; j0 += %d) {", pfull, pb);
     emit_dx_taps(e, g, &q, dx_tap_block(&q, pb), pb, pc);
     emit_line(e, "}");

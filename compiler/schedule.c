@@ -135,9 +135,10 @@ static bool filters_route(const IrGraph *g, const IrNode *n)
  * output pixels, padded to whole vectors) fits in DX_COL_FLOATS, so that
  * it is scattered back from cache, beside dy's copy within
  * DIRECT_STACK_FLOATS.  Measured (docs/performance.md): lenet5's conv2d_2
- * and fashion_cnn's second convolution as fast as the GEMM and col2im on
- * one thread and 1.6-2.5x faster on two; resnet_mini's 32-channel layers,
- * whose dcol would not fit, 27% slower in chunks of rows.
+ * as fast as the GEMM and col2im on one thread and 2.4x faster on two,
+ * fashion_cnn's second convolution as fast on one and 1.05x faster on two;
+ * resnet_mini's 32-channel layers, whose dcol would not fit, were 27%
+ * slower in chunks of rows.
  */
 static bool filters_dx_pixels(const IrGraph *g, const IrNode *n)
 {

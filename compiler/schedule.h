@@ -38,7 +38,6 @@ void sched_run(IrGraph *g, Diag *d);
 const char *sched_direct_refusal(const IrGraph *g, const IrNode *n);
 const char *sched_route_name(SchedRoute r);
 
-
 /*
  * Parses sf->src (path and text set by the caller) into sf, reporting
  * syntax errors in d at the file's own lines; returns the error count.

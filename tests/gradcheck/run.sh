@@ -23,4 +23,12 @@ grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_direct
 grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_generic
 # The filter-vector convolutions again with their input gradients on the GEMM.
 ls tests/gradcheck/nets/conv2d_filters.net | suite_run_gemm_dx
+# That net must reach both input-gradient routes of filter-vector layers:
+# over pixels for three of its layers (dx=pixels), the GEMM for its 5x5 one.
+pixels=$("$build/netc" dump-ir tests/gradcheck/nets/conv2d_filters.net | grep -c 'dx=pixels')
+if [ "$pixels" = 3 ]; then
+  echo "ok   routes: conv2d_filters: 3 filter-vector layers with dx=pixels, 1 on the GEMM" >> "$work/results.txt"
+else
+  echo "FAIL routes: conv2d_filters: $pixels layers with dx=pixels, expected 3 (the net no longer reaches both routes)" >> "$work/results.txt"
+fi
 suite_report "gradcheck"
