@@ -14,6 +14,7 @@ typedef struct Emitter {
     FILE *out;   /* destination */
     int depth;   /* current indentation, in levels of 4 spaces */
     const IrNode *unapplied;  /* node whose fused transcendental activation emit_store left to emit_vmath_pass */
+    const char *prof;  /* the profile table kernel calls record into; NULL: <net>_prof */
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,6 +30,8 @@ const char *emit_upper(Arena *a, const char *s);          /* "LENET5" */
  */
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch);
 int64_t emit_train_col_bytes(const IrGraph *g);  /* emit_train.c: train_step's own im2col buffer, or 0 */
+int emit_train_shards(const IrGraph *g);         /* emit_shard.c: parts train_step cuts a batch into */
+int64_t emit_shard_bytes(const IrGraph *g, int64_t batch);  /* emit_shard.c: their memory beyond one part's */
 
 typedef struct EmitOptions {
     const char *cmdline;  /* for the front matter */

@@ -210,7 +210,8 @@ void emit_kernel_call(Emitter *e, const IrGraph *g, int prof, const char *lhs, c
 {
     for (int k = 0; k < e->depth; k++)
         fputs("    ", e->out);
-    fprintf(e->out, "NNRT_PROF(&%s_prof[%d], batch, %s%s(batch", g->name, prof, lhs ? lhs : "", name);
+    fprintf(e->out, "NNRT_PROF(&%s[%d], batch, %s%s(batch", e->prof ? e->prof : arena_printf(g->arena, "%s_prof", g->name),
+            prof, lhs ? lhs : "", name);
     for (int i = 0; i < a->n; i++)
         fprintf(e->out, ", %s", a->arg[i].expr);
     fputs("));\n", e->out);
@@ -458,7 +459,7 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
 void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
 {
     const char *N = g->name;
-    Emitter e = {out, 0, NULL};
+    Emitter e = {out, 0, NULL, NULL};
     front_matter(out, g, o);
     fprintf(out, "#if defined(NNRT_PROFILE) && !defined(_POSIX_C_SOURCE)\n#define _POSIX_C_SOURCE 200809L  /* clock_gettime */\n#endif\n");
     fprintf(out, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n#include \"nnrt_gemm.h\"\n#include \"nnrt_threads.h\"\n#include \"nnrt_vmath.h\"\n\n", N);
@@ -474,8 +475,14 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    float *state[3];  /* training: optimizer state, laid out like grad */\n"
                  "    float *stats;     /* training: batchnorm batch statistics */\n"
                  "    int64_t step;     /* training: optimizer steps taken */\n"
-                 "    uint64_t seed;    /* training: dropout mask stream */\n%s};\n\n",
+                 "    uint64_t seed;    /* training: dropout mask stream */\n%s%s};\n\n",
             N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
+            emit_train_shards(g) > 1
+                ? arena_printf(g->arena, "    struct {          /* training: each shard's own memory (train_step) */\n"
+                                         "        float *work, *grad, *col;\n"
+                                         "        void *pack;\n"
+                                         "    } shard[%d];\n", emit_train_shards(g))
+                : "",
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
     bool v8 = false, v16 = false;
@@ -574,5 +581,5 @@ int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
     const char *names[4];
     int64_t extra = g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER];
     return bytes + 4 * g->trainable_floats * (1 + ir_opt_states(&g->opt, names)) + 4 * g->stat_floats +
-           TRAIN_ARENA_SLACK + emit_pack_bound(g, true) + batch * 4 * (extra > 0 ? extra : 0);
+           TRAIN_ARENA_SLACK + emit_pack_bound(g, true) + batch * 4 * (extra > 0 ? extra : 0) + emit_shard_bytes(g, batch);
 }

@@ -7,6 +7,7 @@
 #include "emit.h"
 
 enum {
+    UPDATE_CHUNK = 4096,      /* parameters per task of the optimizer update */
     KARGS_MAX = 16,
     ARENA_SLACK = 768,        /* model struct and alignment of the arena's blocks */
     TRAIN_ARENA_SLACK = 576,  /* alignment of the training blocks */
@@ -94,5 +95,21 @@ int64_t emit_chain_flops(const IrGraph *g, int root);      /* per sample, the wh
 
 /* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
 const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);
+
+/* emit_train.c: pieces of train_step that the sharded step shares. */
+bool emit_can_train(const IrGraph *g);                      /* a loss and an optimizer */
+void emit_io_params(FILE *out, const IrGraph *g);          /* ", const float *in_x, const int32_t *lab_t" */
+void emit_out_params(FILE *out, const IrGraph *g);         /* ", float *out_y" */
+void emit_step_head(Emitter *e, const IrGraph *g);         /* train_step's signature and checks */
+void emit_step_body(Emitter *e, const IrGraph *g);         /* forward, loss into `total`, outputs, backward */
+void emit_step_tail(Emitter *e, const IrGraph *g, const char *update_args);  /* the update, the count, the loss */
+void emit_clip(Emitter *e, const IrGraph *g);              /* gradient clipping of `gr`, if the net asks */
+
+/* emit_shard.c: the sharded training step (emit_train_shards > 1). */
+void emit_shard_macros(FILE *out, const IrGraph *g, const char *U);  /* NET_TRAIN_SHARDS, NET_SHARD_BYTES(B) */
+const char *emit_shard_grow(const IrGraph *g);    /* create_train's statement growing the workspace */
+const char *emit_shard_memory(const IrGraph *g);  /* create_train's statements giving each shard its memory */
+void emit_shard_reduce(Emitter *e, const IrGraph *g, int shards);  /* <net>_reduce_range, <net>_reduce */
+void emit_shard_step(Emitter *e, const IrGraph *g);  /* <net>_train_shard, the shard task, train_step */
 
 #endif

@@ -17,7 +17,7 @@
 
 #include <string.h>
 
-static bool can_train(const IrGraph *g)
+bool emit_can_train(const IrGraph *g)
 {
     return g->loss >= 0 && g->opt.kind != OPT_NONE;
 }
@@ -28,7 +28,7 @@ static int state_names(const IrGraph *g, const char **names)
 }
 
 /* Inputs, then labels, as parameters of train_step / evaluate. */
-static void io_params(FILE *out, const IrGraph *g)
+void emit_io_params(FILE *out, const IrGraph *g)
 {
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == IR_INPUT)
@@ -38,7 +38,7 @@ static void io_params(FILE *out, const IrGraph *g)
             fprintf(out, ", const %s *lab_%s", emit_label_type(&g->nodes[i]), g->nodes[i].name);
 }
 
-static void out_params(FILE *out, const IrGraph *g)
+void emit_out_params(FILE *out, const IrGraph *g)
 {
     for (int i = 0; i < g->noutputs; i++)
         fprintf(out, ", float *out_%s", g->outputs[i].name);
@@ -46,7 +46,7 @@ static void out_params(FILE *out, const IrGraph *g)
 
 void emit_train_header(FILE *out, const IrGraph *g)
 {
-    if (!can_train(g))
+    if (!emit_can_train(g))
         return;
     const char *N = g->name, *U = emit_upper(g->arena, N);
     const char *names[4];
@@ -62,12 +62,14 @@ void emit_train_header(FILE *out, const IrGraph *g)
             (long long)emit_pack_bound(g, true));
     fprintf(out, "#define %s_TRAIN_COL_FLOATS %lld  /* im2col buffer of train_step (the backward's too), any batch */\n",
             U, (long long)g->train_col_floats);
+    emit_shard_macros(out, g, U);
     fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
                  "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
-                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)%lld + (size_t)(B) * %lld * 4)\n\n",
+                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)%lld + (size_t)(B) * %lld * 4 + \\\n"
+                 "     %s_SHARD_BYTES(B))\n\n",
             U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U, (long long)emit_train_col_bytes(g),
             (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
-                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0));
+                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0), U);
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* A model that can also train: gradients, optimizer state, training workspace. */\n");
     fprintf(out, "%s_model *%s_create_train(void *arena, size_t bytes, int max_batch, NnrtError *err);\n", N, N);
@@ -78,14 +80,14 @@ void emit_train_header(FILE *out, const IrGraph *g)
                  " * Class labels are int32_t in [0, classes).  Returns 0; -1 if batch is out\n"
                  " * of range or the model was made by %s_create; -2 if a label is out of range.\n */\n", N);
     fprintf(out, "int %s_train_step(%s_model *m, int batch", N, N);
-    io_params(out, g);
+    emit_io_params(out, g);
     fprintf(out, ", float lr, float *loss");
-    out_params(out, g);
+    emit_out_params(out, g);
     fprintf(out, ");\n/* The loss in inference mode (running statistics, no dropout); outputs are required. */\n");
     fprintf(out, "int %s_evaluate(%s_model *m, int batch", N, N);
-    io_params(out, g);
+    emit_io_params(out, g);
     fprintf(out, ", float *loss");
-    out_params(out, g);
+    emit_out_params(out, g);
     fprintf(out, ");\n/* Optimizer state k (0 <= k < %s_STATE_TENSORS), laid out like the parameter block. */\n", U);
     fprintf(out, "float *%s_state(%s_model *m, int k);\n", N, N);
     fprintf(out, "int64_t *%s_step_counter(%s_model *m);\n", N, N);
@@ -179,7 +181,6 @@ static void update_adam(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
 }
 
-enum { UPDATE_CHUNK = 4096 };  /* parameters per update task */
 
 /*
  * The optimizer step: every trainable parameter is updated from its own
@@ -196,9 +197,14 @@ static void emit_update(Emitter *e, const IrGraph *g)
     for (int i = 0; i < g->opt.nhp; i++)
         fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
     fprintf(e->out, "),\n * in chunks of %d parameters over the thread pool.\n */\n", UPDATE_CHUNK);
+    int S = emit_train_shards(g);
+    if (S > 1)
+        emit_shard_reduce(e, g, S);
     emit_line(e, "typedef struct %s_update_args {", g->name);
     emit_line(e, "%s_model *m;", g->name);
     emit_line(e, "float lr;");
+    if (S > 1)
+        emit_line(e, "const float *part;  /* the shards' shares of the batch, or NULL if their gradients are added */");
     emit_line(e, "} %s_update_args;", g->name);
     emit_blank(e);
     emit_line(e, "static void %s_update_range(void *ctx, int c0, int c1)", g->name);
@@ -208,6 +214,10 @@ static void emit_update(Emitter *e, const IrGraph *g)
     emit_line(e, "const float lr = a->lr;");
     emit_line(e, "const size_t i0 = (size_t)c0 * %d;", UPDATE_CHUNK);
     emit_line(e, "const size_t i1 = (size_t)c1 * %d < %lld ? (size_t)c1 * %d : %lld;", UPDATE_CHUNK, total, UPDATE_CHUNK, total);
+    if (S > 1) {
+        emit_line(e, "if (a->part)");
+        emit_line(e, "    %s_reduce_range(m, a->part, i0, i1);", g->name);
+    }
     emit_line(e, "float *restrict p = m->params;");
     emit_line(e, "const float *restrict gr = m->grad;");
     for (int i = 0; i < ns; i++)
@@ -224,15 +234,21 @@ static void emit_update(Emitter *e, const IrGraph *g)
     }
     emit_line(e, "}");
     emit_blank(e);
-    emit_line(e, "static void %s_update(%s_model *m, float lr)", g->name, g->name);
-    emit_line(e, "{");
-    emit_line(e, "%s_update_args a = {m, lr};", g->name);
+    if (S > 1) {
+        emit_line(e, "static void %s_update(%s_model *m, float lr, const float *part)", g->name, g->name);
+        emit_line(e, "{");
+        emit_line(e, "%s_update_args a = {m, lr, part};", g->name);
+    } else {
+        emit_line(e, "static void %s_update(%s_model *m, float lr)", g->name, g->name);
+        emit_line(e, "{");
+        emit_line(e, "%s_update_args a = {m, lr};", g->name);
+    }
     emit_line(e, "nnrt_parallel_range(%lld, %d, %d, %s_update_range, &a);", chunks, UPDATE_CHUNK, 32768, g->name);
     emit_line(e, "}");
     emit_blank(e);
 }
 
-static void emit_clip(Emitter *e, const IrGraph *g)
+void emit_clip(Emitter *e, const IrGraph *g)
 {
     if (g->train.clip_norm <= 0)
         return;
@@ -302,18 +318,28 @@ static void emit_loss_sum(Emitter *e, const IrGraph *g, bool train)
     }
 }
 
-static void emit_train_step(Emitter *e, const IrGraph *g)
+/* train_step's opening: its signature, then the checks of batch and labels. */
+void emit_step_head(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
     fprintf(e->out, "int %s_train_step(%s_model *m, int batch", N, N);
-    io_params(e->out, g);
+    emit_io_params(e->out, g);
     fprintf(e->out, ", float lr, float *loss");
-    out_params(e->out, g);
+    emit_out_params(e->out, g);
     fputs(")\n", e->out);
     emit_line(e, "{");
     emit_line(e, "if (!m->grad || batch < 1 || batch > m->max_batch)");
     emit_line(e, "    return -1;");
     emit_label_checks(e, g);
+}
+
+/*
+ * The forward pass in training mode, the loss (into `total`), the outputs,
+ * and the backward pass, on the model's workspace: train_step's body, or
+ * one shard's.
+ */
+void emit_step_body(Emitter *e, const IrGraph *g)
+{
     emit_line(e, "float *const work = m->work;");
     emit_line(e, "float *const p = m->params;");
     emit_line(e, "float *const gr = m->grad;");
@@ -354,8 +380,13 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
         else
             emit_call(e, g, i, NULL);
     }
-    emit_clip(e, g);
-    emit_line(e, "NNRT_PROF(&%s_prof[%d], 1, %s_update(m, lr));", N, PROF_UPDATE(g), N);
+}
+
+/* train_step's end: the update, the step count, the loss. */
+void emit_step_tail(Emitter *e, const IrGraph *g, const char *update_args)
+{
+    const char *N = g->name;
+    emit_line(e, "NNRT_PROF(&%s_prof[%d], 1, %s_update(%s));", N, PROF_UPDATE(g), N, update_args);
     emit_line(e, "m->step++;");
     if (g->fold_floats)
         emit_line(e, "m->fold_stale = 1;  /* the parameters changed: the next forward pass refolds batchnorm */");
@@ -365,13 +396,21 @@ static void emit_train_step(Emitter *e, const IrGraph *g)
     emit_blank(e);
 }
 
+static void emit_train_step(Emitter *e, const IrGraph *g)
+{
+    emit_step_head(e, g);
+    emit_step_body(e, g);
+    emit_clip(e, g);
+    emit_step_tail(e, g, "m, lr");
+}
+
 static void emit_evaluate(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
     fprintf(e->out, "int %s_evaluate(%s_model *m, int batch", N, N);
-    io_params(e->out, g);
+    emit_io_params(e->out, g);
     fprintf(e->out, ", float *loss");
-    out_params(e->out, g);
+    emit_out_params(e->out, g);
     fputs(")\n", e->out);
     emit_line(e, "{");
     emit_label_checks(e, g);
@@ -410,25 +449,22 @@ static void emit_train_api(Emitter *e, const IrGraph *g)
             "    NnrtArena a;\n"
             "    nnrt_arena_init(&a, arena, bytes);\n"
             "    a.used = (size_t)((unsigned char *)(m->work + %s_WORK_FLOATS * (size_t)max_batch) - (unsigned char *)arena);\n"
-            "    nnrt_arena_alloc(&a, sizeof(float) * (size_t)max_batch * %lld, 64);  /* the workspace grows */\n"
+            "%s"
             "    m->grad = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
             "    memset(m->grad, 0, sizeof(float) * %s_TRAINABLE_FLOATS);\n"
             "    for (int k = 0; k < %s_STATE_TENSORS; k++)\n"
             "        m->state[k] = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
             "    m->stats = nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64);\n"
-            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 1) + 64, 64);  /* train_step's GEMMs */\n%s"
+            "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 1) + 64, 64);  /* train_step's GEMMs */\n%s%s"
             "    %s_reset_state(m);\n"
             "    m->seed = %lluu;\n"
             "    return m;\n}\n\n",
-            N, N, N, N, N, N, N, U,
-            (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
-                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0),
-            U, U, U, U, (long long)g->stat_floats, N,
+            N, N, N, N, N, N, N, U, emit_shard_grow(g), U, U, U, U, (long long)g->stat_floats, N,
             emit_train_col_bytes(g)
                 ? arena_printf(g->arena, "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAIN_COL_FLOATS + 4, 64);"
                                          "  /* the backward's im2col, larger than the forward's */\n", U)
                 : "",
-            N, (unsigned long long)g->train.seed);
+            emit_shard_memory(g), N, (unsigned long long)g->train.seed);
     fprintf(out, "void %s_set_seed(%s_model *m, uint64_t seed)\n{\n    m->seed = seed;\n}\n\n", N, N);
     fprintf(out, "float *%s_state(%s_model *m, int k)\n{\n    return k >= 0 && k < %s_STATE_TENSORS ? m->state[k] : NULL;\n}\n\n", N, N, U);
     fprintf(out, "int64_t *%s_step_counter(%s_model *m)\n{\n    return &m->step;\n}\n\n", N, N);
@@ -463,7 +499,7 @@ static void emit_reset_state(Emitter *e, const IrGraph *g)
 
 void emit_train_source(Emitter *e, const IrGraph *g)
 {
-    if (!can_train(g))
+    if (!emit_can_train(g))
         return;
     fprintf(e->out, "/* ---- training ---- */\n\n");
     bool any_dropout = false;
@@ -493,7 +529,10 @@ void emit_train_source(Emitter *e, const IrGraph *g)
     }
     emit_update(e, g);
     emit_reset_state(e, g);
-    emit_train_step(e, g);
+    if (emit_train_shards(g) > 1)
+        emit_shard_step(e, g);
+    else
+        emit_train_step(e, g);
     emit_evaluate(e, g);
     emit_train_api(e, g);
 }
@@ -501,7 +540,7 @@ void emit_train_source(Emitter *e, const IrGraph *g)
 void emit_train_desc_fields(FILE *out, const IrGraph *g)
 {
     const char *N = g->name;
-    if (!can_train(g)) {
+    if (!emit_can_train(g)) {
         fprintf(out, "    0, {0}, -1, -1, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n");
         return;
     }
@@ -523,9 +562,9 @@ void emit_train_desc_fields(FILE *out, const IrGraph *g)
             }
     }
     static const char *sched[] = {"NNRT_SCHED_CONSTANT", "NNRT_SCHED_STEP", "NNRT_SCHED_COSINE"};
-    fprintf(out, "    1,\n    {%d, %d, %lluu, %d, %s, %d, %.17g, %d, %.17g, %.17g, \"%s\"},\n", t->batch, t->epochs,
+    fprintf(out, "    1,\n    {%d, %d, %lluu, %d, %s, %d, %.17g, %d, %.17g, %.17g, \"%s\", %d},\n", t->batch, t->epochs,
             (unsigned long long)t->seed, t->shuffle, sched[t->schedule], t->step_size, t->gamma, t->warmup,
-            t->clip_norm, ir_hp(&g->opt, "lr"), g->opt.name);
+            t->clip_norm, ir_hp(&g->opt, "lr"), g->opt.name, emit_train_shards(g));
     fprintf(out, "    %d, %d,\n    %d, %s_state_names,\n", acc_out, acc_lab, ns, N);
     fprintf(out, "    %s_train_arena_bytes, %s_create_train_v, %s_state_v, %s_step_counter_v, %s_set_seed_v,\n"
                  "    %s_train_step_v, %s_evaluate_v,\n", N, N, N, N, N, N, N);
@@ -534,7 +573,7 @@ void emit_train_desc_fields(FILE *out, const IrGraph *g)
 /* Generic wrappers the descriptor points at (before the descriptor). */
 void emit_train_wrappers(FILE *out, const IrGraph *g)
 {
-    if (!can_train(g))
+    if (!emit_can_train(g))
         return;
     const char *N = g->name;
     const char *names[4];

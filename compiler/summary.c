@@ -112,12 +112,17 @@ void summary_print(FILE *out, const IrGraph *g)
         fprintf(out, "Inference arena:              %s bytes + %s per sample (%s per sample without reuse)\n",
                 commas(a, sizeof a, base), commas(b, sizeof b, per), commas(c, sizeof c, noreuse));
         if (g->loss >= 0 && g->opt.kind != OPT_NONE) {
-            int64_t tbase = emit_arena_bytes(g, true, 0), tper = emit_arena_bytes(g, true, 1) - tbase;
+            /* sharded: each shard's workspace holds ceil(B / shards) samples, so count whole rounds of shards */
+            int shards = emit_train_shards(g);
+            int64_t tbase = emit_arena_bytes(g, true, 0), tper = (emit_arena_bytes(g, true, shards) - tbase) / shards;
             int64_t tw = g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER] ? g->work_floats[PLAN_TRAIN]
                                                                                  : g->work_floats[PLAN_INFER];
-            fprintf(out, "Training arena:               %s bytes + %s per sample (%s per sample without reuse)\n",
+            fprintf(out, "Training arena:               %s bytes + %s per sample (%s per sample without reuse)",
                     commas(a, sizeof a, tbase), commas(b, sizeof b, tper),
                     commas(c, sizeof c, tper - 4 * (tw - g->work_floats_noreuse[PLAN_TRAIN])));
+            if (shards > 1)
+                fprintf(out, "; batches cut in %d shards, exact for multiples of %d", shards, shards);
+            fputc('\n', out);
         }
     }
     if (g->loss >= 0) {

@@ -404,6 +404,22 @@ static int is_forward(const NnrtProfEntry *e)
     return !strcmp(e->pass, "forward");
 }
 
+/*
+ * The floating-point work of one run of a phase, from snapshot p.  A
+ * sharded train step times only its first shard's kernels (train.shards),
+ * so their work counts batch / (that shard's samples) times; the update's
+ * once.
+ */
+static double phase_flops(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t, int batch)
+{
+    int shards = !forward && d->trainable && d->train.shards > 1 ? d->train.shards : 1;
+    double scale = shards > 1 && batch >= shards ? (double)batch / (double)(batch / shards) : 1.0, f = 0;
+    for (int k = 0; p && k < d->nprof; k++)
+        if (p[k].name && p[k].pass && p[k].calls && is_forward(&p[k]) == forward)
+            f += entry_flops(&p[k]) * (strcmp(p[k].pass, "update") ? scale : 1.0);
+    return t->runs ? f / t->runs : 0;
+}
+
 /* Prints "12.3 us" or "4.56 ms" into buf. */
 static const char *fmt_time(char *buf, size_t cap, double s)
 {
@@ -434,12 +450,12 @@ static double phase_peak(const BenchResult *r, const Timing *t)
  * Prints the rows of one phase (the forward calls, or the train steps) of
  * snapshot p: per kernel its pass, name, time per call, share of the
  * phase's total time (mean x runs), GFLOP/s and fraction of peak_all; then
- * the time outside kernels.  Returns the phase's flops per run.
+ * the time outside kernels.
  */
-static double print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
-                          double peak_all)
+static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
+                        double peak_all)
 {
-    double total = t->mean * t->runs, in_kernels = 0, flops = 0;
+    double total = t->mean * t->runs, in_kernels = 0;
     char a[32];
     for (int k = 0; k < d->nprof; k++) {
         const NnrtProfEntry *e = &p[k];
@@ -453,10 +469,8 @@ static double print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int fo
         else
             printf(" %8s %7s\n", "-", "-");
         in_kernels += e->seconds;
-        flops += f;
     }
     printf("%-14s %-44s %11s %6.1f%%\n", "", "(outside kernels)", "", 100 * (total - in_kernels) / total);
-    return flops / t->runs;
 }
 
 /*
@@ -484,13 +498,19 @@ static void print_profile(const NnrtModelDesc *d, const BenchOpts *o, const Benc
            "the FMA peak measured during the phase, %.1f and %.1f GFLOP/s)\n", o->batch, r->threads,
            pf / r->threads, pt / r->threads);
     printf("%-14s %-44s %11s %7s %8s %7s\n", "pass", "kernel", "time/call", "share", "GFLOP/s", "%peak");
-    double ff = print_phase(d, r->prof_fwd, 1, &r->inferb, pf), tf = 0;
-    if (r->prof_train)
-        tf = print_phase(d, r->prof_train, 0, &r->train, pt);
+    print_phase(d, r->prof_fwd, 1, &r->inferb, pf);
+    int shards = d->trainable && d->train.shards > 1 ? d->train.shards : 1;
+    if (r->prof_train) {
+        if (shards > 1)  /* shard 0 runs samples [0, batch / shards) on one core while the others run theirs */
+            printf("(train step in %d shards of the batch, one thread each: its rows time the first shard's kernels, "
+                   "%d of the %d samples, against one core's peak)\n", shards, o->batch / shards, o->batch);
+        print_phase(d, r->prof_train, 0, &r->train, shards > 1 ? pt / r->threads : pt);
+    }
     printf("totals:\n");
-    print_total("forward", ff, &r->inferb, pf, r->peak * r->threads);
+    print_total("forward", phase_flops(d, r->prof_fwd, 1, &r->inferb, o->batch), &r->inferb, pf, r->peak * r->threads);
     if (r->prof_train)
-        print_total("train step", tf, &r->train, pt, r->peak * r->threads);
+        print_total("train step", phase_flops(d, r->prof_train, 0, &r->train, o->batch), &r->train, pt,
+                    r->peak * r->threads);
 }
 
 static void print_report(const NnrtModelDesc *d, const BenchOpts *o, const BenchResult *r)
@@ -546,15 +566,6 @@ static void json_kernels(FILE *f, const NnrtModelDesc *d, const NnrtProfEntry *p
 }
 
 /* Sums the flops per run of one phase of snapshot p. */
-static double phase_flops(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t)
-{
-    double f = 0;
-    for (int k = 0; p && k < d->nprof; k++)
-        if (p[k].name && p[k].pass && p[k].calls && is_forward(&p[k]) == forward)
-            f += entry_flops(&p[k]);
-    return t->runs ? f / t->runs : 0;
-}
-
 static void json_timing(FILE *f, const char *key, const Timing *t, double flops, double peak_all)
 {
     fprintf(f, "  \"%s_us\": %.3f, \"%s_mean_us\": %.3f, \"%s_cpu_us\": %.3f, \"%s_runs\": %d,\n", key,
@@ -582,9 +593,9 @@ static int write_json(const NnrtModelDesc *d, const BenchOpts *o, const BenchRes
             r->prof_fwd ? "true" : "false");
     fprintf(f, "  \"fma_peak_gflops\": %.3f, \"fma_peak_loop\": \"%s\",\n", r->peak, r->peak_how);
     json_timing(f, "infer_b1", &r->infer1, 0, phase_peak(r, &r->infer1));
-    json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb), pf);
+    json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb, o->batch), pf);
     if (r->train.runs)
-        json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train), pt);
+        json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train, o->batch), pt);
     fprintf(f, "  \"peak_rss_kib\": %ld, \"load_average\": %.2f, \"cpus\": %d,\n  \"kernels\": [", r->rss_kib,
             r->load, r->ncpu);
     int first = 1;

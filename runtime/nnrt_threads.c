@@ -6,12 +6,20 @@
  * workers checked in to it. The caller publishes fn/ctx/ntasks and the task
  * counter, then a new generation with no worker in it. A worker that sees
  * the new generation checks in with a compare-and-swap, which fails once the
- * job is closed; only then does it read the job, take task numbers from
- * `next` until they run out, and check out. The caller works on tasks too;
- * when they are all taken it closes the job and waits for the workers
- * checked in to check out. So a worker that wakes late (the machine is busy,
- * or it was asleep) never holds the caller up and never sees a stale job:
- * the caller has simply done its share.
+ * job is closed; only then does it read the job, run the tasks of its own
+ * block (thread i of n owns tasks [ntasks i / n, ntasks (i + 1) / n)), then
+ * take what is left of the others' blocks, and check out. The caller is
+ * thread 0 and works the same way; when every task is taken it closes the
+ * job and waits for the workers checked in to check out. So a worker that
+ * wakes late (the machine is busy, or it was asleep) never holds the caller
+ * up and never sees a stale job: the caller has simply done its share. And
+ * a thread on time runs the same tasks on every call with the same task
+ * count, so consecutive kernels split the same way find their data in the
+ * same core's caches.
+ *
+ * While a thread runs a task, nnrt_threads_count() says 1 to it (a
+ * thread-local flag): what the task calls plans for one thread and runs
+ * serially, as a sharded train step's kernels must.
  *
  * Idle workers spin on `state` for about SPIN_ROUNDS pause instructions (a
  * fraction of a millisecond), then sleep on `wake`; the caller broadcasts it
@@ -60,6 +68,12 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 #define ACTIVE_MASK (CLOSED - 1)        /* state: workers checked in */
 #define GEN(s) ((uint32_t)((s) >> 32))  /* state: generation */
 
+/* One thread's run of a job's tasks, [next, end), on a cache line of its own. */
+typedef struct Block {
+    _Alignas(64) atomic_int next; /* next task of the run to hand out */
+    int end;                      /* one past its last task */
+} Block;
+
 typedef struct Pool {
     pthread_t tid[NNRT_MAX_THREADS]; /* workers; tid[0] is unused (the caller) */
     int nthreads;                    /* threads in force, the caller included */
@@ -68,12 +82,15 @@ typedef struct Pool {
     int sleepers;                    /* workers blocked on wake */
     atomic_int quit;                 /* set by shutdown before its publish */
     _Atomic uint64_t state;          /* generation | CLOSED | workers checked in */
-    atomic_int next;                 /* next task number to hand out */
+    Block block[NNRT_MAX_THREADS];   /* each thread's own run of tasks */
     atomic_int busy;                 /* 1 while a job runs */
     void (*fn)(void *ctx, int task); /* the current job */
     void *ctx;                       /* its context */
-    int ntasks;                      /* its task count */
+    uint32_t start_gen;              /* the generation when the workers were made */
 } Pool;
+
+/* Set while this thread runs a task: what it calls then runs serially. */
+static _Thread_local int in_task;
 
 static Pool pool = {
     .nthreads = 1,
@@ -96,12 +113,26 @@ static uint32_t current_gen(void)
     return GEN(atomic_load_explicit(&pool.state, memory_order_acquire));
 }
 
-/* Runs tasks of the current job until none is left. */
-static void run_tasks(void)
+/* Runs the tasks left in block b; returns when it is used up. */
+static void run_block(Block *b)
 {
     int t;
-    while ((t = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed)) < pool.ntasks)
+    while ((t = atomic_fetch_add_explicit(&b->next, 1, memory_order_relaxed)) < b->end)
         pool.fn(pool.ctx, t);
+}
+
+/*
+ * Thread self runs its own block of the current job, then helps with the
+ * others' (a late or descheduled thread never holds the job up). The blocks
+ * are the same for every call with the same task count, so a thread that is
+ * on time always runs the same tasks: the samples a kernel writes are on the
+ * core that reads them in the next kernel.
+ */
+static void run_tasks(int self)
+{
+    int n = pool.nthreads;
+    for (int i = 0; i < n; i++)
+        run_block(&pool.block[(self + i) % n]);
 }
 
 /* Waits until the generation differs from seen (spinning, then sleeping); returns it. */
@@ -136,14 +167,17 @@ static int check_in(uint32_t g)
 /* A worker's life: wait for a job, help with it if still open, check out; until quit. */
 static void *worker_main(void *arg)
 {
-    uint32_t seen = (uint32_t)(uintptr_t)arg;
+    int self = (int)(uintptr_t)arg;
+    uint32_t seen = pool.start_gen;
     for (;;) {
         seen = wait_for_job(seen);
         if (atomic_load_explicit(&pool.quit, memory_order_acquire))
             return NULL;
         if (!check_in(seen))
             continue;
-        run_tasks();
+        in_task = 1;
+        run_tasks(self);
+        in_task = 0;
         atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
     }
 }
@@ -192,9 +226,9 @@ int nnrt_threads_init(int n)
     if (n == pool.nthreads)
         return n;
     nnrt_threads_shutdown();
-    uintptr_t g = current_gen();
+    pool.start_gen = current_gen();
     int made = 1;
-    while (made < n && pthread_create(&pool.tid[made], NULL, worker_main, (void *)g) == 0)
+    while (made < n && pthread_create(&pool.tid[made], NULL, worker_main, (void *)(uintptr_t)made) == 0)
         made++;
     pool.nthreads = made;
     return made;
@@ -202,7 +236,7 @@ int nnrt_threads_init(int n)
 
 int nnrt_threads_count(void)
 {
-    return pool.nthreads;
+    return in_task ? 1 : pool.nthreads;
 }
 
 /* Runs every task on the calling thread. */
@@ -222,10 +256,15 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
     }
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.ntasks = ntasks;
-    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    int n = pool.nthreads;
+    for (int i = 0; i < n; i++) {
+        atomic_store_explicit(&pool.block[i].next, (int)((long long)ntasks * i / n), memory_order_relaxed);
+        pool.block[i].end = (int)((long long)ntasks * (i + 1) / n);
+    }
     publish();
-    run_tasks();
+    in_task = 1;
+    run_tasks(0);
+    in_task = 0;
     close_and_wait();
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }

@@ -7,8 +7,10 @@
  * while after a job (so back-to-back kernels of a training step dispatch in
  * well under a microsecond), then sleep on a condition variable.
  *
- * Tasks are handed out dynamically, so a task must not care which thread
- * runs it: a task that needs scratch memory indexes it by its task number.
+ * Each thread first runs a fixed block of the tasks, then helps with the
+ * others' (a late thread's tasks are taken over), so a task must not care
+ * which thread runs it: a task that needs scratch memory indexes it by its
+ * task number.  Inside a task nnrt_threads_count() is 1.
  * Results stay deterministic as long as each task's work is a fixed function
  * of its task number (the GEMM splits output columns or rows, never K).
  *
@@ -34,7 +36,7 @@ int nnrt_threads_init(int n);
 /* Joins the workers and frees the pool; the count drops back to 1. */
 void nnrt_threads_shutdown(void);
 
-/* The thread count in force: 1 until nnrt_threads_init says otherwise. */
+/* The thread count in force: 1 until nnrt_threads_init says otherwise, and 1 inside a task. */
 int nnrt_threads_count(void);
 
 /* Runs fn(ctx, task) for task = 0..ntasks-1 over the pool; returns when all are done. */

@@ -14,6 +14,7 @@
 #   ls tests/x/conv*.net | suite_run_gemm_dx  # again, filter-vector dX on the GEMM
 #   grep -l conv2d tests/x/*.net | suite_run_generic # again, emitted --target generic
 #   ls tests/x/act_*.net | suite_run_libm          # again, with VMATH=libm set
+#   ls tests/x/*.net | suite_run_shards     # again, train_step in suite_shards parts
 #   suite_report "x"                       # results, tally, exit status
 #
 # A case prints `ok   NAME: <last line of its log>`, or `FAIL NAME` and the
@@ -26,6 +27,7 @@ work=$(mktemp -d)                      # per-case work directories and logs
 trap 'rm -rf "$work"' EXIT
 suite_ext=                             # suffix stripped from a case's name (".net")
 suite_tail=12                          # log lines shown for a failed case
+suite_shards=3                         # train_step parts in suite_case_shards
 export build cc work SANFLAGS=${SANFLAGS:-}
 
 # Runs suite_body on one case in $work/NAME, logging to $work/NAME.log, and
@@ -61,6 +63,14 @@ suite_case_gemm_dx() {
   NETC_GEMM_DX=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm_dx:/"
 }
 
+# The same with the training step cut into suite_shards parts
+# (NETC_TRAIN_SHARDS, compiler/emit_train.c) in every net that can be
+# sharded, however its activations weigh against its parameters; the result
+# line names the case shards:NAME.
+suite_case_shards() {
+  NETC_TRAIN_SHARDS=$suite_shards suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 shards:/"
+}
+
 # The same emitted with --target generic (NETC_EMIT_TARGET, which the body
 # passes on): 8-float vectors in the direct and filter-vector kernels
 # whatever the machine; the result line names the case generic:NAME.
@@ -79,14 +89,15 @@ suite_case_libm() {
 # the result lines to $work/results.txt.
 suite_xargs() {
   export -f suite_body suite_case suite_case_gemm suite_case_gemm_dx suite_case_direct suite_case_generic \
-    suite_case_libm
-  export suite_ext suite_tail
+    suite_case_libm suite_case_shards
+  export suite_ext suite_tail suite_shards
   xargs -P "$(nproc)" -I{} bash -c "$1"' "$1"' _ {} >> "$work/results.txt"
 }
 
 suite_run() { suite_xargs suite_case; }
 suite_run_gemm() { suite_xargs suite_case_gemm; }
 suite_run_gemm_dx() { suite_xargs suite_case_gemm_dx; }
+suite_run_shards() { suite_xargs suite_case_shards; }
 suite_run_direct() { suite_xargs suite_case_direct; }
 suite_run_generic() { suite_xargs suite_case_generic; }
 suite_run_libm() { suite_xargs suite_case_libm; }

@@ -23,5 +23,8 @@ if [ -z "$SANFLAGS" ]; then
   echo "$convs" | suite_run_gemm
   echo "$convs" | suite_run_direct
   echo "$convs" | suite_run_generic  # 8-float vectors in the direct and filter-vector kernels
+  # Every case again with train_step in 3 parts (those with batchnorm or
+  # dropout cannot be sharded and are left out).
+  grep -L 'batchnorm\|dropout' tests/reference/train/*/model.net | xargs -n1 dirname | suite_run_shards
 fi
 suite_report "training reference"

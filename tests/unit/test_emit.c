@@ -24,7 +24,7 @@ static void expect_emitted(const char *const *lines, const char *expected)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    Emitter e = {f, 0, NULL};
+    Emitter e = {f, 0, NULL, NULL};
     for (int i = 0; lines[i]; i++)
         emit_line(&e, "%s", lines[i]);
     assert_int_equal(e.depth, 0);

@@ -442,10 +442,12 @@ static void count_task(void *ctx, int task)
     __atomic_fetch_add(&hits[task], 1, __ATOMIC_RELAXED);
 }
 
-/* A task that starts a nested parallel_for, which must run serially. */
+/* A task that starts a nested parallel_for, which must run serially; inside it the pool counts 1 thread. */
 static void nested_task(void *ctx, int task)
 {
     int(*hits)[10] = ctx;
+    if (nnrt_threads_count() != 1)
+        hits[task][0] = -100;  /* fails the count check below */
     nnrt_parallel_for(10, count_task, hits[task]);
 }
 
@@ -466,6 +468,7 @@ static void test_pool(void **state)
         for (int t = 0; t < 5; t++)
             for (int u = 0; u < 10; u++)
                 assert_int_equal(nested[t][u], 1);
+        assert_int_equal(nnrt_threads_count(), threads);  /* back to the pool's size outside tasks */
     }
     nnrt_threads_shutdown();
     assert_int_equal(nnrt_threads_count(), 1);
