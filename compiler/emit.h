@@ -31,7 +31,10 @@ const char *emit_upper(Arena *a, const char *s);          /* "LENET5" */
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch);
 int64_t emit_train_col_bytes(const IrGraph *g);  /* emit_train.c: train_step's own im2col buffer, or 0 */
 int emit_train_shards(const IrGraph *g);         /* emit_shard.c: parts train_step cuts a batch into */
-int64_t emit_shard_bytes(const IrGraph *g, int64_t batch);  /* emit_shard.c: their memory beyond one part's */
+int emit_infer_shards(const IrGraph *g);         /* emit_shard.c: parts forward cuts a batch into */
+int64_t emit_work_total(int64_t per, int shards, int64_t batch);  /* emit_shard.c: the shards' workspaces, floats */
+int64_t emit_shard_bytes(const IrGraph *g);      /* emit_shard.c: training shards' memory past the first */
+int64_t emit_infer_shard_bytes(const IrGraph *g);  /* emit_shard.c: inference shards' memory past the first */
 
 typedef struct EmitOptions {
     const char *cmdline;  /* for the front matter */

@@ -154,12 +154,13 @@ void emit_header(FILE *out, const IrGraph *g, const EmitOptions *o)
                 (long long)g->fold_floats);
     fprintf(out, "#define %s_PACK_BYTES %lld  /* GEMM packing workspace for one thread (any batch up to 65536) */\n", U,
             (long long)emit_pack_bound(g, false));
+    emit_infer_shard_macros(out, g, U);
     fprintf(out, "\n/* Bytes of arena %s_create() needs for batches of at most B samples, with one\n"
                  " * thread; with a thread pool (nnrt_threads.h) ask %s_arena_bytes(). */\n", N, N);
     fprintf(out, "#define %s_ARENA_BYTES(B) \\\n    ((size_t)%d + (size_t)%s_PARAM_FLOATS * 4 + NNRT_LOAD_SCRATCH_BYTES(%d) + \\\n"
-                 "     (size_t)%s_PACK_BYTES + %s(size_t)%s_COL_FLOATS * 4 + (size_t)(B) * %s_WORK_FLOATS * 4)\n\n",
+                 "     (size_t)%s_PACK_BYTES + %s(size_t)%s_COL_FLOATS * 4 + %s_WORK_TOTAL(B) * 4 + %s_INFER_SHARD_BYTES)\n\n",
             U, ARENA_SLACK, U, g->nparams, U, g->fold_floats ? arena_printf(g->arena, "(size_t)%s_FOLD_FLOATS * 4 + ", U) : "",
-            U, U);
+            U, U, U);
     fprintf(out, "typedef struct %s_model %s_model;\n\n", N, N);
     fprintf(out, "size_t %s_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* Lays a model out in the caller's arena; parameters start initialized from seed 0. */\n");
@@ -286,15 +287,22 @@ static void emit_fold_fn(Emitter *e, const IrGraph *g)
     emit_blank(e);
 }
 
-static void emit_forward(Emitter *e, const IrGraph *g)
+/* forward's parameters after `int batch`: the inputs, then the outputs. */
+void emit_forward_params(FILE *out, const IrGraph *g)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == IR_INPUT)
+            fprintf(out, ", const float *in_%s", g->nodes[i].name);
+    for (int i = 0; i < g->noutputs; i++)
+        fprintf(out, ", float *out_%s", g->outputs[i].name);
+}
+
+/* forward's opening: its signature, the batch check, the fold when stale. */
+void emit_forward_head(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
     fprintf(e->out, "int %s_forward(%s_model *m, int batch", N, N);
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].op == IR_INPUT)
-            fprintf(e->out, ", const float *in_%s", g->nodes[i].name);
-    for (int i = 0; i < g->noutputs; i++)
-        fprintf(e->out, ", float *out_%s", g->outputs[i].name);
+    emit_forward_params(e->out, g);
     fputs(")\n", e->out);
     emit_line(e, "{");
     emit_line(e, "if (batch < 1 || batch > m->max_batch)");
@@ -303,6 +311,11 @@ static void emit_forward(Emitter *e, const IrGraph *g)
         emit_line(e, "if (m->fold_stale)");
         emit_line(e, "    NNRT_PROF(&%s_prof[%d], 1, %s_fold(m));", N, PROF_FOLD(g), N);
     }
+}
+
+/* The forward kernels on m's workspace: forward's body, or one shard's. */
+void emit_forward_body(Emitter *e, const IrGraph *g)
+{
     emit_line(e, "float *const work = m->work;");
     emit_line(e, "const float *const p = m->params;");
     emit_line(e, "const size_t mb = (size_t)m->max_batch;");
@@ -316,6 +329,16 @@ static void emit_forward(Emitter *e, const IrGraph *g)
         emit_infer_kernel_args(g, i, PLAN_INFER, &a);
         emit_kernel_call(e, g, PROF_INFER(g, i), NULL, emit_par_name(g, i, false, emit_infer_kernel_name(g, i)), &a);
     }
+}
+
+static void emit_forward(Emitter *e, const IrGraph *g)
+{
+    if (emit_infer_shards(g) > 1) {
+        emit_shard_forward(e, g);
+        return;
+    }
+    emit_forward_head(e, g);
+    emit_forward_body(e, g);
     emit_line(e, "return 0;");
     emit_line(e, "}");
     emit_blank(e);
@@ -431,12 +454,12 @@ static void emit_api_functions(FILE *out, const IrGraph *g)
             "    m->scratch = nnrt_arena_alloc(&a, NNRT_LOAD_SCRATCH_BYTES(%d), 64);\n"
             "    m->col = nnrt_arena_alloc(&a, sizeof(float) * %s_COL_FLOATS + 4, 64);\n"
             "    m->pack = nnrt_arena_alloc(&a, %s_pack_bytes(max_batch, 0) + 64, 64);\n"
-            "    m->work = nnrt_arena_alloc(&a, sizeof(float) * %s_WORK_FLOATS * (size_t)max_batch, 64);\n"
+            "%s"
             "    %s_init(m, 0);\n    return m;\n}\n\n",
             N, N, N, N, N, N, N, U,
             g->fold_floats ? arena_printf(g->arena, "    m->fold = nnrt_arena_alloc(&a, sizeof(float) * %s_FOLD_FLOATS, 64);\n", U)
                            : "",
-            g->nparams, U, N, U, N);
+            g->nparams, U, N, emit_infer_shard_memory(g), N);
     const char *stale = emit_fold_stale(g);
     fprintf(out, "void %s_init(%s_model *m, uint64_t seed)\n{\n%s    nnrt_init_params(&%s_desc, m->params, seed);\n}\n\n", N, N,
             stale, N);
@@ -475,13 +498,19 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                  "    float *state[3];  /* training: optimizer state, laid out like grad */\n"
                  "    float *stats;     /* training: batchnorm batch statistics */\n"
                  "    int64_t step;     /* training: optimizer steps taken */\n"
-                 "    uint64_t seed;    /* training: dropout mask stream */\n%s%s};\n\n",
+                 "    uint64_t seed;    /* training: dropout mask stream */\n%s%s%s};\n\n",
             N, (long long)g->work_floats[PLAN_INFER], (long long)g->work_floats[PLAN_TRAIN],
             emit_train_shards(g) > 1
                 ? arena_printf(g->arena, "    struct {          /* training: each shard's own memory (train_step) */\n"
                                          "        float *work, *grad, *col;\n"
                                          "        void *pack;\n"
                                          "    } shard[%d];\n", emit_train_shards(g))
+                : "",
+            emit_infer_shards(g) > 1
+                ? arena_printf(g->arena, "    struct {          /* each forward shard's own memory */\n"
+                                         "        float *work, *col;\n"
+                                         "        void *pack;\n"
+                                         "    } ishard[%d];\n", emit_infer_shards(g))
                 : "",
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
@@ -573,13 +602,14 @@ void emit_prof_table(FILE *out, const IrGraph *g)
 
 int64_t emit_arena_bytes(const IrGraph *g, bool train, int64_t batch)
 {
+    int64_t work = emit_work_total(g->work_floats[PLAN_INFER], emit_infer_shards(g), batch);
     int64_t bytes = ARENA_SLACK + 4 * g->param_floats + 4 * g->fold_floats + (int64_t)NNRT_LOAD_SCRATCH_BYTES(g->nparams) +
-                    emit_pack_bound(g, false) + 4 * g->col_floats + batch * 4 * g->work_floats[PLAN_INFER];
+                    emit_pack_bound(g, false) + 4 * g->col_floats + 4 * work + emit_infer_shard_bytes(g);
     if (!train)
         return bytes;
     bytes += emit_train_col_bytes(g);
     const char *names[4];
-    int64_t extra = g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER];
+    int64_t grow = emit_work_total(g->work_floats[PLAN_TRAIN], emit_train_shards(g), batch) - work;
     return bytes + 4 * g->trainable_floats * (1 + ir_opt_states(&g->opt, names)) + 4 * g->stat_floats +
-           TRAIN_ARENA_SLACK + emit_pack_bound(g, true) + batch * 4 * (extra > 0 ? extra : 0) + emit_shard_bytes(g, batch);
+           TRAIN_ARENA_SLACK + emit_pack_bound(g, true) + 4 * (grow > 0 ? grow : 0) + emit_shard_bytes(g);
 }

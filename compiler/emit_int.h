@@ -96,6 +96,11 @@ int64_t emit_chain_flops(const IrGraph *g, int root);      /* per sample, the wh
 /* The C expression for a tensor's storage in plan (PLAN_INFER or PLAN_TRAIN). */
 const char *emit_tensor_ptr(const IrGraph *g, int plan, int node);
 
+/* emit_api.c: pieces of forward that the sharded forward shares. */
+void emit_forward_params(FILE *out, const IrGraph *g);  /* ", const float *in_x, float *out_y" */
+void emit_forward_head(Emitter *e, const IrGraph *g);   /* forward's signature, check and fold */
+void emit_forward_body(Emitter *e, const IrGraph *g);   /* the forward kernels on m's workspace */
+
 /* emit_train.c: pieces of train_step that the sharded step shares. */
 bool emit_can_train(const IrGraph *g);                      /* a loss and an optimizer */
 void emit_io_params(FILE *out, const IrGraph *g);          /* ", const float *in_x, const int32_t *lab_t" */
@@ -105,10 +110,13 @@ void emit_step_body(Emitter *e, const IrGraph *g);         /* forward, loss into
 void emit_step_tail(Emitter *e, const IrGraph *g, const char *update_args);  /* the update, the count, the loss */
 void emit_clip(Emitter *e, const IrGraph *g);              /* gradient clipping of `gr`, if the net asks */
 
-/* emit_shard.c: the sharded training step (emit_train_shards > 1). */
-void emit_shard_macros(FILE *out, const IrGraph *g, const char *U);  /* NET_TRAIN_SHARDS, NET_SHARD_BYTES(B) */
+/* emit_shard.c: the sharded training step (emit_train_shards > 1) and forward pass (emit_infer_shards > 1). */
+void emit_shard_macros(FILE *out, const IrGraph *g, const char *U);        /* NET_TRAIN_SHARDS, ..., NET_SHARD_BYTES */
+void emit_infer_shard_macros(FILE *out, const IrGraph *g, const char *U);  /* NET_INFER_SHARDS, NET_WORK_TOTAL(B), ... */
 const char *emit_shard_grow(const IrGraph *g);    /* create_train's statement growing the workspace */
 const char *emit_shard_memory(const IrGraph *g);  /* create_train's statements giving each shard its memory */
+const char *emit_infer_shard_memory(const IrGraph *g);  /* create's workspace and inference shards */
+void emit_shard_forward(Emitter *e, const IrGraph *g);  /* <net>_forward_part, the shard task, forward */
 void emit_shard_reduce(Emitter *e, const IrGraph *g, int shards);  /* <net>_reduce_range, <net>_reduce */
 void emit_shard_step(Emitter *e, const IrGraph *g);  /* <net>_train_shard, the shard task, train_step */
 

@@ -65,11 +65,9 @@ void emit_train_header(FILE *out, const IrGraph *g)
     emit_shard_macros(out, g, U);
     fprintf(out, "#define %s_TRAIN_ARENA_BYTES(B) \\\n"
                  "    (%s_ARENA_BYTES(B) + (size_t)%s_TRAINABLE_FLOATS * 4 * (1 + %s_STATE_TENSORS) + \\\n"
-                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)%lld + (size_t)(B) * %lld * 4 + \\\n"
-                 "     %s_SHARD_BYTES(B))\n\n",
-            U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U, (long long)emit_train_col_bytes(g),
-            (long long)(g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER]
-                            ? g->work_floats[PLAN_TRAIN] - g->work_floats[PLAN_INFER] : 0), U);
+                 "     (size_t)%lld * 4 + %d + (size_t)%s_TRAIN_PACK_BYTES + (size_t)%lld + %s_TRAIN_GROW(B) * 4 + \\\n"
+                 "     %s_SHARD_BYTES)\n\n",
+            U, U, U, U, (long long)g->stat_floats, TRAIN_ARENA_SLACK, U, (long long)emit_train_col_bytes(g), U, U);
     fprintf(out, "size_t %s_train_arena_bytes(int max_batch);\n", N);
     fprintf(out, "/* A model that can also train: gradients, optimizer state, training workspace. */\n");
     fprintf(out, "%s_model *%s_create_train(void *arena, size_t bytes, int max_batch, NnrtError *err);\n", N, N);
@@ -448,7 +446,7 @@ static void emit_train_api(Emitter *e, const IrGraph *g)
             "    if (!m)\n        return NULL;\n"
             "    NnrtArena a;\n"
             "    nnrt_arena_init(&a, arena, bytes);\n"
-            "    a.used = (size_t)((unsigned char *)(m->work + %s_WORK_FLOATS * (size_t)max_batch) - (unsigned char *)arena);\n"
+            "    a.used = (size_t)((unsigned char *)(m->work + %s_WORK_TOTAL(max_batch)) - (unsigned char *)arena);\n"
             "%s"
             "    m->grad = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
             "    memset(m->grad, 0, sizeof(float) * %s_TRAINABLE_FLOATS);\n"
@@ -562,9 +560,9 @@ void emit_train_desc_fields(FILE *out, const IrGraph *g)
             }
     }
     static const char *sched[] = {"NNRT_SCHED_CONSTANT", "NNRT_SCHED_STEP", "NNRT_SCHED_COSINE"};
-    fprintf(out, "    1,\n    {%d, %d, %lluu, %d, %s, %d, %.17g, %d, %.17g, %.17g, \"%s\", %d},\n", t->batch, t->epochs,
+    fprintf(out, "    1,\n    {%d, %d, %lluu, %d, %s, %d, %.17g, %d, %.17g, %.17g, \"%s\"},\n", t->batch, t->epochs,
             (unsigned long long)t->seed, t->shuffle, sched[t->schedule], t->step_size, t->gamma, t->warmup,
-            t->clip_norm, ir_hp(&g->opt, "lr"), g->opt.name, emit_train_shards(g));
+            t->clip_norm, ir_hp(&g->opt, "lr"), g->opt.name);
     fprintf(out, "    %d, %d,\n    %d, %s_state_names,\n", acc_out, acc_lab, ns, N);
     fprintf(out, "    %s_train_arena_bytes, %s_create_train_v, %s_state_v, %s_step_counter_v, %s_set_seed_v,\n"
                  "    %s_train_step_v, %s_evaluate_v,\n", N, N, N, N, N, N, N);

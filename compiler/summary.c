@@ -107,22 +107,22 @@ void summary_print(FILE *out, const IrGraph *g)
             human_bytes(b, sizeof b, t.act_bytes));
     if (g->param_off) {
         /* The generated <NET>_ARENA_BYTES(B), as a fixed part plus a part per sample. */
-        int64_t base = emit_arena_bytes(g, false, 0), per = emit_arena_bytes(g, false, 1) - base;
+        /* A shard's workspace holds ceil(B / shards) samples: count whole rounds of shards. */
+        int is = emit_infer_shards(g), ts = g->loss >= 0 && g->opt.kind != OPT_NONE ? emit_train_shards(g) : 1;
+        int64_t base = emit_arena_bytes(g, false, 0), per = (emit_arena_bytes(g, false, is) - base) / is;
         int64_t noreuse = per - 4 * (g->work_floats[PLAN_INFER] - g->work_floats_noreuse[PLAN_INFER]);
-        fprintf(out, "Inference arena:              %s bytes + %s per sample (%s per sample without reuse)\n",
-                commas(a, sizeof a, base), commas(b, sizeof b, per), commas(c, sizeof c, noreuse));
+        fprintf(out, "Inference arena:              %s bytes + %s per sample (%s per sample without reuse)%s\n",
+                commas(a, sizeof a, base), commas(b, sizeof b, per), commas(c, sizeof c, noreuse),
+                is > 1 ? arena_printf(g->arena, "; %d shards, exact for multiples of %d", is, is) : "");
         if (g->loss >= 0 && g->opt.kind != OPT_NONE) {
-            /* sharded: each shard's workspace holds ceil(B / shards) samples, so count whole rounds of shards */
-            int shards = emit_train_shards(g);
-            int64_t tbase = emit_arena_bytes(g, true, 0), tper = (emit_arena_bytes(g, true, shards) - tbase) / shards;
+            int rounds = is * ts;
+            int64_t tbase = emit_arena_bytes(g, true, 0), tper = (emit_arena_bytes(g, true, rounds) - tbase) / rounds;
             int64_t tw = g->work_floats[PLAN_TRAIN] > g->work_floats[PLAN_INFER] ? g->work_floats[PLAN_TRAIN]
                                                                                  : g->work_floats[PLAN_INFER];
-            fprintf(out, "Training arena:               %s bytes + %s per sample (%s per sample without reuse)",
+            fprintf(out, "Training arena:               %s bytes + %s per sample (%s per sample without reuse)%s\n",
                     commas(a, sizeof a, tbase), commas(b, sizeof b, tper),
-                    commas(c, sizeof c, tper - 4 * (tw - g->work_floats_noreuse[PLAN_TRAIN])));
-            if (shards > 1)
-                fprintf(out, "; batches cut in %d shards, exact for multiples of %d", shards, shards);
-            fputc('\n', out);
+                    commas(c, sizeof c, tper - 4 * (tw - g->work_floats_noreuse[PLAN_TRAIN])),
+                    rounds > 1 ? arena_printf(g->arena, "; exact for multiples of %d", rounds) : "");
         }
     }
     if (g->loss >= 0) {

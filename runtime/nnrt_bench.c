@@ -405,19 +405,23 @@ static int is_forward(const NnrtProfEntry *e)
 }
 
 /*
- * The floating-point work of one run of a phase, from snapshot p.  A
- * sharded train step times only its first shard's kernels (train.shards),
- * so their work counts batch / (that shard's samples) times; the update's
- * once.
+ * The floating-point work of one run of a phase, from snapshot p: every
+ * kernel's FLOPs per sample times the batch (a sharded call times only its
+ * first shard's kernels, on part of the batch), the update's per call.
  */
 static double phase_flops(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t, int batch)
 {
-    int shards = !forward && d->trainable && d->train.shards > 1 ? d->train.shards : 1;
-    double scale = shards > 1 && batch >= shards ? (double)batch / (double)(batch / shards) : 1.0, f = 0;
-    for (int k = 0; p && k < d->nprof; k++)
+    double f = 0;
+    for (int k = 0; p && t->runs && k < d->nprof; k++)
         if (p[k].name && p[k].pass && p[k].calls && is_forward(&p[k]) == forward)
-            f += entry_flops(&p[k]) * (strcmp(p[k].pass, "update") ? scale : 1.0);
-    return t->runs ? f / t->runs : 0;
+            f += strcmp(p[k].pass, "update") ? p[k].flops * batch : p[k].flops * (double)p[k].calls / t->runs;
+    return f;
+}
+
+/* Whether entry e ran on part of each batch (a shard's kernel): fewer samples than batch a call. */
+static int is_shard_row(const NnrtProfEntry *e, int batch)
+{
+    return strcmp(e->pass, "update") && e->samples < e->calls * (int64_t)batch;
 }
 
 /* Prints "12.3 us" or "4.56 ms" into buf. */
@@ -453,7 +457,7 @@ static double phase_peak(const BenchResult *r, const Timing *t)
  * the time outside kernels.
  */
 static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
-                        double peak_all)
+                        double peak_all, int batch, int threads)
 {
     double total = t->mean * t->runs, in_kernels = 0;
     char a[32];
@@ -462,10 +466,11 @@ static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forw
         if (!e->name || !e->pass || e->calls == 0 || is_forward(e) != forward)
             continue;
         double f = entry_flops(e), g = e->seconds > 0 ? f / e->seconds * 1e-9 : 0;
-        printf("%-14s %-44.44s %11s %6.1f%%", e->pass, e->name, fmt_time(a, sizeof a, e->seconds / (double)e->calls),
-               100 * e->seconds / total);
+        int shard = is_shard_row(e, batch);
+        printf("%-13s%c %-44.44s %11s %6.1f%%", e->pass, shard ? '*' : ' ', e->name,
+               fmt_time(a, sizeof a, e->seconds / (double)e->calls), 100 * e->seconds / total);
         if (f > 0)
-            printf(" %8.2f %6.1f%%\n", g, 100 * g / peak_all);
+            printf(" %8.2f %6.1f%%\n", g, 100 * g / (shard ? peak_all / threads : peak_all));
         else
             printf(" %8s %7s\n", "-", "-");
         in_kernels += e->seconds;
@@ -498,13 +503,16 @@ static void print_profile(const NnrtModelDesc *d, const BenchOpts *o, const Benc
            "the FMA peak measured during the phase, %.1f and %.1f GFLOP/s)\n", o->batch, r->threads,
            pf / r->threads, pt / r->threads);
     printf("%-14s %-44s %11s %7s %8s %7s\n", "pass", "kernel", "time/call", "share", "GFLOP/s", "%peak");
-    print_phase(d, r->prof_fwd, 1, &r->inferb, pf);
-    int shards = d->trainable && d->train.shards > 1 ? d->train.shards : 1;
-    if (r->prof_train) {
-        if (shards > 1)  /* shard 0 runs samples [0, batch / shards) on one core while the others run theirs */
-            printf("(train step in %d shards of the batch, one thread each: its rows time the first shard's kernels, "
-                   "%d of the %d samples, against one core's peak)\n", shards, o->batch / shards, o->batch);
-        print_phase(d, r->prof_train, 0, &r->train, shards > 1 ? pt / r->threads : pt);
+    print_phase(d, r->prof_fwd, 1, &r->inferb, pf, o->batch, r->threads);
+    if (r->prof_train)
+        print_phase(d, r->prof_train, 0, &r->train, pt, o->batch, r->threads);
+    for (int k = 0; k < d->nprof; k++) {
+        const NnrtProfEntry *e = &r->prof_fwd[k], *f = r->prof_train ? &r->prof_train[k] : NULL;
+        if ((e->name && e->calls && is_shard_row(e, o->batch)) || (f && f->name && f->calls && is_shard_row(f, o->batch))) {
+            printf("* a shard's kernel: the batch ran in shards, one thread each; the row times the first shard's\n"
+                   "  kernel on its part of the batch, and %%peak is of one core's peak\n");
+            break;
+        }
     }
     printf("totals:\n");
     print_total("forward", phase_flops(d, r->prof_fwd, 1, &r->inferb, o->batch), &r->inferb, pf, r->peak * r->threads);

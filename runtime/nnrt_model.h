@@ -53,7 +53,6 @@ typedef struct NnrtTrainConfig {
     double clip_norm;       /* global gradient-norm clip (applied inside train_step), 0 = off */
     double lr;              /* the optimizer's base learning rate */
     const char *optimizer;  /* "adam", ... */
-    int shards;             /* parts train_step cuts a batch into, one thread each (the profile times the first) */
 } NnrtTrainConfig;
 
 /* Per-kernel timing, filled when the generated C is compiled with -DNNRT_PROFILE. */

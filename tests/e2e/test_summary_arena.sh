@@ -1,7 +1,8 @@
 # netc summary's arena sizes are exactly what the generated macros say, and
-# create_train lays a model out in exactly <net>_train_arena_bytes(B) bytes
-# and trains in it, for every B up to 70: sharded (lenet5 in 2 shards, and
-# in 3) or not (xor), with 1 and 2 threads.
+# create_train (create) lays a model out in exactly <net>_train_arena_bytes(B)
+# (<net>_arena_bytes(B)) bytes and trains in it (runs forward), for every B
+# up to 9 and from 61 to 70 (and some between): lenet5 in its 2 shards, in
+# 3 and in 1, with 1 and 2 threads.
 set -eu
 build=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -14,8 +15,9 @@ for net in fashion_cnn lenet5 resnet_mini xor; do  # fashion_cnn and resnet_mini
 #include "$net.h"
 int main(void)
 {
-    printf("%zu %zu %zu %zu\n", ${U}_ARENA_BYTES(0), ${U}_ARENA_BYTES(1) - ${U}_ARENA_BYTES(0), ${U}_TRAIN_ARENA_BYTES(0),
-           (${U}_TRAIN_ARENA_BYTES(${U}_TRAIN_SHARDS) - ${U}_TRAIN_ARENA_BYTES(0)) / ${U}_TRAIN_SHARDS);
+    const size_t is = ${U}_INFER_SHARDS, ts = ${U}_INFER_SHARDS * ${U}_TRAIN_SHARDS;
+    printf("%zu %zu %zu %zu\n", ${U}_ARENA_BYTES(0), (${U}_ARENA_BYTES(is) - ${U}_ARENA_BYTES(0)) / is,
+           ${U}_TRAIN_ARENA_BYTES(0), (${U}_TRAIN_ARENA_BYTES(ts) - ${U}_TRAIN_ARENA_BYTES(0)) / ts);
     return 0;
 }
 C
@@ -34,12 +36,12 @@ cat > "$tmp/fit.c" <<'C'
 #include "nnrt_threads.h"
 int main(int argc, char **argv)
 {
-    nnrt_threads_init(atoi(argv[1]));
+    nnrt_threads_init(argc > 1 ? atoi(argv[1]) : 1);
     static float x[70 * 784];
     static int32_t y[70];
     for (int i = 0; i < 70 * 784; i++)
         x[i] = (float)(i % 13) / 13.0f;
-    for (int b = 1; b <= 70; b++) {
+    for (int b = 1; b <= 70; b += b < 10 || b > 60 ? 1 : 7) {  /* every rounding, small and large */
         size_t bytes = lenet5_train_arena_bytes(b);
         void *arena = malloc(bytes);
         NnrtError err;
@@ -56,15 +58,26 @@ int main(int argc, char **argv)
             return 1;
         }
         free(arena);
+        static float out[70 * 10];
+        bytes = lenet5_arena_bytes(b);
+        arena = malloc(bytes);
+        m = lenet5_create(arena, bytes, b, &err);
+        if (!m || lenet5_forward(m, b, x, out) != 0 || out[b * 10 - 1] != out[b * 10 - 1]) {
+            fprintf(stderr, "lenet5 forward in %d shards, max_batch %d: %s\n", LENET5_INFER_SHARDS, b,
+                    m ? "forward failed" : err.msg);
+            return 1;
+        }
+        free(arena);
     }
     return 0;
 }
 C
 for shards in "" 3 1; do
   rm -rf "$tmp/fit"
-  NETC_TRAIN_SHARDS=$shards "$build/netc" emit examples/lenet5.net -o "$tmp/fit" --no-runtime
+  NETC_TRAIN_SHARDS=$shards NETC_INFER_SHARDS=$shards "$build/netc" emit examples/lenet5.net -o "$tmp/fit" --no-runtime
   grep -q "LENET5_TRAIN_SHARDS ${shards:-2} " "$tmp/fit/lenet5.h"
-  cc -std=c11 -O1 -D_POSIX_C_SOURCE=200809L -Iruntime -I"$tmp/fit" -o "$tmp/fit/fit" "$tmp/fit.c" "$tmp/fit/lenet5.c" \
+  grep -q "LENET5_INFER_SHARDS ${shards:-2} " "$tmp/fit/lenet5.h"
+  ${CC:-cc} -std=c11 -O1 -Wall -Wextra -Werror ${SANFLAGS:-} -D_POSIX_C_SOURCE=200809L -Iruntime -I"$tmp/fit" -o "$tmp/fit/fit" "$tmp/fit.c" "$tmp/fit/lenet5.c" \
     "$build/libnnrt.a" -lsleef -lz -lm -lpthread
   for t in 1 2; do "$tmp/fit/fit" $t; done
 done

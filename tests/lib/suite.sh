@@ -14,7 +14,7 @@
 #   ls tests/x/conv*.net | suite_run_gemm_dx  # again, filter-vector dX on the GEMM
 #   grep -l conv2d tests/x/*.net | suite_run_generic # again, emitted --target generic
 #   ls tests/x/act_*.net | suite_run_libm          # again, with VMATH=libm set
-#   ls tests/x/*.net | suite_run_shards     # again, train_step in suite_shards parts
+#   ls tests/x/*.net | suite_run_shards     # again, train_step and forward in suite_shards parts
 #   suite_report "x"                       # results, tally, exit status
 #
 # A case prints `ok   NAME: <last line of its log>`, or `FAIL NAME` and the
@@ -63,12 +63,13 @@ suite_case_gemm_dx() {
   NETC_GEMM_DX=1 suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 gemm_dx:/"
 }
 
-# The same with the training step cut into suite_shards parts
-# (NETC_TRAIN_SHARDS, compiler/emit_train.c) in every net that can be
-# sharded, however its activations weigh against its parameters; the result
-# line names the case shards:NAME.
+# The same with the training step and the forward pass cut into
+# suite_shards parts (NETC_TRAIN_SHARDS, NETC_INFER_SHARDS;
+# compiler/emit_shard.c) in every net that can be sharded, however its
+# activations weigh against its parameters; the result line names the case
+# shards:NAME.
 suite_case_shards() {
-  NETC_TRAIN_SHARDS=$suite_shards suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 shards:/"
+  NETC_TRAIN_SHARDS=$suite_shards NETC_INFER_SHARDS=$suite_shards suite_case "$1" | sed "s/^\(ok  \|FAIL\) /\1 shards:/"
 }
 
 # The same emitted with --target generic (NETC_EMIT_TARGET, which the body

@@ -37,8 +37,10 @@ chain_check() {
 export -f chain_check
 
 suite_body() {
-  local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef
+  local dir=$1 out=$2 net f n inputs vsrc= vlib=-lsleef batch=2 threads=1
   if [ "${VMATH:-}" = libm ]; then vsrc="-DNNRT_LIBM runtime/nnrt_vmath.c"; vlib=; fi
+  # the shards variant: a forward of the 3 samples on 2 threads, in shards of 1 and 2
+  if [ -n "${NETC_INFER_SHARDS:-}" ]; then batch=3 threads=2; fi
   fold_check "${dir%/}" && chain_check "${dir%/}" &&
   "$build/netc" emit "$dir/model.net" -o "$out" --no-runtime --main ${NETC_EMIT_TARGET:+--target "$NETC_EMIT_TARGET"} &&
   net=$(basename "$(ls "$out"/*_main.c)" _main.c) &&
@@ -48,10 +50,10 @@ suite_body() {
   if [ -f "$dir/input.npy" ]; then inputs=(--input "$dir/input.npy"); else
     for f in "$dir"/input_*.npy; do n=$(basename "$f" .npy); inputs+=(--input "${n#input_}=$f"); done; fi &&
   if [ -f "$dir/expected.npy" ]; then
-    "$out/bin" predict --weights "$dir/weights.safetensors" "${inputs[@]}" --output "$out/got.npy" --batch 2 &&
+    "$out/bin" predict --weights "$dir/weights.safetensors" "${inputs[@]}" --output "$out/got.npy" --batch $batch --threads $threads &&
     "$build/tests/npycmp" "$out/got.npy" "$dir/expected.npy"
   else
-    "$out/bin" predict --weights "$dir/weights.safetensors" "${inputs[@]}" --output "$out/got" --batch 2 &&
+    "$out/bin" predict --weights "$dir/weights.safetensors" "${inputs[@]}" --output "$out/got" --batch $batch --threads $threads &&
     for f in "$dir"/expected_*.npy; do n=$(basename "$f" .npy); "$build/tests/npycmp" "$out/got/${n#expected_}.npy" "$f" || return 1; done
   fi
 }
@@ -67,6 +69,10 @@ ls -d tests/reference/cases/*/ | suite_run
 # The nets whose convolutions run over filter vectors (IrSched.filters) again
 # emitted for the generic target: 8-float vectors, 16 on an AVX-512 host.
 [ -z "$SANFLAGS" ] && ls -d tests/reference/cases/{lenet5,small_cnn,small_resnet}*/ | suite_run_generic
+# The nets with layers of every kind again with the forward pass in 2
+# shards (NETC_INFER_SHARDS; a sharded forward must give the same numbers).
+suite_shards=2
+[ -z "$SANFLAGS" ] && ls -d tests/reference/cases/{conv2d,dense,lenet5,small_cnn,small_resnet,fold,residual,chain,concat,multi,naming}*/ | suite_run_shards
 # The cases with transcendentals again on libm.
 ls -d tests/reference/cases/{act_gelu,act_sigmoid,act_silu,act_tanh,softmax,log_softmax,chain}*/ | suite_run_libm
 suite_report "reference"

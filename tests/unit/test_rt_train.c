@@ -263,7 +263,7 @@ static const NnrtModelDesc fake_desc = {
     .forward = fake_forward,
     .trainable = 1,
     .train = {.batch = 4, .epochs = 2, .seed = 7, .shuffle = 1, .schedule = NNRT_SCHED_CONSTANT, .step_size = 1,
-              .gamma = 0.1, .warmup = 0, .clip_norm = 0, .lr = 0.1, .optimizer = "sgd", .shards = 1},
+              .gamma = 0.1, .warmup = 0, .clip_norm = 0, .lr = 0.1, .optimizer = "sgd"},
     .acc_output = 0,
     .acc_label = 0,
     .nstate = 1,
