@@ -10,7 +10,9 @@
  * follows torch.optim (PyTorch 1.13) operation by operation, except that
  * Adam multiplies by 1/sqrt(bias correction 2) where torch divides by its
  * square root (a rounding-level difference, well inside the reference
- * tolerance, for one divide per parameter less).
+ * tolerance, for one divide per parameter less).  In nets whose step runs
+ * in shards (emit_shard.c), each shard runs that forward and backward body
+ * on its own memory and the update first adds the shards' gradients.
  */
 #include "emit.h"
 #include "emit_int.h"
@@ -202,7 +204,7 @@ static void emit_update(Emitter *e, const IrGraph *g)
     emit_line(e, "%s_model *m;", g->name);
     emit_line(e, "float lr;");
     if (S > 1)
-        emit_line(e, "const float *part;  /* the shards' shares of the batch, or NULL if their gradients are added */");
+        emit_line(e, "const float *part;  /* the shards' shares of the batch, or NULL once train_step has added their gradients */");
     emit_line(e, "} %s_update_args;", g->name);
     emit_blank(e);
     emit_line(e, "static void %s_update_range(void *ctx, int c0, int c1)", g->name);

@@ -3,8 +3,8 @@
  *
  * One job runs at a time. Its life is kept in one 64-bit word, `state`:
  * the job's generation (high 32 bits), a closed flag and the number of
- * workers checked in to it. The caller publishes fn/ctx/ntasks and the task
- * counter, then a new generation with no worker in it. A worker that sees
+ * workers checked in to it. The caller publishes fn/ctx and each thread's
+ * block of tasks, then a new generation with no worker in it. A worker that sees
  * the new generation checks in with a compare-and-swap, which fails once the
  * job is closed; only then does it read the job, run the tasks of its own
  * block (thread i of n owns tasks [ntasks i / n, ntasks (i + 1) / n)), then
