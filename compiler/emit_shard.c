@@ -1,10 +1,11 @@
 /*
- * emit_shard.c — the sharded training step: when a net's train_step cuts
- * its batch into parts that each run the whole forward and backward pass
- * on a thread of their own (emit_train_shards, the policy), the memory
- * each part gets (the NET_SHARD_BYTES macro, create_train's statements),
- * the update's sum of the parts' gradients, and the step itself.
- * emit_train.c emits the rest of the training API and calls these.
+ * emit_shard.c — the sharded forward pass and training step: when a net
+ * cuts its batch into parts that each run every layer on a thread of
+ * their own (emit_infer_shards, emit_train_shards: the policy), the memory
+ * each part gets (the arena macros, the statements of create and
+ * create_train), the update's sum of the training parts' gradients, and
+ * forward and train_step themselves.  emit_api.c and emit_train.c emit
+ * the rest of the API and call these.
  */
 #include "emit.h"
 #include "emit_int.h"
@@ -143,13 +144,13 @@ void emit_shard_macros(FILE *out, const IrGraph *g, const char *U)
 /*
  * The shards' gradients added into the model's (shard 0's), each weighted
  * by its share of the batch, in shard order: <net>_reduce_range over a
- * range of parameters (the update runs it on its chunk first), and
- * <net>_reduce over all of them (before gradient clipping).
+ * range of parameters.  The update runs it on its chunk first; with
+ * gradient clipping, train_step runs it over all of them before the norm
+ * (on one thread, as the clipping itself).
  */
 void emit_shard_reduce(Emitter *e, const IrGraph *g, int S)
 {
     const char *N = g->name;
-    long long total = (long long)g->trainable_floats, chunks = (total + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
     fprintf(e->out, "/* The gradient of the whole batch from the %d shards', for parameters [i0, i1). */\n", S);
     emit_line(e, "static void %s_reduce_range(%s_model *m, const float *part, size_t i0, size_t i1)", N, N);
     emit_line(e, "{");
@@ -160,26 +161,6 @@ void emit_shard_reduce(Emitter *e, const IrGraph *g, int S)
         emit_line(e, "sum += part[%d] * m->shard[%d].grad[i];", k, k);
     emit_line(e, "gr[i] = sum;");
     emit_line(e, "}");
-    emit_line(e, "}");
-    emit_blank(e);
-    if (g->train.clip_norm <= 0)
-        return;
-    emit_line(e, "typedef struct %s_reduce_args {", N);
-    emit_line(e, "%s_model *m;", N);
-    emit_line(e, "const float *part;");
-    emit_line(e, "} %s_reduce_args;", N);
-    emit_blank(e);
-    emit_line(e, "static void %s_reduce_chunks(void *ctx, int c0, int c1)", N);
-    emit_line(e, "{");
-    emit_line(e, "const %s_reduce_args *a = ctx;", N);
-    emit_line(e, "const size_t i1 = (size_t)c1 * %d < %lld ? (size_t)c1 * %d : %lld;", UPDATE_CHUNK, total, UPDATE_CHUNK, total);
-    emit_line(e, "%s_reduce_range(a->m, a->part, (size_t)c0 * %d, i1);", N, UPDATE_CHUNK);
-    emit_line(e, "}");
-    emit_blank(e);
-    emit_line(e, "static void %s_reduce(%s_model *m, const float *part)", N, N);
-    emit_line(e, "{");
-    emit_line(e, "%s_reduce_args a = {m, part};", N);
-    emit_line(e, "nnrt_parallel_range(%lld, %d, %d, %s_reduce_chunks, &a);", chunks, UPDATE_CHUNK, 32768, N);
     emit_line(e, "}");
     emit_blank(e);
 }
@@ -201,15 +182,19 @@ const char *emit_shard_memory(const IrGraph *g)
         return "";
     long long col = (long long)shard_col_floats(g);
     return arena_printf(g->arena,
-                        "    for (int s = 0; s < %d; s++) {\n"
-                        "        m->shard[s].work = m->work + (size_t)s * (((size_t)max_batch + %d) / %d) * %lld;\n"
-                        "        m->shard[s].grad = s ? nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64) : m->grad;\n"
-                        "        m->shard[s].pack = s ? nnrt_arena_alloc(&a, %s_TRAIN_PACK_BYTES, 64) : m->pack;\n"
-                        "        m->shard[s].col = s ? %s : m->col;\n"
+                        "    m->shard[0].grad = m->grad;\n"
+                        "    m->shard[0].pack = m->pack;\n"
+                        "    m->shard[0].col = m->col;\n"
+                        "    for (int s = 1; s < %d; s++) {\n"
+                        "        m->shard[s].grad = nnrt_arena_alloc(&a, sizeof(float) * %s_TRAINABLE_FLOATS, 64);\n"
+                        "        m->shard[s].pack = nnrt_arena_alloc(&a, %s_TRAIN_PACK_BYTES, 64);\n"
+                        "        m->shard[s].col = %s;\n"
                         "        memset(m->shard[s].grad, 0, sizeof(float) * %s_TRAINABLE_FLOATS);\n"
-                        "    }\n",
-                        s, s - 1, s, (long long)g->work_floats[PLAN_TRAIN], U, U,
-                        col ? arena_printf(g->arena, "nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64)", col) : "NULL", U);
+                        "    }\n"
+                        "    for (int s = 0; s < %d; s++)\n"
+                        "        m->shard[s].work = m->work + (size_t)s * (((size_t)max_batch + %d) / %d) * %lld;\n",
+                        s, U, U, col ? arena_printf(g->arena, "nnrt_arena_alloc(&a, sizeof(float) * %lld + 4, 64)", col) : "NULL",
+                        U, s, s - 1, s, (long long)g->work_floats[PLAN_TRAIN]);
 }
 
 /*
@@ -236,16 +221,16 @@ const char *emit_infer_shard_memory(const IrGraph *g)
                         s, U, U, work, s, s - 1, s, U);
 }
 
-/* The inputs (and labels, for training), then the outputs: "in_x, lab_t, out_y" after a prefix each. */
-static const char *io_names(const IrGraph *g, bool labels, const char *prefix)
+/* The inputs (and labels, for training), then the outputs: ", in_x, lab_t, out_y". */
+static const char *io_names(const IrGraph *g, bool labels)
 {
     const char *s = "";
     for (int k = 0; k < (labels ? 2 : 1); k++)  /* inputs first, as emit_io_params */
         for (int i = 0; i < g->nnodes; i++)
             if (g->nodes[i].op == (k ? IR_LABEL : IR_INPUT))
-                s = arena_printf(g->arena, "%s, %s%s_%s", s, prefix, k ? "lab" : "in", g->nodes[i].name);
+                s = arena_printf(g->arena, "%s, %s_%s", s, k ? "lab" : "in", g->nodes[i].name);
     for (int i = 0; i < g->noutputs; i++)
-        s = arena_printf(g->arena, "%s, %sout_%s", s, prefix, g->outputs[i].name);
+        s = arena_printf(g->arena, "%s, out_%s", s, g->outputs[i].name);
     return s;
 }
 
@@ -376,13 +361,14 @@ void emit_shard_step(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
     emit_blank(e);
     emit_step_head(e, g);
-    emit_line(e, "%s_shard_job j = {m, batch%s, {0}, {0}};", N, io_names(g, true, ""));
+    emit_line(e, "%s_shard_job j = {m, batch%s, {0}, {0}};", N, io_names(g, true));
     emit_line(e, "nnrt_parallel_for(%d, %s_shard_task, &j);", S, N);
     emit_line(e, "float total = 0.0f;");
     emit_line(e, "for (int s = 0; s < %d; s++)", S);
     emit_line(e, "    total += j.part[s] * j.loss[s];");
     if (g->train.clip_norm > 0) {
-        emit_line(e, "%s_reduce(m, j.part);  /* the whole gradient, before its norm is taken */", N);
+        emit_line(e, "%s_reduce_range(m, j.part, 0, %lld);  /* the whole gradient, before its norm is taken */", N,
+                  (long long)g->trainable_floats);
         emit_line(e, "float *const gr = m->grad;");
         emit_clip(e, g);
         emit_step_tail(e, g, "m, lr, NULL");
@@ -416,13 +402,13 @@ void emit_shard_forward(Emitter *e, const IrGraph *g)
     emit_forward_head(e, g);
     emit_line(e, "if (nnrt_threads_count() == 1 || batch < %d) {  /* the whole batch at once: the same bits */", S);
     fprintf(e->out, "#ifdef NNRT_PROFILE\n");
-    emit_line(e, "%s_forward_part(m, %s_prof, batch%s);", N, N, io_names(g, false, ""));
+    emit_line(e, "%s_forward_part(m, %s_prof, batch%s);", N, N, io_names(g, false));
     fprintf(e->out, "#else\n");
-    emit_line(e, "%s_forward_part(m, NULL, batch%s);", N, io_names(g, false, ""));
+    emit_line(e, "%s_forward_part(m, NULL, batch%s);", N, io_names(g, false));
     fprintf(e->out, "#endif\n");
     emit_line(e, "return 0;");
     emit_line(e, "}");
-    emit_line(e, "%s_forward_job j = {m, batch%s};", N, io_names(g, false, ""));
+    emit_line(e, "%s_forward_job j = {m, batch%s};", N, io_names(g, false));
     emit_line(e, "nnrt_parallel_for(%d, %s_forward_task, &j);", S, N);
     emit_line(e, "return 0;");
     emit_line(e, "}");

@@ -453,13 +453,15 @@ static double phase_peak(const BenchResult *r, const Timing *t)
 /*
  * Prints the rows of one phase (the forward calls, or the train steps) of
  * snapshot p: per kernel its pass, name, time per call, share of the
- * phase's total time (mean x runs), GFLOP/s and fraction of peak_all; then
- * the time outside kernels.
+ * phase's total time (mean x runs), GFLOP/s and fraction of peak_all (of
+ * one core's, for a shard's kernel); then the time outside kernels.  Returns
+ * whether any row was a shard's.
  */
-static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
-                        double peak_all, int batch, int threads)
+static int print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forward, const Timing *t,
+                       double peak_all, int batch, int threads)
 {
     double total = t->mean * t->runs, in_kernels = 0;
+    int shards = 0;
     char a[32];
     for (int k = 0; k < d->nprof; k++) {
         const NnrtProfEntry *e = &p[k];
@@ -467,6 +469,7 @@ static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forw
             continue;
         double f = entry_flops(e), g = e->seconds > 0 ? f / e->seconds * 1e-9 : 0;
         int shard = is_shard_row(e, batch);
+        shards |= shard;
         printf("%-13s%c %-44.44s %11s %6.1f%%", e->pass, shard ? '*' : ' ', e->name,
                fmt_time(a, sizeof a, e->seconds / (double)e->calls), 100 * e->seconds / total);
         if (f > 0)
@@ -476,6 +479,7 @@ static void print_phase(const NnrtModelDesc *d, const NnrtProfEntry *p, int forw
         in_kernels += e->seconds;
     }
     printf("%-14s %-44s %11s %6.1f%%\n", "", "(outside kernels)", "", 100 * (total - in_kernels) / total);
+    return shards;
 }
 
 /*
@@ -503,17 +507,12 @@ static void print_profile(const NnrtModelDesc *d, const BenchOpts *o, const Benc
            "the FMA peak measured during the phase, %.1f and %.1f GFLOP/s)\n", o->batch, r->threads,
            pf / r->threads, pt / r->threads);
     printf("%-14s %-44s %11s %7s %8s %7s\n", "pass", "kernel", "time/call", "share", "GFLOP/s", "%peak");
-    print_phase(d, r->prof_fwd, 1, &r->inferb, pf, o->batch, r->threads);
+    int shards = print_phase(d, r->prof_fwd, 1, &r->inferb, pf, o->batch, r->threads);
     if (r->prof_train)
-        print_phase(d, r->prof_train, 0, &r->train, pt, o->batch, r->threads);
-    for (int k = 0; k < d->nprof; k++) {
-        const NnrtProfEntry *e = &r->prof_fwd[k], *f = r->prof_train ? &r->prof_train[k] : NULL;
-        if ((e->name && e->calls && is_shard_row(e, o->batch)) || (f && f->name && f->calls && is_shard_row(f, o->batch))) {
-            printf("* a shard's kernel: the batch ran in shards, one thread each; the row times the first shard's\n"
-                   "  kernel on its part of the batch, and %%peak is of one core's peak\n");
-            break;
-        }
-    }
+        shards |= print_phase(d, r->prof_train, 0, &r->train, pt, o->batch, r->threads);
+    if (shards)
+        printf("* a shard's kernel: the batch ran in shards, one thread each; the row times the first shard's\n"
+               "  kernel on its part of the batch, and %%peak is of one core's peak\n");
     printf("totals:\n");
     print_total("forward", phase_flops(d, r->prof_fwd, 1, &r->inferb, o->batch), &r->inferb, pf, r->peak * r->threads);
     if (r->prof_train)
