@@ -345,8 +345,11 @@ static void post_d(const GemmJob *j, int r0, int r1, int c0, int c1)
 /*
  * Runs the micro-kernel over one mc x nc block at (ic, jc), depth pc..pc+kc-1.
  * Column strips outside, so a B micro-panel stays in L1 across the rows; or
- * (rows_outer, when B is packed) row strips outside, so that C is walked
- * along its rows, which the prefetchers follow, while B streams from L2.
+ * (rows_outer) row strips outside, so that C is walked along its rows, which
+ * the prefetchers follow, while B streams from L2. Rows outside when B is
+ * packed, and when A is read in place along its rows (op(A) = A): a column
+ * strip's tile pairs would then broadcast from 12 rows of A per k, a row
+ * strip's from 6 (10% on the dense dX shapes, AVX-512 on Zen 5).
  */
 static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int pc, int kc,
                          const float *ap, const float *bp)
@@ -617,7 +620,7 @@ static void plan(GemmJob *j, const NnrtGemmBlocking *blk)
         cand.b_inplace = (p & 4) != 0;
         if (!plan_allowed(&cand, p))
             continue;
-        cand.rows_outer = !cand.b_inplace;
+        cand.rows_outer = !cand.b_inplace || (cand.a_inplace && !cand.transa);
         double c = plan_cost(&cand);
         if (best < 0.0 || c < best) {
             *j = cand;
