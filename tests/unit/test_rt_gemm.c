@@ -273,6 +273,8 @@ static void plans_body(void)
                     check_shape(sz[i], sz[j], sz[k], e++ % NEPI, NULL);
         for (int e2 = 0; e2 < NEPI; e2 += 5)
             check_shape(29, 50, 41, e2, &(NnrtGemmBlocking){7, 20, 3});
+        /* kc = 700: row strips cover 176 columns at a time, then 124 (an edge panel among them) */
+        check_shape(13, 300, 700, p % NEPI, NULL);
     }
     nnrt_gemm_test_force_plan(-1);
 }
