@@ -65,6 +65,14 @@ typedef enum {
     NNRT_GATE_TANH     /* c * (1 - y * y) */
 } NnrtGate;
 
+/*
+ * A step run on finished blocks of C, after every other epilogue step: rows
+ * r0..r1-1, columns c0..c1-1 of C, final values, each element in exactly one
+ * call, from the thread that computed it (the generated optimizer update
+ * fused into a weight-gradient GEMM).
+ */
+typedef void (*NnrtTileFn)(void *ctx, int r0, int r1, int c0, int c1);
+
 typedef struct NnrtEpilogue {
     const float *bias;     /* added per column n (dense forward) or per row m (conv as W.col), or NULL */
     int bias_per_row;      /* 1: bias[m], 0: bias[n] */
@@ -75,6 +83,8 @@ typedef struct NnrtEpilogue {
     NnrtGate gate;         /* last: C[m,n] times the derivative at gate_y[m * ld_gate + n] */
     const float *gate_y;   /* the activation's output (NULL: no gate) */
     int ld_gate;           /* its row stride */
+    NnrtTileFn tile;       /* after all of these, on each finished block (NULL: none) */
+    void *tile_ctx;        /* its first argument */
 } NnrtEpilogue;
 
 typedef struct NnrtGemmBlocking {

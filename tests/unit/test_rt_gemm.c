@@ -10,7 +10,7 @@
  * rounding without failing on cancellation. The cases: all four transpose
  * combinations over odd sizes (each dimension 1..37, K = 1), every epilogue
  * (bias per row and per column, relu, accumulate, a residual, the relu,
- * sigmoid and tanh gates), small forced blockings
+ * sigmoid and tanh gates, the tile step), small forced blockings
  * (several kc, mc and nc blocks), every plan (C or C^T computed, operands
  * packed or read in place), GEMV shapes (M = 1, N = 1) with strided
  * operands, and K = 0. Padding around C (ldc > N) and after the pack buffer
@@ -92,21 +92,72 @@ static void case_free(Case *c)
 }
 
 /* Runs nnrt_sgemm on a copy of C with an exact-size, canaried pack buffer. */
+/* What the tile step of a case saw: how often each element of C came by, and its value then. */
+typedef struct TileLog {
+    const float *C;       /* the output being computed */
+    int M, N, ldc;
+    unsigned char *seen;  /* M x N counts */
+    float *val;           /* M x N values at the call */
+    int bad;              /* a block outside C */
+} TileLog;
+
+/* The tile step under test (from any thread; blocks are disjoint, so the counts need no lock). */
+static void log_tile(void *ctx, int r0, int r1, int c0, int c1)
+{
+    TileLog *l = ctx;
+    if (r0 < 0 || r1 > l->M || c0 < 0 || c1 > l->N || r0 >= r1 || c0 >= c1) {
+        l->bad = 1;
+        return;
+    }
+    for (int m = r0; m < r1; m++)
+        for (int n = c0; n < c1; n++) {
+            l->seen[(size_t)m * l->N + n]++;
+            l->val[(size_t)m * l->N + n] = l->C[(size_t)m * l->ldc + n];
+        }
+}
+
+/* Every element of C came by the tile step exactly once, with its final value. */
+static void check_tile_log(const TileLog *l, const float *out)
+{
+    assert_false(l->bad);
+    for (int m = 0; m < l->M; m++)
+        for (int n = 0; n < l->N; n++) {
+            size_t i = (size_t)m * l->N + n;
+            if (l->seen[i] != 1 || memcmp(&l->val[i], &out[(size_t)m * l->ldc + n], sizeof(float)) != 0)
+                fail_msg("%s M=%d N=%d: tile step saw C[%d][%d] %d times, value %.9g, final %.9g",
+                         nnrt_gemm_isa_name(), l->M, l->N, m, n, l->seen[i], l->val[i],
+                         out[(size_t)m * l->ldc + n]);
+        }
+}
+
 static float *run(const Case *c)
 {
     size_t cn = (size_t)c->M * c->ldc;
     float *out = malloc(cn * sizeof *out);
     assert_non_null(out);
     memcpy(out, c->C, cn * sizeof *out);
+    NnrtEpilogue ep = c->ep;
+    TileLog log = {.C = out, .M = c->M, .N = c->N, .ldc = c->ldc};
+    if (ep.tile) {
+        log.seen = calloc((size_t)c->M * c->N, 1);
+        log.val = calloc((size_t)c->M * c->N, sizeof(float));
+        assert_true(log.seen && log.val);
+        ep.tile_ctx = &log;
+    }
     size_t pb = nnrt_sgemm_pack_bytes(c->M, c->N, c->K, &c->blk);
     unsigned char *buf = malloc(pb + GUARD);
     assert_non_null(buf);
     memset(buf + pb, 0xA5, GUARD);
-    nnrt_sgemm(c->ta, c->tb, c->M, c->N, c->K, c->A, c->lda, c->B, c->ldb, out, c->ldc, &c->ep,
+    nnrt_sgemm(c->ta, c->tb, c->M, c->N, c->K, c->A, c->lda, c->B, c->ldb, out, c->ldc, &ep,
                &c->blk, buf);
     for (int i = 0; i < GUARD; i++)
         assert_int_equal(buf[pb + i], 0xA5);
     free(buf);
+    if (ep.tile) {
+        check_tile_log(&log, out);
+        free(log.seen);
+        free(log.val);
+    }
     return out;
 }
 
@@ -163,7 +214,8 @@ static void check(const Case *c, const float *out)
 /*
  * Epilogue number e (0..NEPI-1): bias none/per column/per row x relu x
  * accumulate (e % 12), then the post steps (e / 12): none, a residual, a
- * relu, sigmoid or tanh gate, a residual and a gate.
+ * relu, sigmoid or tanh gate, a residual and a gate; with e % 12 >= 6 also
+ * the tile step, which must see every element once, final.
  */
 #define NEPI 72
 static NnrtEpilogue epilogue(const Case *c, int e)
@@ -185,6 +237,8 @@ static NnrtEpilogue epilogue(const Case *c, int e)
         ep.gate_y = c->Y;
         ep.ld_gate = c->ldc;
     }
+    if (e % 12 >= 6)
+        ep.tile = log_tile;
     return ep;
 }
 
