@@ -132,16 +132,25 @@ static void mark_needs_grad(IrGraph *g)
     }
 }
 
-/* Backward of one forward node whose gradient is complete. */
+/*
+ * Backward of one forward node whose gradient is complete: the parameter
+ * gradients first (a batchnorm's input gradient reuses their sums), except
+ * for dense, whose input gradient comes first: it is the last reader of the
+ * weight, so the weight gradient's GEMM may then update the weight as it
+ * stores the gradient (emit_update_fused).
+ */
 static void differentiate(Ad *ad, int i)
 {
     IrGraph *g = ad->g;
     int dy = gradient_of(ad, i);
-    if (has_trainable(g, &g->nodes[i]))
+    bool params_last = g->nodes[i].op == IR_DENSE;
+    if (has_trainable(g, &g->nodes[i]) && !params_last)
         add_bwd(ad, i, -1, dy);
     for (int k = 0; k < g->nodes[i].nin; k++)
         if (g->nodes[g->nodes[i].in[k]].needs_grad)
             contribute(ad, g->nodes[i].in[k], add_bwd(ad, i, k, dy));
+    if (has_trainable(g, &g->nodes[i]) && params_last)
+        add_bwd(ad, i, -1, dy);
 }
 
 void ad_run(IrGraph *g, Diag *d)
