@@ -582,6 +582,8 @@ void emit_prof_table(FILE *out, const IrGraph *g)
         ir_flops(g, n, &f, &b);
         const char *what = n->op == IR_BWD ? "backward" : ir_ops[n->op].name;
         const char *fused = epilogue_desc(g, n->a.epilogue);
+        if (emit_update_fused(g, i))
+            fused = arena_printf(g->arena, "%s + %s update", fused, g->opt.name);
         if (n->a.chain_len) {  /* a chain kernel: all its ops */
             what = arena_printf(g->arena, "chain: %s", emit_chain_ops(g, i));
             f = emit_chain_flops(g, i);
@@ -594,7 +596,8 @@ void emit_prof_table(FILE *out, const IrGraph *g)
                     i < g->nforward ? "train-forward" : "backward",
                     (long long)(n->op == IR_BWD ? ir_bwd_flops(g, n) : f));
     }
-    fprintf(out, "    [%d] = {\"optimizer update\", \"update\", 0, 0, 0, 0},\n", PROF_UPDATE(g));
+    fprintf(out, "    [%d] = {\"optimizer update%s\", \"update\", 0, 0, 0, 0},\n", PROF_UPDATE(g),
+            emit_can_train(g) && emit_update_rest(g) < g->trainable_floats ? " (of the parameters no GEMM updates)" : "");
     if (g->fold_floats)
         fprintf(out, "    [%d] = {\"batchnorm fold (%s_fold, when stale)\", \"forward\", 0, 0, 0, 0},\n", PROF_FOLD(g), g->name);
     fprintf(out, "};\n#endif\n\n");

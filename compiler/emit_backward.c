@@ -67,14 +67,17 @@ static void param_args(const IrGraph *g, int of, KArgs *a, bool writable_stats)
     }
 }
 
-static void grad_args(const IrGraph *g, int of, KArgs *a)
+/* The parameter gradients BWD node id writes: dw and dbias, for the trainable ones. */
+static void grad_args(const IrGraph *g, int id, KArgs *a)
 {
     static const char *const names[] = {"dw", "dbias"};
-    const IrNode *f = &g->nodes[of];
+    const IrNode *f = &g->nodes[g->nodes[id].a.of];
     for (int i = 0; i < f->nparam; i++) {
         const IrParam *p = &g->params[f->param[i]];
+        /* a fused update reads the weight's gradient through m->grad while the GEMM writes it */
+        bool shared = i == 0 && emit_update_fused(g, id);
         if (p->trainable)
-            add_arg(a, "float *restrict", names[p->role],
+            add_arg(a, shared ? "float *" : "float *restrict", names[p->role],
                     arena_printf(g->arena, "gr + %lld", (long long)g->param_off[f->param[i]]));
     }
 }
@@ -158,7 +161,7 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
         if (f->op == IR_DROPOUT)
             add_arg(a, "uint64_t", "key", arena_printf(g->arena, "dropout_key(m, %d)", f->a.dropout_id));
         if (n->a.wrt < 0)
-            grad_args(g, n->a.of, a);
+            grad_args(g, id, a);
         else
             tensor_arg(g, a, "float *restrict", "dx", id);
         if (n->a.epilogue)  /* the fused activation's output, for its derivative */
@@ -169,6 +172,8 @@ void emit_kernel_args(const IrGraph *g, int id, KArgs *a)
             add_arg(a, "void *", "pack", "m->pack");
         if (gemm && f->op == IR_CONV2D)
             add_arg(a, "float *restrict", "col", "m->col");
+        if (emit_update_fused(g, id))
+            add_arg(a, "void *", "upd", arena_printf(g->arena, "&upd%d", id));
     } else {
         netc_die("no training kernel for %s", ir_ops[n->op].name);
     }
@@ -437,7 +442,12 @@ static void k_dense_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, cons
                   act ? "&ep" : "NULL");
         return;
     }
-    emit_line(e, "nnrt_sgemm(1, 0, %d, %d, batch * %lld, dy, %d, x, %d, dw, %d, NULL, NULL, pack);", u, d, rows, u, d, d);
+    bool upd = emit_update_fused(g, (int)(b - g->nodes));
+    if (upd)
+        emit_line(e, "const NnrtEpilogue ep = {.tile = %s_update_tile, .tile_ctx = upd};  /* fused: the %s update of %s */",
+                  g->name, g->opt.name, g->params[f->param[0]].name);
+    emit_line(e, "nnrt_sgemm(1, 0, %d, %d, batch * %lld, dy, %d, x, %d, dw, %d, %s, NULL, pack);", u, d, rows, u, d, d,
+              upd ? "&ep" : "NULL");
     if (!f->a.bias)
         return;
     emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);

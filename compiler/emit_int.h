@@ -69,6 +69,8 @@ const char *emit_train_kernel_name(const IrGraph *g, int node);
 /* Whether node i is a kernel call of the forward pass / of train_step. */
 bool emit_is_infer_call(const IrGraph *g, int i);
 bool emit_is_train_call(const IrGraph *g, int i);
+bool emit_update_fused(const IrGraph *g, int id);  /* this weight-gradient GEMM applies the optimizer update */
+int64_t emit_update_rest(const IrGraph *g);      /* trainable floats the update pass covers (the others are fused) */
 /* Profile entries: node i's forward call, its train_step call, the update. */
 #define PROF_INFER(g, i) (i)
 #define PROF_TRAIN(g, i) ((g)->nnodes + (i))

@@ -103,6 +103,42 @@ static const char *lit(const IrGraph *g, double v)
     return arena_strdup(g->arena, emit_float(buf, sizeof buf, v));
 }
 
+/* A constant of one step's update, computed once (NET_opt_at) from m->step and lr. */
+typedef struct OptConst {
+    const char *type, *name, *expr;
+} OptConst;
+
+/* The constants the optimizer's update loop reads (at most 3). */
+static int opt_consts(const IrGraph *g, OptConst *c)
+{
+    const IrOptim *o = &g->opt;
+    int n = 0;
+    switch (o->kind) {
+    case OPT_SGD:
+        if (ir_hp(o, "momentum") != 0)
+            c[n++] = (OptConst){"int", "first", "m->step == 0"};
+        break;
+    case OPT_ADAGRAD:
+        c[n++] = (OptConst){"float", "clr", arena_printf(g->arena, "(float)(lr / (1.0 + (double)m->step * %.17g))",
+                                                         ir_hp(o, "lr_decay"))};
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        c[n++] = (OptConst){"float", "step_size", arena_printf(g->arena, "(float)(lr / (1.0 - pow(%.17g, (double)m->step + 1.0)))",
+                                                               ir_hp(o, "beta1"))};
+        /* one divide per element instead of two */
+        c[n++] = (OptConst){"float", "inv_bc2_sqrt", arena_printf(g->arena, "(float)(1.0 / sqrt(1.0 - pow(%.17g, (double)m->step + 1.0)))",
+                                                                  ir_hp(o, "beta2"))};
+        if (o->kind == OPT_ADAMW && ir_hp(o, "weight_decay") != 0)
+            c[n++] = (OptConst){"float", "decay", arena_printf(g->arena, "(float)(1.0 - (double)lr * %.17g)",
+                                                               ir_hp(o, "weight_decay"))};
+        break;
+    case OPT_RMSPROP:
+    case OPT_NONE: break;
+    }
+    return n;
+}
+
 static void update_sgd(Emitter *e, const IrGraph *g)
 {
     const IrOptim *o = &g->opt;
@@ -122,7 +158,6 @@ static void update_adagrad(Emitter *e, const IrGraph *g)
 {
     const IrOptim *o = &g->opt;
     double wd = ir_hp(o, "weight_decay");
-    emit_line(e, "const float clr = (float)(lr / (1.0 + (double)m->step * %.17g));", ir_hp(o, "lr_decay"));
     emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     emit_line(e, wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s", wd != 0 ? lit(g, wd) : "");
     emit_line(e, "s0[i] += d * d;");
@@ -159,12 +194,6 @@ static void update_adam(Emitter *e, const IrGraph *g)
     const IrOptim *o = &g->opt;
     double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2"), wd = ir_hp(o, "weight_decay");
     bool adamw = o->kind == OPT_ADAMW, ams = ir_hp(o, "amsgrad") != 0;
-    emit_line(e, "const double t = (double)m->step + 1.0;");
-    emit_line(e, "const float step_size = (float)(lr / (1.0 - pow(%.17g, t)));", b1);
-    /* one divide per element instead of two: the update is bound by the divider */
-    emit_line(e, "const float inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(%.17g, t)));", b2);
-    if (adamw && wd != 0)
-        emit_line(e, "const float decay = (float)(1.0 - (double)lr * %.17g);", wd);
     emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     if (adamw && wd != 0)
         emit_line(e, "p[i] *= decay;");
@@ -181,69 +210,210 @@ static void update_adam(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
 }
 
-
 /*
- * The optimizer step: every trainable parameter is updated from its own
- * gradient and state alone, so the block is cut into chunks of
- * UPDATE_CHUNK floats that the pool runs in parallel (same result for
- * every thread count).
+ * Whether BWD node id, a dense layer's parameter gradients on the GEMM,
+ * applies the optimizer update to the layer's weight in the GEMM's
+ * epilogue (NnrtEpilogue.tile), block by block as the gradient is stored
+ * and still in cache, instead of leaving it to the update pass: only when
+ * fusion is on, nothing reads the weight after this kernel in the step (the
+ * layer's input gradient, if any, comes first), the gradient is complete
+ * when stored (one GEMM, no shards to add up) and nothing must see every
+ * gradient before any update (clipping).  Each element's update is the
+ * same expression either way, so the results are too.
  */
-static void emit_update(Emitter *e, const IrGraph *g)
+bool emit_update_fused(const IrGraph *g, int id)
 {
-    const char *names[4];
+    const IrNode *b = &g->nodes[id];
+    if (g->no_fuse || !emit_can_train(g) || g->opt.kind == OPT_NONE || g->train.clip_norm > 0 || b->op != IR_BWD ||
+        b->a.wrt >= 0 || !emit_is_train_call(g, id))
+        return false;
+    const IrNode *f = &g->nodes[b->a.of];
+    if (f->op != IR_DENSE || !f->sched.gemm || !g->params[f->param[0]].trainable || emit_train_shards(g) > 1)
+        return false;
+    for (int j = id + 1; j < g->nnodes; j++)
+        if (g->nodes[j].op == IR_BWD && g->nodes[j].a.of == b->a.of && emit_is_train_call(g, j))
+            return false;
+    return true;
+}
+
+/* A fused weight's place in the parameter block: its offset and its size. */
+static void fused_span(const IrGraph *g, int id, long long *at, long long *len)
+{
+    int w = g->nodes[g->nodes[id].a.of].param[0];
+    *at = (long long)g->param_off[w];
+    *len = ir_numel(&g->params[w].shape);
+}
+
+/* The fused weights' spans {offset, size} in the parameter block, by offset, into sp (g->nnodes entries). */
+static int fused_spans(const IrGraph *g, long long (*sp)[2])
+{
+    int n = 0;
+    for (int i = g->nforward; i < g->nnodes; i++) {
+        if (!emit_update_fused(g, i))
+            continue;
+        int k = n++;
+        long long at, len;
+        fused_span(g, i, &at, &len);
+        for (; k > 0 && sp[k - 1][0] > at; k--) {
+            sp[k][0] = sp[k - 1][0];
+            sp[k][1] = sp[k - 1][1];
+        }
+        sp[k][0] = at;
+        sp[k][1] = len;
+    }
+    return n;
+}
+
+/* NET_opt, NET_opt_at and NET_update_span: one step's constants and the update of parameters i0..i1-1. */
+static void emit_update_span(Emitter *e, const IrGraph *g, int S)
+{
+    const char *N = g->name, *names[4];
     int ns = state_names(g, names);
-    long long total = (long long)g->trainable_floats, chunks = (total + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
-    fprintf(e->out, "/*\n * The %s update over every trainable parameter at once (", g->opt.name);
-    for (int i = 0; i < g->opt.nhp; i++)
-        fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
-    fprintf(e->out, "),\n * in chunks of %d parameters over the thread pool.\n */\n", UPDATE_CHUNK);
-    int S = emit_train_shards(g);
-    if (S > 1)
-        emit_shard_reduce(e, g, S);
-    emit_line(e, "typedef struct %s_update_args {", g->name);
-    emit_line(e, "%s_model *m;", g->name);
+    OptConst c[3];
+    int nc = opt_consts(g, c);
+    emit_line(e, "typedef struct %s_opt {", N);
+    emit_line(e, "%s_model *m;", N);
     emit_line(e, "float lr;");
     if (S > 1)
         emit_line(e, "const float *part;  /* the shards' shares of the batch, or NULL once train_step has added their gradients */");
-    emit_line(e, "} %s_update_args;", g->name);
+    for (int i = 0; i < nc; i++)
+        emit_line(e, "%s %s;", c[i].type, c[i].name);
+    emit_line(e, "} %s_opt;", N);
     emit_blank(e);
-    emit_line(e, "static void %s_update_range(void *ctx, int c0, int c1)", g->name);
+    emit_line(e, "static %s_opt %s_opt_at(%s_model *m, float lr)", N, N, N);
     emit_line(e, "{");
-    emit_line(e, "const %s_update_args *a = ctx;", g->name);
-    emit_line(e, "%s_model *m = a->m;", g->name);
-    emit_line(e, "const float lr = a->lr;");
-    emit_line(e, "const size_t i0 = (size_t)c0 * %d;", UPDATE_CHUNK);
-    emit_line(e, "const size_t i1 = (size_t)c1 * %d < %lld ? (size_t)c1 * %d : %lld;", UPDATE_CHUNK, total, UPDATE_CHUNK, total);
-    if (S > 1) {
-        emit_line(e, "if (a->part)");
-        emit_line(e, "    %s_reduce_range(m, a->part, i0, i1);", g->name);
-    }
+    emit_line(e, "%s_opt o = {.m = m, .lr = lr};", N);
+    for (int i = 0; i < nc; i++)
+        emit_line(e, "o.%s = %s;", c[i].name, c[i].expr);
+    emit_line(e, "return o;");
+    emit_line(e, "}");
+    emit_blank(e);
+    emit_line(e, "static inline void %s_update_span(const %s_opt *o, size_t i0, size_t i1)", N, N);
+    emit_line(e, "{");
+    emit_line(e, "%s_model *m = o->m;", N);
     emit_line(e, "float *restrict p = m->params;");
     emit_line(e, "const float *restrict gr = m->grad;");
     for (int i = 0; i < ns; i++)
         emit_line(e, "float *restrict s%d = m->state[%d];  /* %s */", i, i, names[i]);
-    if (g->opt.kind == OPT_SGD && ir_hp(&g->opt, "momentum") != 0)
-        emit_line(e, "const int first = m->step == 0;");
+    if (g->opt.kind == OPT_SGD || g->opt.kind == OPT_RMSPROP)
+        emit_line(e, "const float lr = o->lr;");
+    for (int i = 0; i < nc; i++)
+        emit_line(e, "const %s %s = o->%s;", c[i].type, c[i].name, c[i].name);
     switch (g->opt.kind) {
     case OPT_SGD: update_sgd(e, g); break;
     case OPT_ADAGRAD: update_adagrad(e, g); break;
     case OPT_RMSPROP: update_rmsprop(e, g); break;
     case OPT_ADAM:
     case OPT_ADAMW: update_adam(e, g); break;
-    case OPT_NONE: emit_line(e, "(void)lr, (void)p, (void)gr, (void)i0, (void)i1;"); break;
+    case OPT_NONE: emit_line(e, "(void)p, (void)gr, (void)i0, (void)i1;"); break;
     }
     emit_line(e, "}");
     emit_blank(e);
+}
+
+/* NET_update_tile: the update of a block of a fused weight, from its gradient GEMM's epilogue. */
+static void emit_update_tile(Emitter *e, const IrGraph *g)
+{
+    const char *N = g->name;
+    emit_line(e, "/* A fused weight: where it starts in the parameter block, its row length. */");
+    emit_line(e, "typedef struct %s_update_part {", N);
+    emit_line(e, "const %s_opt *o;", N);
+    emit_line(e, "size_t at, ld;");
+    emit_line(e, "} %s_update_part;", N);
+    emit_blank(e);
+    emit_line(e, "/* Rows r0..r1-1, columns c0..c1-1 of a fused weight (a %s_update_part), once the GEMM stored their gradient. */", N);
+    emit_line(e, "static void %s_update_tile(void *ctx, int r0, int r1, int c0, int c1)", N);
+    emit_line(e, "{");
+    emit_line(e, "const %s_update_part *u = ctx;", N);
+    emit_line(e, "for (int r = r0; r < r1; r++)");
+    emit_line(e, "    %s_update_span(u->o, u->at + (size_t)r * u->ld + (size_t)c0, u->at + (size_t)r * u->ld + (size_t)c1);", N);
+    emit_line(e, "}");
+    emit_blank(e);
+}
+
+int64_t emit_update_rest(const IrGraph *g)
+{
+    int64_t rest = g->trainable_floats;
+    for (int i = g->nforward; i < g->nnodes; i++)
+        if (emit_update_fused(g, i)) {
+            long long at, len;
+            fused_span(g, i, &at, &len);
+            rest -= len;
+        }
+    return rest;
+}
+
+/*
+ * The optimizer step: every trainable parameter is updated from its own
+ * gradient and state alone, so the parameters the weight-gradient GEMMs do
+ * not update (emit_update_fused) are cut into chunks of UPDATE_CHUNK
+ * floats that the pool runs in parallel (same result for every thread
+ * count).  Emitted before the kernels, which call NET_update_tile.
+ */
+static void emit_update(Emitter *e, const IrGraph *g)
+{
+    const char *N = g->name;
+    long long (*sp)[2] = arena_alloc(g->arena, sizeof *sp * (size_t)(g->nnodes + 1));
+    int nf = fused_spans(g, sp);
+    long long total = (long long)g->trainable_floats, rest = (long long)emit_update_rest(g);
+    long long chunks = (rest + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+    fprintf(e->out, "/*\n * The %s update (", g->opt.name);
+    for (int i = 0; i < g->opt.nhp; i++)
+        fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
+    fprintf(e->out, ").\n");
+    for (int i = g->nforward; i < g->nnodes; i++)
+        if (emit_update_fused(g, i)) {
+            long long at, len;
+            fused_span(g, i, &at, &len);
+            fprintf(e->out, " * %s (parameters %lld..%lld) is updated in its gradient GEMM's epilogue.\n",
+                    g->params[g->nodes[g->nodes[i].a.of].param[0]].name, at, at + len - 1);
+        }
+    fprintf(e->out, " * %s_update does the other %lld parameters, in chunks of %d over the thread pool.\n */\n", N, rest,
+            UPDATE_CHUNK);
+    int S = emit_train_shards(g);
+    if (S > 1)
+        emit_shard_reduce(e, g, S);
+    emit_update_span(e, g, S);
+    if (rest < total)
+        emit_update_tile(e, g);
+    emit_line(e, "static void %s_update_range(void *ctx, int c0, int c1)", N);
+    emit_line(e, "{");
+    emit_line(e, "const %s_opt *o = ctx;", N);
+    emit_line(e, "const size_t i0 = (size_t)c0 * %d;", UPDATE_CHUNK);
+    emit_line(e, "const size_t i1 = (size_t)c1 * %d < %lld ? (size_t)c1 * %d : %lld;", UPDATE_CHUNK, rest, UPDATE_CHUNK, rest);
     if (S > 1) {
-        emit_line(e, "static void %s_update(%s_model *m, float lr, const float *part)", g->name, g->name);
-        emit_line(e, "{");
-        emit_line(e, "%s_update_args a = {m, lr, part};", g->name);
-    } else {
-        emit_line(e, "static void %s_update(%s_model *m, float lr)", g->name, g->name);
-        emit_line(e, "{");
-        emit_line(e, "%s_update_args a = {m, lr};", g->name);
+        emit_line(e, "if (o->part)");
+        emit_line(e, "    %s_reduce_range(o->m, o->part, i0, i1);", N);
     }
-    emit_line(e, "nnrt_parallel_range(%lld, %d, %d, %s_update_range, &a);", chunks, UPDATE_CHUNK, 32768, g->name);
+    if (rest == total) {
+        emit_line(e, "%s_update_span(o, i0, i1);", N);
+    } else {
+        emit_line(e, "/* i0..i1-1 count the parameters left to this pass; each run of them in the block: */");
+        long long pos = 0, next = 0;
+        for (int k = 0; k <= nf; k++) {
+            long long end = k < nf ? sp[k][0] : total;
+            if (end > next) {
+                long long n = end - next;
+                emit_line(e, "if (i0 < %lld && i1 > %lld)  /* parameters %lld..%lld */", pos + n, pos, next, end - 1);
+                if (pos == 0)
+                    emit_line(e, "    %s_update_span(o, %lld + i0, %lld + (i1 < %lld ? i1 : %lld));", N, next, next, n, n);
+                else
+                    emit_line(e, "    %s_update_span(o, %lld + (i0 > %lld ? i0 - %lld : 0), %lld + (i1 < %lld ? i1 : %lld) - %lld);",
+                              N, next, pos, pos, next, pos + n, pos + n, pos);
+                pos += n;
+            }
+            if (k < nf)
+                next = sp[k][0] + sp[k][1];
+        }
+    }
+    emit_line(e, "}");
+    emit_blank(e);
+    emit_line(e, "static void %s_update(%s_model *m, float lr%s)", N, N, S > 1 ? ", const float *part" : "");
+    emit_line(e, "{");
+    emit_line(e, "%s_opt o = %s_opt_at(m, lr);", N, N);
+    if (S > 1)
+        emit_line(e, "o.part = part;");
+    emit_line(e, "nnrt_parallel_range(%lld, %d, %d, %s_update_range, &o);", chunks, UPDATE_CHUNK, 32768, N);
     emit_line(e, "}");
     emit_blank(e);
 }
@@ -371,6 +541,18 @@ void emit_step_body(Emitter *e, const IrGraph *g)
         if (g->nodes[g->outputs[i].node].place[PLAN_TRAIN].buf == BUF_NONE)
             emit_line(e, "(void)out_%s;  /* not computed in training */", g->outputs[i].name);
     emit_line(e, "/* backward */");
+    bool opt = false;
+    for (int i = g->nforward; i < g->nnodes; i++) {
+        if (!emit_update_fused(g, i))
+            continue;
+        if (!opt)
+            emit_line(e, "const %s_opt opt = %s_opt_at(m, lr);  /* for the updates fused into gradient GEMMs */", g->name, g->name);
+        opt = true;
+        long long at, len;
+        fused_span(g, i, &at, &len);
+        const IrParam *w = &g->params[g->nodes[g->nodes[i].a.of].param[0]];
+        emit_line(e, "%s_update_part upd%d = {&opt, %lld, %d};  /* %s */", g->name, i, at, w->shape.dim[w->shape.ndim - 1], w->name);
+    }
     for (int i = g->nforward; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         if (!emit_is_train_call(g, i))
@@ -513,6 +695,7 @@ void emit_train_source(Emitter *e, const IrGraph *g)
         emit_line(e, "}");
         emit_blank(e);
     }
+    emit_update(e, g);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         IrBuf b = n->place[PLAN_TRAIN].buf;
@@ -527,7 +710,6 @@ void emit_train_source(Emitter *e, const IrGraph *g)
         else if (n->a.fold)
             emit_kernel_unfolded(e, g, i);  /* the forward pass runs it with a batchnorm folded in */
     }
-    emit_update(e, g);
     emit_reset_state(e, g);
     if (emit_train_shards(g) > 1)
         emit_shard_step(e, g);

@@ -37,8 +37,10 @@
  * to its input).
  *
  * The softmax of cross-entropy is fused into the loss kernels and the
- * optimizer update is one pass by construction (emit_train.c).
- * --no-fuse skips this pass, for comparison.
+ * optimizer update is one pass by construction (emit_train.c), from which
+ * the emitter moves dense weights into their gradient GEMM's epilogue
+ * (emit_update_fused, which needs the schedule and the shard count).
+ * --no-fuse skips this pass and that, for comparison.
  */
 #include "fuse.h"
 

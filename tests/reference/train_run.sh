@@ -23,6 +23,10 @@ if [ -z "$SANFLAGS" ]; then
   echo "$convs" | suite_run_gemm
   echo "$convs" | suite_run_direct
   echo "$convs" | suite_run_generic  # 8-float vectors in the direct and filter-vector kernels
+  # Every dense layer on the GEMM: the first layer's weight gradient GEMM
+  # then applies the optimizer update in its epilogue (emit_update_fused),
+  # for every optimizer.  (Those with convolutions ran on the GEMM above.)
+  grep -L conv2d $(grep -l dense tests/reference/train/*/model.net) | xargs -n1 dirname | suite_run_gemm
   # Every case again with train_step in 3 parts (those with batchnorm or
   # dropout cannot be sharded and are left out).
   grep -L 'batchnorm\|dropout' tests/reference/train/*/model.net | xargs -n1 dirname | suite_run_shards
