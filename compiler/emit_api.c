@@ -597,7 +597,7 @@ void emit_prof_table(FILE *out, const IrGraph *g)
                     (long long)(n->op == IR_BWD ? ir_bwd_flops(g, n) : f));
     }
     fprintf(out, "    [%d] = {\"optimizer update%s\", \"update\", 0, 0, 0, 0},\n", PROF_UPDATE(g),
-            emit_can_train(g) && emit_update_rest(g) < g->trainable_floats ? " (of the parameters no GEMM updates)" : "");
+            emit_can_train(g) && emit_update_rest(g) < g->trainable_floats ? " (not in GEMMs)" : "");
     if (g->fold_floats)
         fprintf(out, "    [%d] = {\"batchnorm fold (%s_fold, when stale)\", \"forward\", 0, 0, 0, 0},\n", PROF_FOLD(g), g->name);
     fprintf(out, "};\n#endif\n\n");
