@@ -35,21 +35,30 @@
  * NETC_TRAIN_SHARDS=N at compile time sets the count for any net that can
  * be sharded (1 turns shards off), for comparisons.
  */
-enum { SHARDS = 2, SHARDS_MAX = 16, SHARD_ACT_RATIO = 4 };
+enum {
+    SHARDS = 2, SHARDS_MAX = 16, SHARD_ACT_RATIO = 4,
+    INFER_SHARD_FLOPS = 262144,      /* forward FLOPs of a batch below which inference keeps one shard */
+    INFER_SHARD_PARAMS = 1 << 20,    /* parameter floats (4 MiB) up to which inference shards anyway */
+};
 
 /*
  * The shard count: the environment variable's if set (clamped to
- * [1, SHARDS_MAX]), else SHARDS when `act` floats of workspace (a
- * `train { batch }` batch's) are at least SHARD_ACT_RATIO times `params`.
+ * [1, SHARDS_MAX]), else SHARDS when the policy found sharding worth it.
  */
-static int shard_rule(const char *env, int64_t act, int64_t params)
+static int shard_rule(const char *env, bool worth)
 {
     const char *v = getenv(env);
     if (v && *v) {
         int n = atoi(v);
         return n < 1 ? 1 : n > SHARDS_MAX ? SHARDS_MAX : n;
     }
-    return act >= ir_mul_sat(params, SHARD_ACT_RATIO) ? SHARDS : 1;
+    return worth ? SHARDS : 1;
+}
+
+/* Whether `act` floats of workspace (a `train { batch }` batch's) are at least SHARD_ACT_RATIO times `params`. */
+static bool act_outweighs(int64_t act, int64_t params)
+{
+    return act >= ir_mul_sat(params, SHARD_ACT_RATIO);
 }
 
 int emit_train_shards(const IrGraph *g)
@@ -59,7 +68,8 @@ int emit_train_shards(const IrGraph *g)
     for (int i = 0; i < g->nforward; i++)
         if (g->nodes[i].op == IR_BATCHNORM || g->nodes[i].op == IR_DROPOUT)
             return 1;
-    return shard_rule("NETC_TRAIN_SHARDS", ir_mul_sat(g->work_floats[PLAN_TRAIN], g->train.batch), g->trainable_floats);
+    return shard_rule("NETC_TRAIN_SHARDS",
+                      act_outweighs(ir_mul_sat(g->work_floats[PLAN_TRAIN], g->train.batch), g->trainable_floats));
 }
 
 /*
@@ -67,13 +77,26 @@ int emit_train_shards(const IrGraph *g)
  * of the batch runs every layer on its own thread and workspace.  Every
  * inference kernel computes a sample from that sample alone, so this
  * changes no result; with one thread, or a batch smaller than the shard
- * count, forward runs the whole batch at once as before.  The same rule
- * decides, on the inference workspace and all the parameters.
+ * count, forward runs the whole batch at once as before.  The training
+ * rule decides, on the inference workspace and all the parameters; and
+ * since inference writes no gradient, a net whose parameters fit in
+ * INFER_SHARD_PARAMS shards too (each core then reads all of them, from
+ * the shared L3, instead of its half): fashion_mlp's, autoencoder's and
+ * regression's forward passes of 64 samples at 2 threads took 15–32% less
+ * (docs/performance.md).  Not below INFER_SHARD_FLOPS per batch, where
+ * the dispatch costs more than it spreads (xor: 1.1 -> 1.6 us).
  * NETC_INFER_SHARDS=N at compile time sets the count (1 turns shards off).
  */
 int emit_infer_shards(const IrGraph *g)
 {
-    return shard_rule("NETC_INFER_SHARDS", ir_mul_sat(g->work_floats[PLAN_INFER], g->train.batch), g->param_floats);
+    int64_t flops = 0, f, b;
+    for (int i = 0; i < g->nforward; i++) {
+        ir_flops(g, &g->nodes[i], &f, &b);
+        flops = ir_add_sat(flops, f);
+    }
+    bool cached = g->param_floats <= INFER_SHARD_PARAMS && ir_mul_sat(flops, g->train.batch) >= INFER_SHARD_FLOPS;
+    return shard_rule("NETC_INFER_SHARDS",
+                      cached || act_outweighs(ir_mul_sat(g->work_floats[PLAN_INFER], g->train.batch), g->param_floats));
 }
 
 /* Floats of the workspaces of `shards` parts of `batch` samples, `per` floats a sample: ceil(batch / shards) each. */
