@@ -486,9 +486,9 @@ static void plan_tasks(GemmJob *j)
     j->split_n = 1;
     if (threads <= 1 || flops < NNRT_GEMM_PAR_FLOPS)
         return;
-    if (j->tile && pm >= threads && !j->trans_c) {
+    if (j->tile && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
         j->ntasks = threads;
-        j->split_n = 0;
+        j->split_n = j->trans_c;
     } else if (pn >= threads && (j->M <= j->N || pm < threads)) {
         j->ntasks = threads;
     } else if (pm >= threads) {

@@ -490,6 +490,23 @@ static void test_threads_identical(void **state)
         free(one);
         case_free(&c);
     }
+    /* the tile step cuts C's rows over the threads, in every plan (C^T ones too) */
+    for (int p = 0; p < 8; p++) {
+        nnrt_gemm_test_force_plan(p);
+        Case c = {.ta = p & 1, .tb = 0, .M = 90, .N = 70, .K = 300};
+        case_alloc(&c);
+        c.ep = epilogue(&c, 7);
+        float *one = run_threads(&c, 1);
+        check(&c, one);
+        for (int t = 2; t <= 3; t++) {
+            float *many = run_threads(&c, t);
+            assert_memory_equal(one, many, (size_t)c.M * c.ldc * sizeof(float));
+            free(many);
+        }
+        free(one);
+        case_free(&c);
+    }
+    nnrt_gemm_test_force_plan(-1);
 }
 
 static void count_task(void *ctx, int task)
