@@ -86,10 +86,10 @@ static const Command COMMANDS[] = {
      "--target native (default) schedules for this machine's vector unit;\n"
      "generic for any machine of this architecture.  --no-fuse turns\n"
      "fusion off (for comparison): epilogues, chains, batchnorm folding and\n"
-     "the optimizer update in weight-gradient GEMMs.  The transcendentals (exp, tanh,\n"
-     "erf, ...) run on SLEEF's vector functions: link -lsleef, or compile\n"
-     "with -DNNRT_LIBM for the C library's; --libm writes nnrt_vmath.c with\n"
-     "NNRT_LIBM defined, so the directory needs no SLEEF at all.\n"
+     "the optimizer update in weight-gradient GEMMs.  The transcendentals\n"
+     "(exp, tanh, erf, ...) run on SLEEF's vector functions: link -lsleef,\n"
+     "or compile with -DNNRT_LIBM for the C library's; --libm writes\n"
+     "nnrt_vmath.c with NNRT_LIBM defined, so the directory needs no SLEEF.\n"
      "--schedule FILE forces the conv2d routes it names (see 'netc help tune').\n"},
     {"build", cmd_build, "netc build FILE.net -o BIN [--net NAME] [--cc CC] [-O0..3|-Os] [--target native|generic] [--no-fuse] [--libm] [--schedule FILE] [--keep DIR]",
      "Emits the net and compiles a standalone binary with the system C\n"
