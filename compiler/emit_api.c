@@ -530,8 +530,10 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                      " * to or returned from a function, so no target needs a vector ABI.\n */\n"
                      "typedef float %s_v%d __attribute__((vector_size(%d)));\n"
                      "typedef float %s_v%du __attribute__((vector_size(%d), aligned(4), may_alias));\n"
+                     "typedef int %s_v%di __attribute__((vector_size(%d)));  /* lane masks */\n"
                      "#define %s_LD%d(p) (*(const %s_v%du *)(p))\n\n",
-                w, w == 8 ? " and the small dense kernels' sums" : "", N, w, N, w, 4 * w, N, w, 4 * w, N, w, N, w);
+                w, w == 8 ? " and the small dense kernels' sums" : "", N, w, N, w, 4 * w, N, w, 4 * w, N, w, 4 * w, N, w,
+                N, w);
     }
     emit_prof_table(out, g);
     emit_pack_bytes_fn(out, g);

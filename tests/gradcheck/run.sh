@@ -35,4 +35,11 @@ if [ "$pixels" = 3 ]; then
 else
   echo "FAIL routes: conv2d_filters: $pixels layers with dx=pixels, expected 3 (the net no longer reaches both routes)" >> "$work/results.txt"
 fi
+# And conv2d_gather must reach the gather (dx=pixels at stride 1, dilation 1) twice.
+gather=$("$build/netc" dump-ir tests/gradcheck/nets/conv2d_gather.net | grep 'dx=pixels' | grep -c 'stride=1x1 .*dilation=1x1')
+if [ "$gather" = 2 ]; then
+  echo "ok   routes: conv2d_gather: 2 layers whose input gradient gathers" >> "$work/results.txt"
+else
+  echo "FAIL routes: conv2d_gather: $gather layers gather their input gradient, expected 2" >> "$work/results.txt"
+fi
 suite_report "gradcheck"
