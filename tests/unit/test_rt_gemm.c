@@ -467,6 +467,23 @@ static float *run_threads(const Case *c, int threads)
     return out;
 }
 
+/* One case on 1, 2 and 3 threads: checked, and bit for bit the same. */
+static void check_threads(int ta, int tb, int M, int N, int K, int e)
+{
+    Case c = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K};
+    case_alloc(&c);
+    c.ep = epilogue(&c, e);
+    float *one = run_threads(&c, 1);
+    check(&c, one);
+    for (int t = 2; t <= 3; t++) {
+        float *many = run_threads(&c, t);
+        assert_memory_equal(one, many, (size_t)c.M * c.ldc * sizeof(float));
+        free(many);
+    }
+    free(one);
+    case_free(&c);
+}
+
 /* Shapes big enough to be split over threads, and GEMVs: 1, 2, 3 threads agree bit for bit. */
 static void test_threads_identical(void **state)
 {
@@ -475,36 +492,12 @@ static void test_threads_identical(void **state)
         {0, 1, 1, 3000, 700}, {1, 0, 1, 3000, 700}, {0, 0, 2000, 1, 900}, {0, 1, 64, 100, 1000},
         {0, 1, 1, 256, 784}, /* fashion_mlp's batch-1 dense_1: over NNRT_GEMV_PAR_BYTES, split */
     };
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        Case c = {.ta = shapes[s][0], .tb = shapes[s][1], .M = shapes[s][2], .N = shapes[s][3],
-                  .K = shapes[s][4]};
-        case_alloc(&c);
-        c.ep = epilogue(&c, (int)s % NEPI);
-        float *one = run_threads(&c, 1);
-        check(&c, one);
-        for (int t = 2; t <= 3; t++) {
-            float *many = run_threads(&c, t);
-            assert_memory_equal(one, many, (size_t)c.M * c.ldc * sizeof(float));
-            free(many);
-        }
-        free(one);
-        case_free(&c);
-    }
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        check_threads(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4], (int)s % NEPI);
     /* the tile step cuts C's rows over the threads, in every plan (C^T ones too) */
     for (int p = 0; p < 8; p++) {
         nnrt_gemm_test_force_plan(p);
-        Case c = {.ta = p & 1, .tb = 0, .M = 90, .N = 70, .K = 300};
-        case_alloc(&c);
-        c.ep = epilogue(&c, 7);
-        float *one = run_threads(&c, 1);
-        check(&c, one);
-        for (int t = 2; t <= 3; t++) {
-            float *many = run_threads(&c, t);
-            assert_memory_equal(one, many, (size_t)c.M * c.ldc * sizeof(float));
-            free(many);
-        }
-        free(one);
-        case_free(&c);
+        check_threads(p & 1, 0, 90, 70, 300, 7);
     }
     nnrt_gemm_test_force_plan(-1);
 }
