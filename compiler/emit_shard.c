@@ -9,6 +9,7 @@
  */
 #include "emit.h"
 #include "emit_int.h"
+#include "summary.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,20 +82,17 @@ int emit_train_shards(const IrGraph *g)
  * rule decides, on the inference workspace and all the parameters; and
  * since inference writes no gradient, a net whose parameters fit in
  * INFER_SHARD_PARAMS shards too (each core then reads all of them, from
- * the shared L3, instead of its half): fashion_mlp's, autoencoder's and
- * regression's forward passes of 64 samples at 2 threads took 15–32% less
- * (docs/performance.md).  Not below INFER_SHARD_FLOPS per batch, where
+ * the shared L3, instead of its half): the forward passes of 64 samples at
+ * 2 threads went from 104 to 79 us (autoencoder), 27 to 19 (regression)
+ * and 70–82 to 69 (fashion_mlp; docs/performance.md).  Not below INFER_SHARD_FLOPS per batch, where
  * the dispatch costs more than it spreads (xor: 1.1 -> 1.6 us).
  * NETC_INFER_SHARDS=N at compile time sets the count (1 turns shards off).
  */
 int emit_infer_shards(const IrGraph *g)
 {
-    int64_t flops = 0, f, b;
-    for (int i = 0; i < g->nforward; i++) {
-        ir_flops(g, &g->nodes[i], &f, &b);
-        flops = ir_add_sat(flops, f);
-    }
-    bool cached = g->param_floats <= INFER_SHARD_PARAMS && ir_mul_sat(flops, g->train.batch) >= INFER_SHARD_FLOPS;
+    SummaryTotals t;
+    summary_totals(g, &t);
+    bool cached = g->param_floats <= INFER_SHARD_PARAMS && ir_mul_sat(t.fwd_flops, g->train.batch) >= INFER_SHARD_FLOPS;
     return shard_rule("NETC_INFER_SHARDS",
                       cached || act_outweighs(ir_mul_sat(g->work_floats[PLAN_INFER], g->train.batch), g->param_floats));
 }

@@ -236,31 +236,29 @@ bool emit_update_fused(const IrGraph *g, int id)
     return true;
 }
 
-/* A fused weight's place in the parameter block: its offset and its size. */
-static void fused_span(const IrGraph *g, int id, long long *at, long long *len)
-{
-    int w = g->nodes[g->nodes[id].a.of].param[0];
-    *at = (long long)g->param_off[w];
-    *len = ir_numel(&g->params[w].shape);
-}
+/* A weight its gradient GEMM updates: that BWD node, the parameter, its offset and size in the block. */
+typedef struct FusedWeight {
+    int node;
+    const IrParam *w;
+    long long at, len;
+} FusedWeight;
 
-/* The fused weights' spans {offset, size} in the parameter block, by offset, into sp (g->nnodes entries). */
-static int fused_spans(const IrGraph *g, long long (*sp)[2])
+/* The fused weights, by offset in the parameter block, into a new arena array *out; returns how many. */
+static int fused_weights(const IrGraph *g, FusedWeight **out)
 {
+    FusedWeight *fw = arena_alloc(g->arena, sizeof *fw * (size_t)(g->nnodes + 1));
     int n = 0;
     for (int i = g->nforward; i < g->nnodes; i++) {
         if (!emit_update_fused(g, i))
             continue;
+        int p = g->nodes[g->nodes[i].a.of].param[0];
+        FusedWeight x = {i, &g->params[p], (long long)g->param_off[p], ir_numel(&g->params[p].shape)};
         int k = n++;
-        long long at, len;
-        fused_span(g, i, &at, &len);
-        for (; k > 0 && sp[k - 1][0] > at; k--) {
-            sp[k][0] = sp[k - 1][0];
-            sp[k][1] = sp[k - 1][1];
-        }
-        sp[k][0] = at;
-        sp[k][1] = len;
+        for (; k > 0 && fw[k - 1].at > x.at; k--)
+            fw[k] = fw[k - 1];
+        fw[k] = x;
     }
+    *out = fw;
     return n;
 }
 
@@ -333,13 +331,11 @@ static void emit_update_tile(Emitter *e, const IrGraph *g)
 
 int64_t emit_update_rest(const IrGraph *g)
 {
+    FusedWeight *fw;
+    int nf = fused_weights(g, &fw);
     int64_t rest = g->trainable_floats;
-    for (int i = g->nforward; i < g->nnodes; i++)
-        if (emit_update_fused(g, i)) {
-            long long at, len;
-            fused_span(g, i, &at, &len);
-            rest -= len;
-        }
+    for (int k = 0; k < nf; k++)
+        rest -= fw[k].len;
     return rest;
 }
 
@@ -353,21 +349,17 @@ int64_t emit_update_rest(const IrGraph *g)
 static void emit_update(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
-    long long (*sp)[2] = arena_alloc(g->arena, sizeof *sp * (size_t)(g->nnodes + 1));
-    int nf = fused_spans(g, sp);
+    FusedWeight *fw;
+    int nf = fused_weights(g, &fw);
     long long total = (long long)g->trainable_floats, rest = (long long)emit_update_rest(g);
     long long chunks = (rest + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
     fprintf(e->out, "/*\n * The %s update (", g->opt.name);
     for (int i = 0; i < g->opt.nhp; i++)
         fprintf(e->out, "%s%s %g", i ? ", " : "", g->opt.hpname[i], g->opt.hp[i]);
     fprintf(e->out, ").\n");
-    for (int i = g->nforward; i < g->nnodes; i++)
-        if (emit_update_fused(g, i)) {
-            long long at, len;
-            fused_span(g, i, &at, &len);
-            fprintf(e->out, " * %s (parameters %lld..%lld) is updated in its gradient GEMM's epilogue.\n",
-                    g->params[g->nodes[g->nodes[i].a.of].param[0]].name, at, at + len - 1);
-        }
+    for (int k = 0; k < nf; k++)
+        fprintf(e->out, " * %s (parameters %lld..%lld) is updated in its gradient GEMM's epilogue.\n", fw[k].w->name,
+                fw[k].at, fw[k].at + fw[k].len - 1);
     fprintf(e->out, " * %s_update does the other %lld parameters, in chunks of %d over the thread pool.\n */\n", N, rest,
             UPDATE_CHUNK);
     int S = emit_train_shards(g);
@@ -391,7 +383,7 @@ static void emit_update(Emitter *e, const IrGraph *g)
         emit_line(e, "/* i0..i1-1 count the parameters left to this pass; each run of them in the block: */");
         long long pos = 0, next = 0;
         for (int k = 0; k <= nf; k++) {
-            long long end = k < nf ? sp[k][0] : total;
+            long long end = k < nf ? fw[k].at : total;
             if (end > next) {
                 long long n = end - next;
                 emit_line(e, "if (i0 < %lld && i1 > %lld)  /* parameters %lld..%lld */", pos + n, pos, next, end - 1);
@@ -403,7 +395,7 @@ static void emit_update(Emitter *e, const IrGraph *g)
                 pos += n;
             }
             if (k < nf)
-                next = sp[k][0] + sp[k][1];
+                next = fw[k].at + fw[k].len;
         }
     }
     emit_line(e, "}");
@@ -541,18 +533,13 @@ void emit_step_body(Emitter *e, const IrGraph *g)
         if (g->nodes[g->outputs[i].node].place[PLAN_TRAIN].buf == BUF_NONE)
             emit_line(e, "(void)out_%s;  /* not computed in training */", g->outputs[i].name);
     emit_line(e, "/* backward */");
-    bool opt = false;
-    for (int i = g->nforward; i < g->nnodes; i++) {
-        if (!emit_update_fused(g, i))
-            continue;
-        if (!opt)
-            emit_line(e, "const %s_opt opt = %s_opt_at(m, lr);  /* for the updates fused into gradient GEMMs */", g->name, g->name);
-        opt = true;
-        long long at, len;
-        fused_span(g, i, &at, &len);
-        const IrParam *w = &g->params[g->nodes[g->nodes[i].a.of].param[0]];
-        emit_line(e, "%s_update_part upd%d = {&opt, %lld, %d};  /* %s */", g->name, i, at, w->shape.dim[w->shape.ndim - 1], w->name);
-    }
+    FusedWeight *fw;
+    int nf = fused_weights(g, &fw);
+    if (nf > 0)
+        emit_line(e, "const %s_opt opt = %s_opt_at(m, lr);  /* for the updates fused into gradient GEMMs */", g->name, g->name);
+    for (int k = 0; k < nf; k++)
+        emit_line(e, "%s_update_part upd%d = {&opt, %lld, %d};  /* %s */", g->name, fw[k].node, fw[k].at,
+                  fw[k].w->shape.dim[fw[k].w->shape.ndim - 1], fw[k].w->name);
     for (int i = g->nforward; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
         if (!emit_is_train_call(g, i))

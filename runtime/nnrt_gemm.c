@@ -473,8 +473,9 @@ static void gemm_task(void *ctx, int t)
  * (the generated optimizer update of a weight gradient dW = dY^T X) cuts
  * rows, the weight's rows, which the forward GEMM X W^T cuts too (as its
  * columns): each core then updates what it reads in the next forward pass.
- * Cut by columns, every row of the weight crossed cores twice a step, and
- * fashion_mlp's step at 2 threads went from 262 to 397 us instead of 228.
+ * Cut by columns, every row of the weight crossed cores twice a step:
+ * fashion_mlp's step at 2 threads took 396-398 us instead of 225-229 (the
+ * update pass before: 255-277).
  */
 static void plan_tasks(GemmJob *j)
 {
@@ -659,8 +660,7 @@ static void plan(GemmJob *j, const NnrtGemmBlocking *blk)
         cand.b_inplace = (p & 4) != 0;
         if (!plan_allowed(&cand, p))
             continue;
-        /* and with a tile step, whose blocks are then 6 rows of up to nc columns, not 16 columns */
-        cand.rows_outer = !cand.b_inplace || (cand.a_inplace && !cand.transa) || cand.tile;
+        cand.rows_outer = !cand.b_inplace || (cand.a_inplace && !cand.transa);
         double c = plan_cost(&cand);
         if (best < 0.0 || c < best) {
             *j = cand;

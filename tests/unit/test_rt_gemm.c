@@ -91,7 +91,6 @@ static void case_free(Case *c)
     free(c->Y);
 }
 
-/* Runs nnrt_sgemm on a copy of C with an exact-size, canaried pack buffer. */
 /* What the tile step of a case saw: how often each element of C came by, and its value then. */
 typedef struct TileLog {
     const float *C;       /* the output being computed */
@@ -130,6 +129,7 @@ static void check_tile_log(const TileLog *l, const float *out)
         }
 }
 
+/* Runs nnrt_sgemm on a copy of C with an exact-size, canaried pack buffer (and checks the tile step's log). */
 static float *run(const Case *c)
 {
     size_t cn = (size_t)c->M * c->ldc;
