@@ -53,7 +53,7 @@ const char *emit_kernel_name(const IrGraph *g, int node);   /* "lenet5_k3_conv2d
 const char *emit_infer_kernel_name(const IrGraph *g, int node);  /* the same, "_bn" when a batchnorm is folded in */
 void emit_kernel_comment(Emitter *e, const IrGraph *g, int node);
 void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, const char *val);
-bool emit_dense_v8(const IrNode *n);  /* k_dense sums on <net>_v8 vectors */
+int emit_dense_width(const IrNode *n);  /* small dense loops on <net>_v8 or _v16 vectors, or 0 */
 const char *emit_vmath_fn(IrOp op);  /* "nnrt_vsigmoid", ..., NULL for relu and leaky_relu */
 void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count);
 void emit_check_applied(Emitter *e, const IrGraph *g);  /* dies if a kernel forgot its emit_vmath_pass */

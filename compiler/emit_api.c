@@ -514,26 +514,42 @@ void emit_source(FILE *out, const IrGraph *g, const EmitOptions *o)
                 : "",
             g->fold_floats ? "    float *fold;      /* inference: weights with batchnorm folded in (<net>_fold) */\n"
                              "    int fold_stale;   /* fold must be recomputed before the next forward pass */\n" : "");
-    bool v8 = false, v16 = false;
+    bool conv_w[17] = {false}, dense_w[17] = {false};  /* by vector width: 8, 16 */
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = &g->nodes[i];
-        bool conv = n->sched.direct || n->sched.filters;
-        v8 |= emit_dense_v8(n) || (conv && emit_conv_direct_width(n) == 8);
-        v16 |= conv && emit_conv_direct_width(n) == 16;
+        if (n->sched.direct || n->sched.filters)
+            conv_w[emit_conv_direct_width(n)] = true;
+        dense_w[emit_dense_width(n)] = true;
     }
     for (int w = 8; w <= 16; w += 8) {
-        if (!(w == 8 ? v8 : v16))
+        if (!conv_w[w] && !dense_w[w])
             continue;
-        fprintf(out, "/*\n * %d floats as one value (a GCC/Clang vector extension), for the direct\n"
-                     " * convolutions' rows%s; %s_LD%d reads one\n"
-                     " * from any float address.  Never passed\n"
-                     " * to or returned from a function, so no target needs a vector ABI.\n */\n"
+        const char *use = conv_w[w] && dense_w[w] ? "the direct convolutions' rows and the small dense kernels"
+                          : conv_w[w]             ? "the direct convolutions' rows"
+                                                  : "the small dense kernels";
+        fprintf(out, "/*\n * %d floats as one value (a GCC/Clang vector extension), for %s;\n"
+                     " * %s_LD%d reads one from any float address.  Never passed to or returned\n"
+                     " * from a function, so no target needs a vector ABI.\n */\n"
                      "typedef float %s_v%d __attribute__((vector_size(%d)));\n"
                      "typedef float %s_v%du __attribute__((vector_size(%d), aligned(4), may_alias));\n"
                      "typedef int %s_v%di __attribute__((vector_size(%d)));  /* lane masks */\n"
-                     "#define %s_LD%d(p) (*(const %s_v%du *)(p))\n\n",
-                w, w == 8 ? " and the small dense kernels' sums" : "", N, w, N, w, 4 * w, N, w, 4 * w, N, w, 4 * w, N, w,
-                N, w);
+                     "#define %s_LD%d(p) (*(const %s_v%du *)(p))\n",
+                w, use, N, w, N, w, 4 * w, N, w, 4 * w, N, w, 4 * w, N, w, N, w);
+        if (dense_w[w]) {
+            char even[80] = "", odd[80] = "";
+            for (int i = 0; i < w; i++) {
+                snprintf(even + strlen(even), sizeof even - strlen(even), "%s%d", i ? ", " : "", 2 * i);
+                snprintf(odd + strlen(odd), sizeof odd - strlen(odd), "%s%d", i ? ", " : "", 2 * i + 1);
+            }
+            fprintf(out, "/* The sums of neighbouring lanes, a's then b's: a0 + a1, a2 + a3, ..., b0 + b1, ... */\n"
+                         "#if defined(__clang__) || __GNUC__ >= 12\n"
+                         "#define %s_PAIR%d(a, b) (__builtin_shufflevector(a, b, %s) + __builtin_shufflevector(a, b, %s))\n"
+                         "#else\n"
+                         "#define %s_PAIR%d(a, b) (__builtin_shuffle(a, b, (%s_v%di){%s}) + __builtin_shuffle(a, b, (%s_v%di){%s}))\n"
+                         "#endif\n",
+                    N, w, even, odd, N, w, N, w, even, N, w, odd);
+        }
+        fputc('\n', out);
     }
     emit_prof_table(out, g);
     emit_pack_bytes_fn(out, g);

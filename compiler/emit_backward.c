@@ -326,9 +326,46 @@ static void k_bce_loss(Emitter *e, long long d)
     emit_line(e, "return (float)(total / ((double)batch * %lld));", d);
 }
 
+enum { CE_BLOCK = 1024 };  /* floats of exponentials on the stack of the cross-entropy loss */
+
+/*
+ * cross_entropy over rows of d <= CE_BLOCK / 4 classes: the mean of
+ * m + log(sum exp(x - m)) - x[t], m the row's max.  The exponentials of a
+ * block of rows go through one nnrt_vexp call (elementwise, so each is the
+ * value a call per row gives); each row's sum runs in class order, as
+ * nnrt_vexp_sum's.  Wider rows take a call per row (k_loss).
+ */
+static void k_ce_blocks(Emitter *e, long long d)
+{
+    long long rb = CE_BLOCK / d;
+    emit_line(e, "double total = 0.0;");
+    emit_line(e, "float ex[%lld], mx[%lld];  /* exp(x - m) of a block of rows; their maxima m */", rb * d, rb);
+    emit_line(e, "for (int n0 = 0; n0 < batch; n0 += %lld) {", rb);
+    emit_line(e, "const int rows = batch - n0 < %lld ? batch - n0 : %lld;", rb, rb);
+    emit_line(e, "for (int n = 0; n < rows; n++) {");
+    emit_line(e, "const float *xr = x + (size_t)(n0 + n) * %lld;", d);
+    emit_line(e, "float m = xr[0];");
+    emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+    emit_line(e, "for (int i = 0; i < %lld; i++) ex[n * %lld + i] = xr[i] - m;", d, d);
+    emit_line(e, "mx[n] = m;");
+    emit_line(e, "}");
+    emit_line(e, "nnrt_vexp(ex, ex, (size_t)rows * %lld);", d);
+    emit_line(e, "for (int n = 0; n < rows; n++) {");
+    emit_line(e, "float s = 0.0f;");
+    emit_line(e, "for (int i = 0; i < %lld; i++) s += ex[n * %lld + i];", d, d);
+    emit_line(e, "total += (double)(mx[n] + logf(s) - x[(size_t)(n0 + n) * %lld + t[n0 + n]]);", d);
+    emit_line(e, "}");
+    emit_line(e, "}");
+    emit_line(e, "return (float)(total / batch);");
+}
+
 static void k_loss(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     long long d = numel_of(g, n->in[0]);
+    if (n->op == IR_CROSS_ENTROPY && d <= CE_BLOCK / 4) {
+        k_ce_blocks(e, d);
+        return;
+    }
     if (n->op == IR_CROSS_ENTROPY) {
         emit_line(e, "double total = 0.0;");
         emit_line(e, "for (int n = 0; n < batch; n++) {");
@@ -358,14 +395,18 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
     char w[32];
     emit_float(w, sizeof w, f->a.weight);
     if (f->op == IR_CROSS_ENTROPY) {
+        /* x - m row by row, the exponentials of the whole batch in one call, then each row's softmax - onehot */
         emit_line(e, "const float scale = %s / (float)batch;", w);
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
         emit_line(e, "float *dr = dx + (size_t)n * %lld;", d);
-        emit_line(e, "float m = xr[0], s = 0.0f;");
+        emit_line(e, "float m = xr[0];");
         emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
         emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = xr[i] - m;", d);
-        emit_line(e, "nnrt_vexp(dr, dr, %lld);", d);
+        emit_line(e, "}");
+        emit_line(e, "nnrt_vexp(dx, dx, (size_t)batch * %lld);", d);
+        emit_line(e, "for (int n = 0; n < batch; n++) {");
+        emit_line(e, "float *dr = dx + (size_t)n * %lld, s = 0.0f;", d);
         emit_line(e, "for (int i = 0; i < %lld; i++) s += dr[i];", d);
         emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = dr[i] / s * scale;", d);
         emit_line(e, "dr[t[n]] -= scale;");
@@ -455,6 +496,139 @@ static void k_dense_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, cons
     emit_line(e, "    for (int u = 0; u < %d; u++) dbias[u] += dy[r * %d + u];", u, u);
 }
 
+/* " + k", or "" for 0: an offset in emitted C. */
+static const char *plus(const IrGraph *g, int k)
+{
+    return k ? arena_printf(g->arena, " + %d", k) : "";
+}
+
+/*
+ * Part of a small dense layer's input gradient, vectorized over d: nv
+ * vectors of dx from column i on, each a sum over the units in order, in
+ * registers (the order of the scalar loop, so the same bits).
+ */
+static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, int u)
+{
+    const char *N = g->name;
+    for (int j = 0; j < nv; j++)
+        emit_line(e, "%s_v%d s%d = {0.0f};", N, V, j);
+    emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+    emit_line(e, "const float gu = dyr[u];");
+    emit_line(e, "const float *wu = w + (size_t)u * %d + i;", d);
+    for (int j = 0; j < nv; j++)
+        emit_line(e, j ? "s%d += gu * %s_LD%d(wu + %d);" : "s%d += gu * %s_LD%d(wu);", j, N, V, j * V);
+    emit_line(e, "}");
+    for (int j = 0; j < nv; j++)
+        emit_line(e, "memcpy(dxr + i%s, &s%d, sizeof s%d);", plus(g, j * V), j, j);
+}
+
+/*
+ * A block of a small dense layer's weight gradient: units u0..u0+nu-1 by
+ * nc vectors of columns from column i, each a sum over the rows in order
+ * in registers, then stored.
+ */
+static void dense_dw_block(Emitter *e, const IrGraph *g, int V, int nu, int nc, int d, int u, long long rows)
+{
+    const char *N = g->name;
+    for (int j = 0; j < nu; j++)
+        for (int c = 0; c < nc; c++)
+            emit_line(e, "%s_v%d s%d_%d = {0.0f};", N, V, j, c);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "const float *dyr = dy + r * %d + u0;", u);
+    for (int c = 0; c < nc; c++)
+        emit_line(e, "const %s_v%d x%d = %s_LD%d(x + r * %d + i%s);", N, V, c, N, V, d, plus(g, c * V));
+    for (int j = 0; j < nu; j++)
+        for (int c = 0; c < nc; c++)
+            emit_line(e, "s%d_%d += dyr[%d] * x%d;", j, c, j, c);
+    emit_line(e, "}");
+    for (int j = 0; j < nu; j++)
+        for (int c = 0; c < nc; c++)
+            emit_line(e, "memcpy(dw + (size_t)(u0%s) * %d + i%s, &s%d_%d, sizeof s%d_%d);", plus(g, j), d, plus(g, c * V), j, c,
+                      j, c);
+}
+
+/* dense_dw_block over every column vector of units u0..u0+nu-1: blocks of nc, then the rest. */
+static void dense_dw_units(Emitter *e, const IrGraph *g, int V, int nu, int nc, int d, int u, long long rows)
+{
+    int nvec = d / V, main_c = nvec / nc * nc;
+    emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_c * V, nc * V);
+    dense_dw_block(e, g, V, nu, nc, d, u, rows);
+    emit_line(e, "}");
+    if (main_c < nvec) {
+        emit_line(e, "{");
+        emit_line(e, "const int i = %d;", main_c * V);
+        dense_dw_block(e, g, V, nu, nvec - main_c, d, u, rows);
+        emit_line(e, "}");
+    }
+}
+
+/*
+ * A small dense layer's backward on <net>_v<V> vectors (emit_dense_width):
+ * every sum in registers, in the order of the scalar loops, so the values
+ * are theirs.  dx: a row at a time, blocks of up to 8 vectors of columns,
+ * each over the units.  dW: blocks of units by two vectors of columns, as
+ * many units as the registers hold beside them, each over every row; the
+ * columns past the last whole vector, and dbias, as scalar loops.
+ */
+static void k_dense_bwd_vec(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
+                            long long rows)
+{
+    int nvec = d / V, tail = nvec * V;
+    if (b->a.wrt >= 0) {
+        int nb = nvec < 8 ? nvec : 8, main_v = nvec / nb * nb;
+        emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+        emit_line(e, "const float *dyr = dy + r * %d;", u);
+        emit_line(e, "float *dxr = dx + r * %d;", d);
+        emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_v * V, nb * V);
+        dense_dx_block(e, g, V, nb, d, u);
+        emit_line(e, "}");
+        if (main_v < nvec) {
+            emit_line(e, "{");
+            emit_line(e, "const int i = %d;", main_v * V);
+            dense_dx_block(e, g, V, nvec - main_v, d, u);
+            emit_line(e, "}");
+        }
+        if (tail < d) {
+            emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
+            emit_line(e, "float a = 0.0f;");
+            emit_line(e, "for (int u = 0; u < %d; u++) a += dyr[u] * w[(size_t)u * %d + i];", u, d);
+            emit_line(e, "dxr[i] = a;");
+            emit_line(e, "}");
+        }
+        if (grad_gate(g, b)) {
+            emit_line(e, "const float *gr = gate + r * %d;", d);
+            emit_gate_loop(e, g, grad_gate(g, b), "dxr", "gr", arena_printf(g->arena, "%d", d));
+        }
+        emit_line(e, "}");
+        return;
+    }
+    int nc = nvec < 2 ? nvec : 2, most = (V == 16 ? 24 : 12) / nc;
+    int groups = (u + most - 1) / most, nu = (u + groups - 1) / groups, main_u = u / nu * nu;
+    emit_line(e, "for (int u0 = 0; u0 < %d; u0 += %d) {", main_u, nu);
+    dense_dw_units(e, g, V, nu, nc, d, u, rows);
+    emit_line(e, "}");
+    if (main_u < u) {
+        emit_line(e, "{");
+        emit_line(e, "const int u0 = %d;", main_u);
+        dense_dw_units(e, g, V, u - main_u, nc, d, u, rows);
+        emit_line(e, "}");
+    }
+    if (tail < d) {
+        emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+        emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
+        emit_line(e, "float a = 0.0f;");
+        emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) a += dy[r * %d + u] * x[r * %d + i];", rows, u, d);
+        emit_line(e, "dw[(size_t)u * %d + i] = a;", d);
+        emit_line(e, "}");
+        emit_line(e, "}");
+    }
+    if (!f->a.bias)
+        return;
+    emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++)", rows);
+    emit_line(e, "    for (int u = 0; u < %d; u++) dbias[u] += dy[r * %d + u];", u, u);
+}
+
 /* dense: dx = dy W; dW = dy^T x, dbias = column sums of dy. */
 static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f)
 {
@@ -463,6 +637,10 @@ static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrN
     long long rows = ir_numel(xs) / d;
     if (f->sched.gemm) {
         k_dense_bwd_gemm(e, g, b, f, d, u, rows);
+        return;
+    }
+    if (emit_dense_width(f)) {
+        k_dense_bwd_vec(e, g, b, f, emit_dense_width(f), d, u, rows);
         return;
     }
     if (b->a.wrt >= 0) {

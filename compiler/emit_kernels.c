@@ -531,88 +531,136 @@ static void emit_acc_sum(FILE *out, int lo, int k)
 }
 
 /*
- * The dense kernel's reduction runs on <net>_v8 vectors: 8 accumulators,
- * which the schedule gives when d >= 8 (a tail of d % 8 goes into the
- * first accumulator, as in the scalar kernel).
+ * The vector width of a small dense layer's loops (the forward's sums, the
+ * backward's rows): sched.unroll, 16 on AVX-512 when d >= 16, else 8 when
+ * d >= 8; 0 when the layer is on the GEMM or its rows are shorter than 8
+ * (plain scalar loops).
  */
-bool emit_dense_v8(const IrNode *n)
+int emit_dense_width(const IrNode *n)
 {
-    return n->op == IR_DENSE && !n->sched.gemm && n->sched.unroll == 8;
+    return n->op == IR_DENSE && !n->sched.gemm && n->sched.unroll >= 8 ? n->sched.unroll : 0;
 }
 
 /*
  * Output yr[u + j] of a dense row from accumulators a0..a{k-1}: the tail
  * d0..d-1 into a0, the pairwise sum, the bias, the fused epilogue.
  */
-static void dense_finish(Emitter *e, const IrGraph *g, const IrNode *n, int j, int d0, int d, int k)
+static void dense_finish(Emitter *e, const IrGraph *g, const IrNode *n, int d0, int d, int k)
 {
-    const char *wj = j ? arena_printf(g->arena, "wu + %d", j * d) : "wu";
     if (d0 < d)
-        emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * (%s)[d];", d0, d, wj);
+        emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * wu[d];", d0, d);
     char *sum = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&sum, &len);
     emit_acc_sum(mem, 0, k);
     if (n->a.bias)
-        fprintf(mem, j ? " + bias[u + %d]" : " + bias[u]", j);
+        fputs(" + bias[u]", mem);
     fclose(mem);
-    emit_store(e, g, n, j ? arena_printf(g->arena, "yr[u + %d]", j) : "yr[u]", arena_strdup(g->arena, sum));
+    emit_store(e, g, n, "yr[u]", arena_strdup(g->arena, sum));
     free(sum);
 }
 
+/* The name of vector i at level `level` of pair_tree: s{i} first, `sum` last. */
+static const char *tree_name(const IrGraph *g, int level, int last, int i)
+{
+    if (level == 0)
+        return arena_printf(g->arena, "s%d", i);
+    return level == last ? "sum" : arena_printf(g->arena, "p%d_%d", level, i);
+}
+
 /*
- * G outputs u..u+G-1 of a dense row on <net>_v8 vectors: one accumulator
- * vector per output, lane i holding what the scalar kernel's a{i} holds
- * (x[d+i] w[d+i] summed over d in steps of 8, in order), so the value is
- * the scalar kernel's; G chains side by side hide the add latency that one
- * vector chain would expose, and share each load of x.
+ * Reduces the G accumulator vectors s0..s{G-1} of V lanes (G <= V) into
+ * one vector `sum` whose lane j is s{j}'s lanes added pairwise,
+ * ((l0 + l1) + (l2 + l3)) + ..., the order of emit_acc_sum: each level
+ * <net>_PAIR<V>s neighbours, so it adds neighbouring lanes of two vectors
+ * and puts the halves side by side; log2 V levels leave one vector.  A
+ * missing partner is the zero vector.  Replaces V - 1 scalar adds per
+ * output with about one vector add.
  */
-static void dense_v8_group(Emitter *e, const IrGraph *g, const IrNode *n, int G, int d)
+static void pair_tree(Emitter *e, const IrGraph *g, int V, int G)
 {
     const char *N = g->name;
-    int main_d = d / 8 * 8;
-    emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
-    for (int j = 0; j < G; j++)
-        emit_line(e, "%s_v8 s%d = {0.0f};", N, j);
-    emit_line(e, "for (int d = 0; d < %d; d += 8) {", main_d);
-    emit_line(e, "const %s_v8 xv = %s_LD8(xr + d);", N, N);
-    emit_line(e, "s0 += xv * %s_LD8(wu + d);", N);
-    for (int j = 1; j < G; j++)
-        emit_line(e, "s%d += xv * %s_LD8(wu + %d + d);", j, N, j * d);
-    emit_line(e, "}");
-    for (int j = 0; j < G; j++) {
-        emit_line(e, "{");
-        emit_line(e, "float a0 = s%d[0], a1 = s%d[1], a2 = s%d[2], a3 = s%d[3];", j, j, j, j);
-        emit_line(e, "float a4 = s%d[4], a5 = s%d[5], a6 = s%d[6], a7 = s%d[7];", j, j, j, j);
-        dense_finish(e, g, n, j, main_d, d, 8);
-        emit_line(e, "}");
+    int last = 0;
+    for (int w = V; w > 1; w /= 2)
+        last++;
+    bool zero = false;
+    for (int cnt = G, l = 0; l < last; l++, cnt = (cnt + 1) / 2)
+        zero |= cnt % 2 == 1;
+    if (zero)
+        emit_line(e, "const %s_v%d z = {0.0f};", N, V);
+    for (int cnt = G, l = 0; l < last; l++, cnt = (cnt + 1) / 2) {
+        for (int i = 0; i < (cnt + 1) / 2; i++)
+            emit_line(e, "const %s_v%d %s = %s_PAIR%d(%s, %s);", N, V, tree_name(g, l + 1, last, i), N, V,
+                      tree_name(g, l, last, 2 * i), 2 * i + 1 < cnt ? tree_name(g, l, last, 2 * i + 1) : "z");
     }
 }
 
 /*
+ * G outputs u..u+G-1 of a dense row on <net>_v<V> vectors: one accumulator
+ * vector per output, lane i holding what the scalar kernel's a{i} holds
+ * (x[d+i] w[d+i] summed over d in steps of V, in order; the tail d % V in
+ * lane 0), reduced by pair_tree, so the value is the scalar kernel's with V
+ * sums.  The G chains side by side hide the add latency that one vector
+ * chain would expose, and share each load of x.
+ */
+static void dense_vec_group(Emitter *e, const IrGraph *g, const IrNode *n, int V, int G, int d)
+{
+    const char *N = g->name;
+    int main_d = d / V * V;
+    emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
+    for (int j = 0; j < G; j++)
+        emit_line(e, "%s_v%d s%d = {0.0f};", N, V, j);
+    emit_line(e, "for (int d = 0; d < %d; d += %d) {", main_d, V);
+    emit_line(e, "const %s_v%d xv = %s_LD%d(xr + d);", N, V, N, V);
+    emit_line(e, "s0 += xv * %s_LD%d(wu + d);", N, V);
+    for (int j = 1; j < G; j++)
+        emit_line(e, "s%d += xv * %s_LD%d(wu + %d + d);", j, N, V, j * d);
+    emit_line(e, "}");
+    if (main_d < d) {
+        emit_line(e, "for (int d = %d; d < %d; d++) {  /* the tail, into lane 0 */", main_d, d);
+        for (int j = 0; j < G; j++)
+            emit_line(e, "s%d[0] += xr[d] * wu[%d + d];", j, j * d);
+        emit_line(e, "}");
+    }
+    pair_tree(e, g, V, G);
+    for (int j = 0; j < G; j++)
+        emit_store(e, g, n, arena_printf(g->arena, "yr[u + %d]", j),
+                   n->a.bias ? arena_printf(g->arena, "sum[%d] + bias[u + %d]", j, j) : arena_printf(g->arena, "sum[%d]", j));
+}
+
+/*
+ * Outputs per group of dense_vec_group: as many as fit the registers beside
+ * x and w (at most 12, and at most V for pair_tree), the units split evenly.
+ */
+static int dense_group(int V, int u)
+{
+    int most = V < 12 ? V : 12, groups = (u + most - 1) / most;
+    return (u + groups - 1) / groups;
+}
+
+/*
  * dense: y[r, u] = sum_d x[r, d] w[u, d] + bias[u], over rows r of every
- * sample.  The reduction over d runs on sched.unroll accumulators; with 8
- * (emit_dense_v8), as vectors, four outputs at a time.
+ * sample.  The reduction over d runs on sched.unroll accumulators; with a
+ * vector width (emit_dense_width), as vectors, a group of outputs at a time.
  */
 static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     const IrShape *xs = in_shape(g, n, 0);
     int d = xs->dim[xs->ndim - 1], u = n->a.units, k = n->sched.unroll > 0 ? n->sched.unroll : 1;
     long long rows = numel(xs) / d;
-    int main_d = d / k * k;
+    int main_d = d / k * k, V = emit_dense_width(n);
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
     emit_line(e, "const float *xr = x + r * %d;", d);
     emit_line(e, "float *yr = y + r * %d;", u);
-    if (emit_dense_v8(n)) {
-        int main_u = u / 4 * 4;
-        if (main_u > 0) {
-            emit_line(e, "for (int u = 0; u < %d; u += 4) {", main_u);
-            dense_v8_group(e, g, n, 4, d);
-            emit_line(e, "}");
-        }
+    if (V) {
+        int G = dense_group(V, u), main_u = u / G * G;
+        emit_line(e, "for (int u = 0; u < %d; u += %d) {", main_u, G);
+        dense_vec_group(e, g, n, V, G, d);
+        emit_line(e, "}");
         if (main_u < u) {
-            emit_line(e, "for (int u = %d; u < %d; u++) {", main_u, u);
-            dense_v8_group(e, g, n, 1, d);
+            emit_line(e, "{");
+            emit_line(e, "const int u = %d;", main_u);
+            dense_vec_group(e, g, n, V, u - main_u, d);
             emit_line(e, "}");
         }
         emit_line(e, "}");
@@ -629,7 +677,7 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
             emit_line(e, "a%d += xr[d + %d] * wu[d + %d];", i, i, i);
         emit_line(e, "}");
     }
-    dense_finish(e, g, n, 0, main_d, d, k);
+    dense_finish(e, g, n, main_d, d, k);
     emit_line(e, "}");
     emit_line(e, "}");
     emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));

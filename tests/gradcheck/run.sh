@@ -21,6 +21,8 @@ grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_direct
 # The nets with conv2d layers again emitted for the generic target: 8-float
 # vectors in the direct and filter-vector kernels (16 on an AVX-512 host).
 grep -l 'conv2d' tests/gradcheck/nets/*.net | suite_run_generic
+# And the small dense layers' vector loops on 8-float vectors.
+ls tests/gradcheck/nets/dense_vec.net | suite_run_generic
 # The nets that can be sharded again, train_step in 4 parts: on a batch of 3
 # the first part is empty and the others take one sample each.
 suite_shards=4
