@@ -84,36 +84,46 @@ void emit_conv_direct_fwd(Emitter *e, const IrGraph *g, const IrNode *n)
 {
     Geom q = geom(g, n);
     int vw = emit_conv_direct_width(n), fb = filter_block(q.f), wv = (q.wo + vw - 1) / vw * vw, wp = wv + q.k - 1;
+    /* two vectors of output per filter, so that 2 fb FMA chains cover the FMA's latency: two of a row, else two rows */
+    int nj = wv / vw % 2 == 0 ? 2 : 1, nr = nj == 1 && q.ho % 2 == 0 ? 2 : 1, nu = nj * nr;
     const char *N = g->name;
     emit_line(e, "for (int n = 0; n < batch; n++) {");
     emit_line(e, "const float *xn = x + (size_t)n * %d;", q.c * q.h * q.w);
     emit_line(e, "float *yn = y + (size_t)n * %d;", q.f * q.ho * q.wo);
     emit_padded_sample(e, &q, wp);
-    emit_line(e, "/* %d filters at a time, %d columns per vector, the sums in registers */", fb, vw);
+    emit_line(e, "/* %d filters at a time by %d vector%s of %d columns%s, the sums in registers */", fb, nu,
+              nu > 1 ? "s" : "", vw, nr > 1 ? " (one in each of two rows)" : "");
     emit_line(e, "for (int f0 = 0; f0 < %d; f0 += %d) {", q.f, fb);
     emit_line(e, "const float *wf = w + (size_t)f0 * %d;", q.taps);
-    emit_line(e, "for (int oh = 0; oh < %d; oh++) {", q.ho);
-    emit_line(e, "float row[%d][%d];", fb, wv);
-    emit_line(e, "for (int j = 0; j < %d; j += %d) {", wv, vw);
+    emit_line(e, "for (int oh = 0; oh < %d; oh += %d) {", q.ho, nr);
+    emit_line(e, "float row[%d][%d];  /* [row * %d + filter][column] */", nr * fb, wv, fb);
+    emit_line(e, "for (int j = 0; j < %d; j += %d) {", wv, nj * vw);
     for (int b = 0; b < fb; b++)
-        emit_line(e, "%s_v%d s%d = (%s_v%d){0} + %s;", N, vw, b, N, vw,
-                  n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
+        for (int u = 0; u < nu; u++)
+            emit_line(e, "%s_v%d s%d_%d = (%s_v%d){0} + %s;", N, vw, b, u, N, vw,
+                      n->a.bias ? arena_printf(g->arena, "bias[f0 + %d]", b) : "0.0f");
     for (int t = 0; t < q.taps; t++) {
         int c = t / (q.k * q.k), kh = t / q.k % q.k, kw = t % q.k;
         emit_line(e, "{");
-        emit_line(e, "const %s_v%d v = %s_LD%d(xp + (%d + oh) * %d + j + %d);", N, vw, N, vw, c * q.hp + kh, wp, kw);
+        for (int u = 0; u < nu; u++)  /* unit u: row u / nj, vector u % nj */
+            emit_line(e, "const %s_v%d v%d = %s_LD%d(xp + (%d + oh) * %d + j + %d);", N, vw, u, N, vw,
+                      c * q.hp + kh + u / nj, wp, kw + u % nj * vw);
         for (int b = 0; b < fb; b++)
-            emit_line(e, "s%d += wf[%d] * v;", b, b * q.taps + t);
+            for (int u = 0; u < nu; u++)
+                emit_line(e, "s%d_%d += wf[%d] * v%d;", b, u, b * q.taps + t, u);
         emit_line(e, "}");
     }
     for (int b = 0; b < fb; b++)
-        emit_line(e, "memcpy(row[%d] + j, &s%d, sizeof s%d);", b, b, b);
+        for (int u = 0; u < nu; u++)
+            emit_line(e, "memcpy(row[%d] + j + %d, &s%d_%d, sizeof s%d_%d);", u / nj * fb + b, u % nj * vw, b, u, b, u);
     emit_line(e, "}");
-    emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
-    for (int b = 0; b < fb; b++)
-        emit_store(e, g, n, arena_printf(g->arena, "yn[((f0 + %d) * %d + oh) * %d + ow]", b, q.ho, q.wo),
-                   arena_printf(g->arena, "row[%d][ow]", b));
-    emit_line(e, "}");
+    for (int r = 0; r < nr; r++) {
+        emit_line(e, "for (int ow = 0; ow < %d; ow++) {", q.wo);
+        for (int b = 0; b < fb; b++)
+            emit_store(e, g, n, arena_printf(g->arena, "yn[((f0 + %d) * %d + oh + %d) * %d + ow]", b, q.ho, r, q.wo),
+                       arena_printf(g->arena, "row[%d][ow]", r * fb + b));
+        emit_line(e, "}");
+    }
     emit_line(e, "}");
     emit_line(e, "}");
     emit_vmath_pass(e, g, n, "yn", arena_printf(g->arena, "%d", q.f * q.ho * q.wo));
