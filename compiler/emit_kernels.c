@@ -773,27 +773,36 @@ static void k_global_avgpool(Emitter *e, const IrGraph *g, const IrNode *n)
 }
 
 /*
- * softmax / log_softmax over the last dimension, max-shifted; the
- * exponentials of a row go through nnrt_vmath (the row's log stays libm's).
+ * softmax / log_softmax over the last dimension, max-shifted: y = x - m row
+ * by row, the exponentials of every row in one nnrt_vmath call (a call per
+ * 10-float row cost more than its exponentials), then each row's sum, in
+ * order, and its normalization (the row's log stays libm's).
  */
 static void k_softmax(Emitter *e, const IrNode *n)
 {
     int l = n->shape.dim[n->shape.ndim - 1];
     long long rows = numel(&n->shape) / l;
+    bool log_sm = n->op == IR_LOG_SOFTMAX;
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
     emit_line(e, "const float *xr = x + r * %d;", l);
     emit_line(e, "float *yr = y + r * %d;", l);
     emit_line(e, "float m = xr[0];");
     emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
-    if (n->op == IR_SOFTMAX) {
-        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m;", l);
-        emit_line(e, "nnrt_vexp(yr, yr, %d);", l);
-        emit_line(e, "float s = 0.0f;");
-        emit_line(e, "for (int i = 0; i < %d; i++) s += yr[i];", l);
-        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] /= s;", l);
-    } else {
-        emit_line(e, "const float ls = logf(nnrt_vexp_sum(xr, m, %d));", l);
+    emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m;", l);
+    emit_line(e, "}");
+    emit_line(e, "nnrt_vexp(y, y, (size_t)batch * %lld);", rows * l);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
+    emit_line(e, "float *yr = y + r * %d, s = 0.0f;", l);
+    emit_line(e, "for (int i = 0; i < %d; i++) s += yr[i];", l);
+    if (log_sm) {
+        /* log(exp(x - m) / s) as x - m - log s: the row's max again, from x */
+        emit_line(e, "const float *xr = x + r * %d;", l);
+        emit_line(e, "float m = xr[0];");
+        emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
+        emit_line(e, "const float ls = logf(s);");
         emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m - ls;", l);
+    } else {
+        emit_line(e, "for (int i = 0; i < %d; i++) yr[i] /= s;", l);
     }
     emit_line(e, "}");
 }
