@@ -563,25 +563,28 @@ static void dense_dw_units(Emitter *e, const IrGraph *g, int V, int nu, int nc, 
 }
 
 /*
- * A small dense layer's backward on <net>_v<V> vectors (emit_dense_width):
- * every sum in registers, in the order of the scalar loops, so the values
- * are theirs.  dx: a row at a time, blocks of up to 8 vectors of columns,
- * each over the units.  dW: blocks of units by two vectors of columns, as
- * many units as the registers hold beside them, each over every row; the
- * columns past the last whole vector, and dbias, as scalar loops.
+ * A small dense layer's backward (below the GEMM), on <net>_v<V> vectors
+ * (emit_dense_width) where its rows have one: each sum in registers, over
+ * the units (dx) or the rows (dW) in order, so a vector lane and a scalar
+ * loop compute the same value.  dx: a row at a time, blocks of up to 8
+ * vectors of columns.  dW: blocks of units by two vectors of columns, as
+ * many units as the registers hold beside them.  The columns past the last
+ * whole vector (every column when V is 0), and dbias, as scalar loops.
  */
-static void k_dense_bwd_vec(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
-                            long long rows)
+static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
+                              long long rows)
 {
-    int nvec = d / V, tail = nvec * V;
+    int nvec = V ? d / V : 0, tail = nvec * V;
     if (b->a.wrt >= 0) {
-        int nb = nvec < 8 ? nvec : 8, main_v = nvec / nb * nb;
+        int nb = nvec < 8 ? nvec : 8, main_v = nb ? nvec / nb * nb : 0;
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
         emit_line(e, "float *dxr = dx + r * %d;", d);
-        emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_v * V, nb * V);
-        dense_dx_block(e, g, V, nb, d, u);
-        emit_line(e, "}");
+        if (nb) {
+            emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_v * V, nb * V);
+            dense_dx_block(e, g, V, nb, d, u);
+            emit_line(e, "}");
+        }
         if (main_v < nvec) {
             emit_line(e, "{");
             emit_line(e, "const int i = %d;", main_v * V);
@@ -602,16 +605,18 @@ static void k_dense_bwd_vec(Emitter *e, const IrGraph *g, const IrNode *b, const
         emit_line(e, "}");
         return;
     }
-    int nc = nvec < 2 ? nvec : 2, most = (V == 16 ? 24 : 12) / nc;
-    int groups = (u + most - 1) / most, nu = (u + groups - 1) / groups, main_u = u / nu * nu;
-    emit_line(e, "for (int u0 = 0; u0 < %d; u0 += %d) {", main_u, nu);
-    dense_dw_units(e, g, V, nu, nc, d, u, rows);
-    emit_line(e, "}");
-    if (main_u < u) {
-        emit_line(e, "{");
-        emit_line(e, "const int u0 = %d;", main_u);
-        dense_dw_units(e, g, V, u - main_u, nc, d, u, rows);
+    if (nvec) {
+        int nc = nvec < 2 ? nvec : 2, most = (V == 16 ? 24 : 12) / nc;
+        int groups = (u + most - 1) / most, nu = (u + groups - 1) / groups, main_u = u / nu * nu;
+        emit_line(e, "for (int u0 = 0; u0 < %d; u0 += %d) {", main_u, nu);
+        dense_dw_units(e, g, V, nu, nc, d, u, rows);
         emit_line(e, "}");
+        if (main_u < u) {
+            emit_line(e, "{");
+            emit_line(e, "const int u0 = %d;", main_u);
+            dense_dw_units(e, g, V, u - main_u, nc, d, u, rows);
+            emit_line(e, "}");
+        }
     }
     if (tail < d) {
         emit_line(e, "for (int u = 0; u < %d; u++) {", u);
@@ -639,41 +644,7 @@ static void k_dense_bwd(Emitter *e, const IrGraph *g, const IrNode *b, const IrN
         k_dense_bwd_gemm(e, g, b, f, d, u, rows);
         return;
     }
-    if (emit_dense_width(f)) {
-        k_dense_bwd_vec(e, g, b, f, emit_dense_width(f), d, u, rows);
-        return;
-    }
-    if (b->a.wrt >= 0) {
-        emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
-        emit_line(e, "const float *dyr = dy + r * %d;", u);
-        emit_line(e, "float *dxr = dx + r * %d;", d);
-        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] = 0.0f;", d);
-        emit_line(e, "for (int u = 0; u < %d; u++) {", u);
-        emit_line(e, "const float gu = dyr[u];");
-        emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
-        emit_line(e, "for (int i = 0; i < %d; i++) dxr[i] += gu * wu[i];", d);
-        emit_line(e, "}");
-        if (grad_gate(g, b)) {
-            emit_line(e, "const float *gr = gate + r * %d;", d);
-            emit_gate_loop(e, g, grad_gate(g, b), "dxr", "gr", arena_printf(g->arena, "%d", d));
-        }
-        emit_line(e, "}");
-        return;
-    }
-    emit_line(e, "memset(dw, 0, sizeof(float) * %lld);", (long long)u * d);
-    if (f->a.bias)
-        emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);
-    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
-    emit_line(e, "const float *dyr = dy + r * %d;", u);
-    emit_line(e, "const float *xr = x + r * %d;", d);
-    emit_line(e, "for (int u = 0; u < %d; u++) {", u);
-    emit_line(e, "const float gu = dyr[u];");
-    if (f->a.bias)
-        emit_line(e, "dbias[u] += gu;");
-    emit_line(e, "float *dwu = dw + (size_t)u * %d;", d);
-    emit_line(e, "for (int i = 0; i < %d; i++) dwu[i] += gu * xr[i];", d);
-    emit_line(e, "}");
-    emit_line(e, "}");
+    k_dense_bwd_loops(e, g, b, f, emit_dense_width(f), d, u, rows);
 }
 
 /*
