@@ -507,7 +507,7 @@ static const char *plus(const IrGraph *g, int k)
  * vectors of dx from column i on, each a sum over the units in order, in
  * registers (the order of the scalar loop, so the same bits).
  */
-static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, int u)
+static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, int u, bool relu_gate)
 {
     const char *N = g->name;
     for (int j = 0; j < nv; j++)
@@ -518,8 +518,12 @@ static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, i
     for (int j = 0; j < nv; j++)
         emit_line(e, j ? "s%d += gu * %s_LD%d(wu + %d);" : "s%d += gu * %s_LD%d(wu);", j, N, V, j * V);
     emit_line(e, "}");
-    for (int j = 0; j < nv; j++)
+    for (int j = 0; j < nv; j++) {
+        if (relu_gate)  /* the relu gate as a lane mask: gr > 0 ? s : 0 */
+            emit_line(e, "s%d = (%s_v%d)((%s_v%di)s%d & (%s_LD%d(gr + i%s) > 0.0f));", j, N, V, N, V, j, N, V,
+                      plus(g, j * V));
         emit_line(e, "memcpy(dxr + i%s, &s%d, sizeof s%d);", plus(g, j * V), j, j);
+    }
 }
 
 /*
@@ -576,19 +580,23 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
 {
     int nvec = V ? d / V : 0, tail = nvec * V;
     if (b->a.wrt >= 0) {
+        const IrNode *act = grad_gate(g, b);
+        bool relu_gate = act && act->op == IR_RELU;
         int nb = nvec < 8 ? nvec : 8, main_v = nb ? nvec / nb * nb : 0;
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
         emit_line(e, "float *dxr = dx + r * %d;", d);
+        if (act)
+            emit_line(e, "const float *gr = gate + r * %d;", d);
         if (nb) {
             emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_v * V, nb * V);
-            dense_dx_block(e, g, V, nb, d, u);
+            dense_dx_block(e, g, V, nb, d, u, relu_gate);
             emit_line(e, "}");
         }
         if (main_v < nvec) {
             emit_line(e, "{");
             emit_line(e, "const int i = %d;", main_v * V);
-            dense_dx_block(e, g, V, nvec - main_v, d, u);
+            dense_dx_block(e, g, V, nvec - main_v, d, u, relu_gate);
             emit_line(e, "}");
         }
         if (tail < d) {
@@ -598,10 +606,10 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
             emit_line(e, "dxr[i] = a;");
             emit_line(e, "}");
         }
-        if (grad_gate(g, b)) {
-            emit_line(e, "const float *gr = gate + r * %d;", d);
-            emit_gate_loop(e, g, grad_gate(g, b), "dxr", "gr", arena_printf(g->arena, "%d", d));
-        }
+        int gated = relu_gate ? tail : 0;  /* columns the vectors gated */
+        if (act && gated < d)
+            emit_gate_loop(e, g, act, gated ? arena_printf(g->arena, "(dxr + %d)", gated) : "dxr",
+                           gated ? arena_printf(g->arena, "(gr + %d)", gated) : "gr", arena_printf(g->arena, "%d", d - gated));
         emit_line(e, "}");
         return;
     }
