@@ -36,6 +36,22 @@ void emit_line(Emitter *e, const char *fmt, ...)
         e->depth++;
 }
 
+void emit_blocks(Emitter *e, const char *var, int n, int step, int scale, EmitBlockFn *body, const void *ctx)
+{
+    int main_n = step > 0 ? n / step * step : 0;
+    if (main_n > 0) {
+        emit_line(e, "for (int %s = 0; %s < %d; %s += %d) {", var, var, main_n * scale, var, step * scale);
+        body(e, ctx, step);
+        emit_line(e, "}");
+    }
+    if (main_n < n) {
+        emit_line(e, "{");
+        emit_line(e, "const int %s = %d;", var, main_n * scale);
+        body(e, ctx, n - main_n);
+        emit_line(e, "}");
+    }
+}
+
 void emit_blank(Emitter *e)
 {
     fputc('\n', e->out);

@@ -19,6 +19,13 @@ typedef struct Emitter {
 
 void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_blank(Emitter *e);
+/*
+ * n items in blocks of `step`: "for (int VAR = 0; VAR < ..; VAR += ..)"
+ * around body(count = step), then body(count = the rest) in a block with
+ * VAR fixed where the loop stopped; VAR moves `scale` per item.
+ */
+typedef void EmitBlockFn(Emitter *e, const void *ctx, int count);
+void emit_blocks(Emitter *e, const char *var, int n, int step, int scale, EmitBlockFn *body, const void *ctx);
 const char *emit_float(char *buf, size_t cap, double v);  /* a C float literal: "0.01f" */
 const char *emit_upper(Arena *a, const char *s);          /* "LENET5" */
 
@@ -56,6 +63,7 @@ void emit_store(Emitter *e, const IrGraph *g, const IrNode *n, const char *dst, 
 int emit_dense_width(const IrNode *n);  /* small dense loops on <net>_v8 or _v16 vectors, or 0 */
 const char *emit_vmath_fn(IrOp op);  /* "nnrt_vsigmoid", ..., NULL for relu and leaky_relu */
 void emit_vmath_pass(Emitter *e, const IrGraph *g, const IrNode *n, const char *y, const char *count);
+void emit_row_max(Emitter *e, long long d);  /* float m = the max of xr[0..d-1] */
 void emit_check_applied(Emitter *e, const IrGraph *g);  /* dies if a kernel forgot its emit_vmath_pass */
 void emit_im2col(Emitter *e, const IrGraph *g, const IrNode *n, const char *src, const char *col, bool back,
                  const char *ld, const char *off);

@@ -344,8 +344,7 @@ static void k_ce_blocks(Emitter *e, long long d)
     emit_line(e, "const int rows = batch - n0 < %lld ? batch - n0 : %lld;", rb, rb);
     emit_line(e, "for (int n = 0; n < rows; n++) {");
     emit_line(e, "const float *xr = x + (size_t)(n0 + n) * %lld;", d);
-    emit_line(e, "float m = xr[0];");
-    emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+    emit_row_max(e, d);
     emit_line(e, "for (int i = 0; i < %lld; i++) ex[n * %lld + i] = xr[i] - m;", d, d);
     emit_line(e, "mx[n] = m;");
     emit_line(e, "}");
@@ -370,8 +369,7 @@ static void k_loss(Emitter *e, const IrGraph *g, const IrNode *n)
         emit_line(e, "double total = 0.0;");
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
-        emit_line(e, "float m = xr[0];");
-        emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+        emit_row_max(e, d);
         emit_line(e, "total += (double)(m + logf(nnrt_vexp_sum(xr, m, %lld)) - xr[t[n]]);", d);
         emit_line(e, "}");
         emit_line(e, "return (float)(total / batch);");
@@ -400,8 +398,7 @@ static void k_loss_bwd(Emitter *e, const IrGraph *g, const IrNode *b)
         emit_line(e, "for (int n = 0; n < batch; n++) {");
         emit_line(e, "const float *xr = x + (size_t)n * %lld;", d);
         emit_line(e, "float *dr = dx + (size_t)n * %lld;", d);
-        emit_line(e, "float m = xr[0];");
-        emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+        emit_row_max(e, d);
         emit_line(e, "for (int i = 0; i < %lld; i++) dr[i] = xr[i] - m;", d);
         emit_line(e, "}");
         emit_line(e, "nnrt_vexp(dx, dx, (size_t)batch * %lld);", d);
@@ -502,24 +499,36 @@ static const char *plus(const IrGraph *g, int k)
     return k ? arena_printf(g->arena, " + %d", k) : "";
 }
 
+/* A small dense layer's backward as the emitted blocks see it. */
+typedef struct DenseBwd {
+    const IrGraph *g;
+    int V, d, u;      /* vector width, inputs, units */
+    long long rows;   /* rows per sample */
+    bool relu_gate;   /* dx: the fused gate is relu, applied as a lane mask */
+    int nu;           /* dW: units of the block being emitted */
+} DenseBwd;
+
 /*
  * Part of a small dense layer's input gradient, vectorized over d: nv
  * vectors of dx from column i on, each a sum over the units in order, in
  * registers (the order of the scalar loop, so the same bits).
  */
-static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, int u, bool relu_gate)
+static void dense_dx_block(Emitter *e, const void *ctx, int nv)
 {
+    const DenseBwd *c = ctx;
+    const IrGraph *g = c->g;
     const char *N = g->name;
+    int V = c->V;
     for (int j = 0; j < nv; j++)
         emit_line(e, "%s_v%d s%d = {0.0f};", N, V, j);
-    emit_line(e, "for (int u = 0; u < %d; u++) {", u);
+    emit_line(e, "for (int u = 0; u < %d; u++) {", c->u);
     emit_line(e, "const float gu = dyr[u];");
-    emit_line(e, "const float *wu = w + (size_t)u * %d + i;", d);
+    emit_line(e, "const float *wu = w + (size_t)u * %d + i;", c->d);
     for (int j = 0; j < nv; j++)
-        emit_line(e, j ? "s%d += gu * %s_LD%d(wu + %d);" : "s%d += gu * %s_LD%d(wu);", j, N, V, j * V);
+        emit_line(e, "s%d += gu * %s_LD%d(wu%s);", j, N, V, plus(g, j * V));
     emit_line(e, "}");
     for (int j = 0; j < nv; j++) {
-        if (relu_gate)  /* the relu gate as a lane mask: gr > 0 ? s : 0 */
+        if (c->relu_gate)  /* the relu gate as a lane mask: gr > 0 ? s : 0 */
             emit_line(e, "s%d = (%s_v%d)((%s_v%di)s%d & (%s_LD%d(gr + i%s) > 0.0f));", j, N, V, N, V, j, N, V,
                       plus(g, j * V));
         emit_line(e, "memcpy(dxr + i%s, &s%d, sizeof s%d);", plus(g, j * V), j, j);
@@ -531,39 +540,36 @@ static void dense_dx_block(Emitter *e, const IrGraph *g, int V, int nv, int d, i
  * nc vectors of columns from column i, each a sum over the rows in order
  * in registers, then stored.
  */
-static void dense_dw_block(Emitter *e, const IrGraph *g, int V, int nu, int nc, int d, int u, long long rows)
+static void dense_dw_block(Emitter *e, const void *ctx, int nc)
 {
+    const DenseBwd *c = ctx;
+    const IrGraph *g = c->g;
     const char *N = g->name;
+    int V = c->V, nu = c->nu;
     for (int j = 0; j < nu; j++)
-        for (int c = 0; c < nc; c++)
-            emit_line(e, "%s_v%d s%d_%d = {0.0f};", N, V, j, c);
-    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
-    emit_line(e, "const float *dyr = dy + r * %d + u0;", u);
-    for (int c = 0; c < nc; c++)
-        emit_line(e, "const %s_v%d x%d = %s_LD%d(x + r * %d + i%s);", N, V, c, N, V, d, plus(g, c * V));
+        for (int k = 0; k < nc; k++)
+            emit_line(e, "%s_v%d s%d_%d = {0.0f};", N, V, j, k);
+    emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", c->rows);
+    emit_line(e, "const float *dyr = dy + r * %d + u0;", c->u);
+    for (int k = 0; k < nc; k++)
+        emit_line(e, "const %s_v%d x%d = %s_LD%d(x + r * %d + i%s);", N, V, k, N, V, c->d, plus(g, k * V));
     for (int j = 0; j < nu; j++)
-        for (int c = 0; c < nc; c++)
-            emit_line(e, "s%d_%d += dyr[%d] * x%d;", j, c, j, c);
+        for (int k = 0; k < nc; k++)
+            emit_line(e, "s%d_%d += dyr[%d] * x%d;", j, k, j, k);
     emit_line(e, "}");
     for (int j = 0; j < nu; j++)
-        for (int c = 0; c < nc; c++)
-            emit_line(e, "memcpy(dw + (size_t)(u0%s) * %d + i%s, &s%d_%d, sizeof s%d_%d);", plus(g, j), d, plus(g, c * V), j, c,
-                      j, c);
+        for (int k = 0; k < nc; k++)
+            emit_line(e, "memcpy(dw + (size_t)(u0%s) * %d + i%s, &s%d_%d, sizeof s%d_%d);", plus(g, j), c->d, plus(g, k * V),
+                      j, k, j, k);
 }
 
-/* dense_dw_block over every column vector of units u0..u0+nu-1: blocks of nc, then the rest. */
-static void dense_dw_units(Emitter *e, const IrGraph *g, int V, int nu, int nc, int d, int u, long long rows)
+/* The weight gradient of units u0..u0+nu-1: blocks of two column vectors (dense_dw_block). */
+static void dense_dw_units(Emitter *e, const void *ctx, int nu)
 {
-    int nvec = d / V, main_c = nvec / nc * nc;
-    emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_c * V, nc * V);
-    dense_dw_block(e, g, V, nu, nc, d, u, rows);
-    emit_line(e, "}");
-    if (main_c < nvec) {
-        emit_line(e, "{");
-        emit_line(e, "const int i = %d;", main_c * V);
-        dense_dw_block(e, g, V, nu, nvec - main_c, d, u, rows);
-        emit_line(e, "}");
-    }
+    DenseBwd c = *(const DenseBwd *)ctx;
+    int nvec = c.d / c.V;
+    c.nu = nu;
+    emit_blocks(e, "i", nvec, nvec < 2 ? nvec : 2, c.V, dense_dw_block, &c);
 }
 
 /*
@@ -579,26 +585,15 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
                               long long rows)
 {
     int nvec = V ? d / V : 0, tail = nvec * V;
+    const IrNode *act = b->a.wrt >= 0 ? grad_gate(g, b) : NULL;
+    const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0};
     if (b->a.wrt >= 0) {
-        const IrNode *act = grad_gate(g, b);
-        bool relu_gate = act && act->op == IR_RELU;
-        int nb = nvec < 8 ? nvec : 8, main_v = nb ? nvec / nb * nb : 0;
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
         emit_line(e, "float *dxr = dx + r * %d;", d);
         if (act)
             emit_line(e, "const float *gr = gate + r * %d;", d);
-        if (nb) {
-            emit_line(e, "for (int i = 0; i < %d; i += %d) {", main_v * V, nb * V);
-            dense_dx_block(e, g, V, nb, d, u, relu_gate);
-            emit_line(e, "}");
-        }
-        if (main_v < nvec) {
-            emit_line(e, "{");
-            emit_line(e, "const int i = %d;", main_v * V);
-            dense_dx_block(e, g, V, nvec - main_v, d, u, relu_gate);
-            emit_line(e, "}");
-        }
+        emit_blocks(e, "i", nvec, nvec < 8 ? nvec : 8, V, dense_dx_block, &c);
         if (tail < d) {
             emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
             emit_line(e, "float a = 0.0f;");
@@ -606,7 +601,7 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
             emit_line(e, "dxr[i] = a;");
             emit_line(e, "}");
         }
-        int gated = relu_gate ? tail : 0;  /* columns the vectors gated */
+        int gated = c.relu_gate ? tail : 0;  /* columns the vectors gated */
         if (act && gated < d)
             emit_gate_loop(e, g, act, gated ? arena_printf(g->arena, "(dxr + %d)", gated) : "dxr",
                            gated ? arena_printf(g->arena, "(gr + %d)", gated) : "gr", arena_printf(g->arena, "%d", d - gated));
@@ -614,17 +609,8 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
         return;
     }
     if (nvec) {
-        int nc = nvec < 2 ? nvec : 2, most = (V == 16 ? 24 : 12) / nc;
-        int groups = (u + most - 1) / most, nu = (u + groups - 1) / groups, main_u = u / nu * nu;
-        emit_line(e, "for (int u0 = 0; u0 < %d; u0 += %d) {", main_u, nu);
-        dense_dw_units(e, g, V, nu, nc, d, u, rows);
-        emit_line(e, "}");
-        if (main_u < u) {
-            emit_line(e, "{");
-            emit_line(e, "const int u0 = %d;", main_u);
-            dense_dw_units(e, g, V, u - main_u, nc, d, u, rows);
-            emit_line(e, "}");
-        }
+        int most = (V == 16 ? 24 : 12) / (nvec < 2 ? nvec : 2), groups = (u + most - 1) / most;
+        emit_blocks(e, "u0", u, (u + groups - 1) / groups, 1, dense_dw_units, &c);
     }
     if (tail < d) {
         emit_line(e, "for (int u = 0; u < %d; u++) {", u);

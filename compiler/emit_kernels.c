@@ -603,8 +603,18 @@ static void pair_tree(Emitter *e, const IrGraph *g, int V, int G)
  * sums.  The G chains side by side hide the add latency that one vector
  * chain would expose, and share each load of x.
  */
-static void dense_vec_group(Emitter *e, const IrGraph *g, const IrNode *n, int V, int G, int d)
+typedef struct DenseRow {
+    const IrGraph *g;
+    const IrNode *n;
+    int V, d;  /* vector width, inputs */
+} DenseRow;
+
+static void dense_vec_group(Emitter *e, const void *ctx, int G)
 {
+    const DenseRow *c = ctx;
+    const IrGraph *g = c->g;
+    const IrNode *n = c->n;
+    int V = c->V, d = c->d;
     const char *N = g->name;
     int main_d = d / V * V;
     emit_line(e, "const float *wu = w + (size_t)u * %d;", d);
@@ -653,16 +663,8 @@ static void k_dense(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "const float *xr = x + r * %d;", d);
     emit_line(e, "float *yr = y + r * %d;", u);
     if (V) {
-        int G = dense_group(V, u), main_u = u / G * G;
-        emit_line(e, "for (int u = 0; u < %d; u += %d) {", main_u, G);
-        dense_vec_group(e, g, n, V, G, d);
-        emit_line(e, "}");
-        if (main_u < u) {
-            emit_line(e, "{");
-            emit_line(e, "const int u = %d;", main_u);
-            dense_vec_group(e, g, n, V, u - main_u, d);
-            emit_line(e, "}");
-        }
+        const DenseRow c = {g, n, V, d};
+        emit_blocks(e, "u", u, dense_group(V, u), 1, dense_vec_group, &c);
         emit_line(e, "}");
         emit_vmath_pass(e, g, n, "y", arena_printf(g->arena, "(size_t)batch * %lld", rows * u));
         return;
@@ -772,6 +774,13 @@ static void k_global_avgpool(Emitter *e, const IrGraph *g, const IrNode *n)
     emit_line(e, "}");
 }
 
+/* "float m = ...": the max of row xr[0..d-1], for softmax and cross-entropy's shift. */
+void emit_row_max(Emitter *e, long long d)
+{
+    emit_line(e, "float m = xr[0];");
+    emit_line(e, "for (int i = 1; i < %lld; i++) m = xr[i] > m ? xr[i] : m;", d);
+}
+
 /*
  * softmax / log_softmax over the last dimension, max-shifted: y = x - m row
  * by row, the exponentials of every row in one nnrt_vmath call (a call per
@@ -786,8 +795,7 @@ static void k_softmax(Emitter *e, const IrNode *n)
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
     emit_line(e, "const float *xr = x + r * %d;", l);
     emit_line(e, "float *yr = y + r * %d;", l);
-    emit_line(e, "float m = xr[0];");
-    emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
+    emit_row_max(e, l);
     emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m;", l);
     emit_line(e, "}");
     emit_line(e, "nnrt_vexp(y, y, (size_t)batch * %lld);", rows * l);
@@ -797,8 +805,7 @@ static void k_softmax(Emitter *e, const IrNode *n)
     if (log_sm) {
         /* log(exp(x - m) / s) as x - m - log s: the row's max again, from x */
         emit_line(e, "const float *xr = x + r * %d;", l);
-        emit_line(e, "float m = xr[0];");
-        emit_line(e, "for (int i = 1; i < %d; i++) m = xr[i] > m ? xr[i] : m;", l);
+        emit_row_max(e, l);
         emit_line(e, "const float ls = logf(s);");
         emit_line(e, "for (int i = 0; i < %d; i++) yr[i] = xr[i] - m - ls;", l);
     } else {

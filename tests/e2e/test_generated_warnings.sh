@@ -22,3 +22,11 @@ for f in examples/*.net; do
     rm -rf "$tmp/out"
   done
 done
+# The small dense kernels' lane pairs (<net>_PAIR16) take __builtin_shuffle
+# before gcc 12, which has no __builtin_shufflevector: that branch too.
+if [ -n "$compilers" ]; then
+  "$build/netc" emit examples/fashion_mlp.net -o "$tmp/out" --no-runtime
+  grep -q '__builtin_shuffle(' "$tmp/out/fashion_mlp.c"
+  warn_free gcc "-O2 -U__GNUC__ -D__GNUC__=11" "$tmp/out/fashion_mlp.c"
+  rm -rf "$tmp/out"
+fi
