@@ -37,6 +37,13 @@
 #define MC_MAX 144                 /* tallest A block */
 #define ALIGN 64                   /* alignment of packed panels */
 #define A_SLACK 8                  /* floats packers may write past an A block */
+/*
+ * Dot GEMVs over a matrix larger than this read it one row at a time
+ * (gemv_dot_seq), one sequential stream, which L2 delivers 1.4-1.6x faster
+ * than the 4 interleaved rows of gemv_dot; a matrix that fits L1 goes faster
+ * with the rows interleaved (docs/performance.md, 2026-12-03 12:30).
+ */
+#define GEMV_SEQ_BYTES (64 * 1024)
 
 /*
  * One product as the loop nest sees it: D[M,N] = op(A)[M,K] op(B)[K,N] with D
@@ -747,7 +754,8 @@ static void sgemv(const GemmJob *j, unsigned char *ws)
     if (dot) {
         op->x = contiguous(op->x, op->xs, op->k, ws);
         op->xs = 1;
-        g.fn = be->gemv_dot;
+        /* by the whole matrix, not a task's share: the choice changes the sums' order */
+        g.fn = (double)g.n * op->k * sizeof(float) > GEMV_SEQ_BYTES ? be->gemv_dot_seq : be->gemv_dot;
     }
     run_gemv(&g);
 }

@@ -2,9 +2,8 @@
  * nnrt_gemm_avx512.c - the AVX-512 back end of the GEMM (x86-64).
  *
  * Only the micro-kernel is new; packing and the GEMVs are the AVX2 back
- * end's (the packed layouts are shared, nnrt_gemm_int.h). The GEMVs are
- * bound by memory; a 16-wide dot GEMV was tried and was no faster in the
- * nets (docs/performance.md, "batch-1 inference and the L2"). Like
+ * end's (the packed layouts are shared, nnrt_gemm_int.h), but for the
+ * sequential dot GEMV, which gives AVX2's bits on 16-float vectors. Like
  * nnrt_gemm_avx2.c, every
  * function carries a target attribute and nnrt_gemm_backend_avx512 checks
  * the CPU at run time, so the file builds without -march flags.
@@ -142,12 +141,52 @@ static void kern_avx512(int kc, const NnrtGemmTile *t)
     kerns[t->mr - 1](kc, t);
 }
 
+/*
+ * The sequential dot GEMV (see nnrt_gemm_gemv_dot_seq_avx2) on 16-float
+ * vectors: a[j] here is the AVX2 kernel's a[2j] and a[2j+1] side by side, the
+ * 16-k blocks past the last 64 go to a[0], a[1], a[2], and the 8-k tail
+ * chunks to a[0]'s low half under a merge mask, leaving the high half as
+ * AVX2 leaves a[1]. So every lane sums what the AVX2 lane does, in the same
+ * order, and the results are the same bit for bit (test_isas_identical).
+ */
+AVX512 static void nnrt_gemm_gemv_dot_seq_avx512(const NnrtGemvOp *op, int i0, int i1)
+{
+    const float *x = op->x;
+    for (int i = i0; i < i1; i++) {
+        const float *m = op->mat + (size_t)i * op->ldm;
+        __m512 a[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            a[v] = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 64 <= op->k; k += 64) {
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k + 16 * v), _mm512_loadu_ps(x + k + 16 * v), a[v]);
+        }
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)  /* the 16-k blocks left, at most 3; unrolled, a[] stays in registers */
+            if (k + 16 <= op->k) {
+                a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k), _mm512_loadu_ps(x + k), a[v]);
+                k += 16;
+            }
+        for (; k < op->k; k += 8) {
+            __mmask16 mk = (__mmask16)((1u << (op->k - k < 8 ? op->k - k : 8)) - 1u);
+            a[0] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(mk, m + k), _mm512_maskz_loadu_ps(mk, x + k), a[0],
+                                         0x00ff);
+        }
+        __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]);
+        nnrt_gemm_gemv_store(op, i, hsum(_mm256_add_ps(lo8(s), hi8(s))));
+    }
+}
+
 static const NnrtGemmBackend avx512 = {
     .name = "avx512",
     .kern = kern_avx512,
     .pack_a = nnrt_gemm_pack_a_avx2,
     .pack_b = nnrt_gemm_pack_b_avx2,
     .gemv_dot = nnrt_gemm_gemv_dot_avx2,
+    .gemv_dot_seq = nnrt_gemm_gemv_dot_seq_avx512,
     .gemv_axpy = nnrt_gemm_gemv_axpy_avx2,
 };
 

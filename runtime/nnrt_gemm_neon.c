@@ -82,6 +82,7 @@ static const NnrtGemmBackend neon = {
     .pack_a = nnrt_gemm_pack_a_portable,
     .pack_b = nnrt_gemm_pack_b_portable,
     .gemv_dot = nnrt_gemm_gemv_dot_portable,
+    .gemv_dot_seq = nnrt_gemm_gemv_dot_portable,
     .gemv_axpy = nnrt_gemm_gemv_axpy_portable,
 };
 

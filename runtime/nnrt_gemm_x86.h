@@ -1,7 +1,8 @@
 /*
  * nnrt_gemm_x86.h - what the AVX2 and AVX-512 back ends of the GEMM
  * (nnrt_gemm_avx2.c, nnrt_gemm_avx512.c) share: masks, partial stores, the
- * 8x8 transpose and the transposed epilogue of a tile (C^T plans). Every
+ * 8x8 transpose and the transposed epilogue of a tile (C^T plans), the
+ * GEMVs' final sum. Every
  * function carries target("avx2,fma"), so it builds without -march flags;
  * only code that checked the CPU may call it. Private to those two files.
  */
@@ -33,6 +34,15 @@
 AVX2_INLINE __m256i tail_mask(int n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Sum of the 8 lanes of v, in a fixed order (the GEMVs' last step in both back ends). */
+AVX2_INLINE float hsum(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
 }
 
 /* Stores lanes 0..n-1 of v (n in 1..7) without touching memory past them. */

@@ -377,7 +377,10 @@ static void test_isas_identical(void **state)
     if (nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX512) != 0 || nnrt_gemm_set_isa(NNRT_GEMM_ISA_AVX2) != 0)
         skip();
     static const int shapes[][3] = {{64, 100, 150}, {37, 29, 300}, {6, 50, 25}, {130, 20, 64}, {7, 33, 9},
-                                    {1, 300, 77}, {45, 1, 37}, {1, 13, 784}};
+                                    {1, 300, 77}, {45, 1, 37}, {1, 13, 784},
+                                    /* GEMVs past GEMV_SEQ_BYTES (one row at a time): K of 64s,
+                                     * 16-blocks and 8-chunk tails */
+                                    {1, 200, 120}, {1, 40, 1000}, {1, 700, 30}, {600, 1, 29}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             for (int p = -1; p < 8; p++) {
