@@ -695,12 +695,18 @@ static void gemv_task(void *ctx, int t)
         g->fn(&g->op, lo, hi);
 }
 
+/* The bytes of a GEMV's matrix, which pick its kernel and its split. */
+static double gemv_bytes(const GemvJob *g)
+{
+    return (double)g->n * g->op.k * sizeof(float);
+}
+
 /* Runs a GEMV over n outputs, split over the pool when it is large. */
 static void run_gemv(GemvJob *g)
 {
     int threads = nnrt_threads_count();
     g->ntasks = 1;
-    if (threads > 1 && (double)g->n * g->op.k * sizeof(float) >= NNRT_GEMV_PAR_BYTES)
+    if (threads > 1 && gemv_bytes(g) >= NNRT_GEMV_PAR_BYTES)
         g->ntasks = imin(threads, (g->n + 15) / 16);
     if (g->ntasks > 1)
         nnrt_parallel_for(g->ntasks, gemv_task, g);
@@ -755,7 +761,7 @@ static void sgemv(const GemmJob *j, unsigned char *ws)
         op->x = contiguous(op->x, op->xs, op->k, ws);
         op->xs = 1;
         /* by the whole matrix, not a task's share: the choice changes the sums' order */
-        g.fn = (double)g.n * op->k * sizeof(float) > GEMV_SEQ_BYTES ? be->gemv_dot_seq : be->gemv_dot;
+        g.fn = gemv_bytes(&g) > GEMV_SEQ_BYTES ? be->gemv_dot_seq : be->gemv_dot;
     }
     run_gemv(&g);
 }

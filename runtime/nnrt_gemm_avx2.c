@@ -375,7 +375,7 @@ AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
 }
 
 /*
- * The dot GEMV for matrices past NNRT_GEMV_SEQ_BYTES, one row at a time, so
+ * The dot GEMV for matrices past GEMV_SEQ_BYTES (nnrt_gemm.c), one row at a time, so
  * that the matrix is read as one sequential stream: from L2, 1.4-1.6x the
  * rate of dot_rows' 4 interleaved rows (docs/performance.md, 2026-12-03
  * 12:30). A row sums in 8 accumulators, a[v] over k = 64i + 8v.., the

@@ -94,7 +94,7 @@ typedef struct NnrtGemmBackend {
     NnrtGemmPackAFn *pack_a;   /* A packing */
     NnrtGemmPackBFn *pack_b;   /* B packing */
     NnrtGemvFn *gemv_dot;      /* rows of mat are contiguous along k */
-    NnrtGemvFn *gemv_dot_seq;  /* the same, one row at a time: matrices past NNRT_GEMV_SEQ_BYTES */
+    NnrtGemvFn *gemv_dot_seq;  /* the same, one row at a time: matrices past GEMV_SEQ_BYTES (nnrt_gemm.c) */
     NnrtGemvFn *gemv_axpy;     /* rows of mat are contiguous along i */
 } NnrtGemmBackend;
 

@@ -426,6 +426,11 @@ static void gemv_body(void)
             check_shape(1, len[i], len[k], e++ % NEPI, NULL);
             check_shape(len[i], 1, len[k], e++ % NEPI, NULL);
         }
+    /* matrices past GEMV_SEQ_BYTES, read one row at a time: 64-k steps, then
+     * 16-k blocks (3, 2, 1) and 8-chunk tails (8, 4, 8 + 5) */
+    check_shape(1, 300, 120, 1, NULL);
+    check_shape(1, 200, 100, 2, NULL);
+    check_shape(600, 1, 29, 3, NULL);
 }
 
 static void test_gemv(void **state)
