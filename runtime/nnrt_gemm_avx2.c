@@ -336,7 +336,7 @@ AVX2 void nnrt_gemm_pack_a_avx2(int transa, const float *A, long lda, int i0, in
  * The row loops are unrolled by pragma: -O2 does not unroll them by itself
  * and then keeps lo and hi in memory (2x slower, measured on 256x784).
  */
-AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, const int ROWS)
+AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int ROWS)
 {
     const float *m[4], *x = op->x;
     __m256 lo[4], hi[4];
@@ -362,61 +362,73 @@ AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, const int ROWS)
             lo[r] = _mm256_fmadd_ps(_mm256_maskload_ps(m[r] + k, mk), x0, lo[r]);
     }
     for (int r = 0; r < ROWS; r++)
-        nnrt_gemm_gemv_store(op, i + r, hsum(_mm256_add_ps(lo[r], hi[r])));
+        sum[r] = hsum(_mm256_add_ps(lo[r], hi[r]));
 }
 
 AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
 {
-    int i = i0;
-    for (; i + 4 <= i1; i += 4)
-        dot_rows(op, i, 4);
-    for (; i < i1; i++)
-        dot_rows(op, i, 1);
+    for (int i = i0; i < i1; i += GEMV_RUN) {
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN, r = 0;
+        float s[GEMV_RUN];
+        for (; r + 4 <= n; r += 4)
+            dot_rows(op, i + r, s + r, 4);
+        for (; r < n; r++)
+            dot_rows(op, i + r, s + r, 1);
+        gemv_finish(op, i, s, n);
+    }
 }
 
 /*
  * The dot GEMV for matrices past GEMV_SEQ_BYTES (nnrt_gemm.c), one row at a time, so
  * that the matrix is read as one sequential stream: from L2, 1.4-1.6x the
  * rate of dot_rows' 4 interleaved rows (docs/performance.md, 2026-12-03
- * 12:30). A row sums in 8 accumulators, a[v] over k = 64i + 8v.., the
- * remaining 16-k blocks into a[0..1], a[2..3], a[4..5], tail chunks of 8
- * into a[0]; then the even ones and the odd ones in order, and hsum of the
- * two. The AVX-512 kernel (nnrt_gemm_avx512.c) holds a[2j] and a[2j+1] as
- * the halves of one vector and gives the same bits.
+ * 12:30). seq_row sums row m of depth K in 8 accumulators, a[v] over
+ * k = 64i + 8v.., the remaining 16-k blocks into a[0..1], a[2..3], a[4..5],
+ * tail chunks of 8 into a[0]; then the even ones and the odd ones in order,
+ * and hsum of the two. The kernel collects GEMV_RUN sums, then finishes
+ * them (gemv_finish). The AVX-512 kernel (nnrt_gemm_avx512.c) holds a[2j]
+ * and a[2j+1] as the halves of one vector and gives the same bits.
  */
-AVX2 static void nnrt_gemm_gemv_dot_seq_avx2(const NnrtGemvOp *op, int i0, int i1)
+AVX2_INLINE float seq_row(const float *m, const float *x, int K)
 {
-    const float *x = op->x;
-    for (int i = i0; i < i1; i++) {
-        const float *m = op->mat + (size_t)i * op->ldm;
-        __m256 a[8];
+    __m256 a[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++)
+        a[v] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 64 <= K; k += 64) {
 #pragma GCC unroll 8
         for (int v = 0; v < 8; v++)
-            a[v] = _mm256_setzero_ps();
-        int k = 0;
-        for (; k + 64 <= op->k; k += 64) {
-#pragma GCC unroll 8
-            for (int v = 0; v < 8; v++)
-                a[v] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k + 8 * v), _mm256_loadu_ps(x + k + 8 * v), a[v]);
-        }
+            a[v] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k + 8 * v), _mm256_loadu_ps(x + k + 8 * v), a[v]);
+    }
 #pragma GCC unroll 3
-        for (int v = 0; v < 6; v += 2)  /* the 16-k blocks left, at most 3; unrolled, a[] stays in registers */
-            if (k + 16 <= op->k) {
-                a[v] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k), _mm256_loadu_ps(x + k), a[v]);
-                a[v + 1] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k + 8), _mm256_loadu_ps(x + k + 8), a[v + 1]);
-                k += 16;
-            }
-        for (; k < op->k; k += 8) {
-            __m256i mk = tail_mask(op->k - k < 8 ? op->k - k : 8);
-            a[0] = _mm256_fmadd_ps(_mm256_maskload_ps(m + k, mk), _mm256_maskload_ps(x + k, mk), a[0]);
+    for (int v = 0; v < 6; v += 2)  /* the 16-k blocks left, at most 3; unrolled, a[] stays in registers */
+        if (k + 16 <= K) {
+            a[v] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k), _mm256_loadu_ps(x + k), a[v]);
+            a[v + 1] = _mm256_fmadd_ps(_mm256_loadu_ps(m + k + 8), _mm256_loadu_ps(x + k + 8), a[v + 1]);
+            k += 16;
         }
-        __m256 lo = a[0], hi = a[1];
+    for (; k < K; k += 8) {
+        __m256i mk = tail_mask(K - k < 8 ? K - k : 8);
+        a[0] = _mm256_fmadd_ps(_mm256_maskload_ps(m + k, mk), _mm256_maskload_ps(x + k, mk), a[0]);
+    }
+    __m256 lo = a[0], hi = a[1];
 #pragma GCC unroll 3
-        for (int v = 2; v < 8; v += 2) {
-            lo = _mm256_add_ps(lo, a[v]);
-            hi = _mm256_add_ps(hi, a[v + 1]);
-        }
-        nnrt_gemm_gemv_store(op, i, hsum(_mm256_add_ps(lo, hi)));
+    for (int v = 2; v < 8; v += 2) {
+        lo = _mm256_add_ps(lo, a[v]);
+        hi = _mm256_add_ps(hi, a[v + 1]);
+    }
+    return hsum(_mm256_add_ps(lo, hi));
+}
+
+AVX2 static void nnrt_gemm_gemv_dot_seq_avx2(const NnrtGemvOp *op, int i0, int i1)
+{
+    for (int i = i0; i < i1; i += GEMV_RUN) {
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
+        float s[GEMV_RUN];
+        for (int r = 0; r < n; r++)
+            s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+        gemv_finish(op, i, s, n);
     }
 }
 
@@ -425,8 +437,7 @@ AVX2_INLINE void axpy_store(const NnrtGemvOp *op, int i, __m256 v, int n)
 {
     float s[8];
     _mm256_storeu_ps(s, v);
-    for (int c = 0; c < n; c++)
-        nnrt_gemm_gemv_store(op, i + c, s[c]);
+    gemv_finish(op, i, s, n);
 }
 
 /*

@@ -148,35 +148,43 @@ static void kern_avx512(int kc, const NnrtGemmTile *t)
  * chunks to a[0]'s low half under a merge mask, leaving the high half as
  * AVX2 leaves a[1]. So every lane sums what the AVX2 lane does, in the same
  * order, and the results are the same bit for bit (test_isas_identical).
+ * seq_row sums row m of depth K; the kernel collects GEMV_RUN sums, then
+ * finishes them (gemv_finish).
  */
-AVX512 static void nnrt_gemm_gemv_dot_seq_avx512(const NnrtGemvOp *op, int i0, int i1)
+AVX512_INLINE float seq_row(const float *m, const float *x, int K)
 {
-    const float *x = op->x;
-    for (int i = i0; i < i1; i++) {
-        const float *m = op->mat + (size_t)i * op->ldm;
-        __m512 a[4];
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++)
+        a[v] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 64 <= K; k += 64) {
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
-            a[v] = _mm512_setzero_ps();
-        int k = 0;
-        for (; k + 64 <= op->k; k += 64) {
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++)
-                a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k + 16 * v), _mm512_loadu_ps(x + k + 16 * v), a[v]);
-        }
+            a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k + 16 * v), _mm512_loadu_ps(x + k + 16 * v), a[v]);
+    }
 #pragma GCC unroll 3
-        for (int v = 0; v < 3; v++)  /* the 16-k blocks left, at most 3; unrolled, a[] stays in registers */
-            if (k + 16 <= op->k) {
-                a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k), _mm512_loadu_ps(x + k), a[v]);
-                k += 16;
-            }
-        for (; k < op->k; k += 8) {
-            __mmask16 mk = (__mmask16)((1u << (op->k - k < 8 ? op->k - k : 8)) - 1u);
-            a[0] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(mk, m + k), _mm512_maskz_loadu_ps(mk, x + k), a[0],
-                                         0x00ff);
+    for (int v = 0; v < 3; v++)  /* the 16-k blocks left, at most 3; unrolled, a[] stays in registers */
+        if (k + 16 <= K) {
+            a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(m + k), _mm512_loadu_ps(x + k), a[v]);
+            k += 16;
         }
-        __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]);
-        nnrt_gemm_gemv_store(op, i, hsum(_mm256_add_ps(lo8(s), hi8(s))));
+    for (; k < K; k += 8) {
+        __mmask16 mk = (__mmask16)((1u << (K - k < 8 ? K - k : 8)) - 1u);
+        a[0] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(mk, m + k), _mm512_maskz_loadu_ps(mk, x + k), a[0], 0x00ff);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]);
+    return hsum(_mm256_add_ps(lo8(s), hi8(s)));
+}
+
+AVX512 static void nnrt_gemm_gemv_dot_seq_avx512(const NnrtGemvOp *op, int i0, int i1)
+{
+    for (int i = i0; i < i1; i += GEMV_RUN) {
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
+        float s[GEMV_RUN];
+        for (int r = 0; r < n; r++)
+            s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+        gemv_finish(op, i, s, n);
     }
 }
 

@@ -2,7 +2,7 @@
  * nnrt_gemm_x86.h - what the AVX2 and AVX-512 back ends of the GEMM
  * (nnrt_gemm_avx2.c, nnrt_gemm_avx512.c) share: masks, partial stores, the
  * 8x8 transpose and the transposed epilogue of a tile (C^T plans), the
- * GEMVs' final sum. Every
+ * GEMVs' final sum and their epilogue. Every
  * function carries target("avx2,fma"), so it builds without -march flags;
  * only code that checked the CPU may call it. Private to those two files.
  */
@@ -43,6 +43,37 @@ AVX2_INLINE float hsum(__m256 v)
     x = _mm_add_ps(x, _mm_movehl_ps(x, x));
     x = _mm_add_ss(x, _mm_movehdup_ps(x));
     return _mm_cvtss_f32(x);
+}
+
+/* Outputs a GEMV kernel sums before it finishes them with gemv_finish. */
+#define GEMV_RUN 32
+
+/*
+ * Finishes outputs i..i+n-1 of a GEMV from their sums s[0..n-1] as
+ * nnrt_gemm_gemv_store does each (old y, bias, relu, in that order), 8 at a
+ * time when y is contiguous. The kernels collect a run of sums before they
+ * finish it: finishing each sum as it came made the 128x256 and 256x784
+ * GEMVs 20-30% slower (docs/performance.md, 2026-12-03 14:40).
+ */
+AVX2_INLINE void gemv_finish(const NnrtGemvOp *op, int i, const float *s, int n)
+{
+    int c = 0;
+    if (op->ys == 1) {
+        float *y = op->y + i;
+        const float *bias = op->bias ? op->bias + (size_t)i * op->bias_stride : NULL;
+        for (; c + 8 <= n; c += 8) {
+            __m256 v = _mm256_loadu_ps(s + c);
+            if (op->accumulate)
+                v = _mm256_add_ps(v, _mm256_loadu_ps(y + c));
+            if (bias)
+                v = _mm256_add_ps(v, op->bias_stride ? _mm256_loadu_ps(bias + c) : _mm256_broadcast_ss(bias));
+            if (op->relu) /* max_ps(v, 0) gives 0 for NaN and -0, as nnrt_gemm_finish */
+                v = _mm256_max_ps(v, _mm256_setzero_ps());
+            _mm256_storeu_ps(y + c, v);
+        }
+    }
+    for (; c < n; c++)
+        nnrt_gemm_gemv_store(op, i + c, s[c]);
 }
 
 /* Stores lanes 0..n-1 of v (n in 1..7) without touching memory past them. */
