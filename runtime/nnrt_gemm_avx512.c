@@ -1,12 +1,12 @@
 /*
  * nnrt_gemm_avx512.c - the AVX-512 back end of the GEMM (x86-64).
  *
- * Only the micro-kernel is new; packing and the GEMVs are the AVX2 back
- * end's (the packed layouts are shared, nnrt_gemm_int.h), but for the
- * sequential dot GEMV, which gives AVX2's bits on 16-float vectors. Like
- * nnrt_gemm_avx2.c, every
- * function carries a target attribute and nnrt_gemm_backend_avx512 checks
- * the CPU at run time, so the file builds without -march flags.
+ * New here are the micro-kernel and the two dot GEMVs, which give AVX2's
+ * bits on 16-float vectors; packing and the axpy GEMV are the AVX2 back
+ * end's (the packed layouts are shared, nnrt_gemm_int.h). Like
+ * nnrt_gemm_avx2.c, every function carries a target attribute and
+ * nnrt_gemm_backend_avx512 checks the CPU at run time, so the file builds
+ * without -march flags.
  *
  * Micro-kernel: the layouts hold 6x16 tiles, and a 6x16 tile is only six
  * 16-float zmm accumulators, too few chains to cover the FMA latency (4
@@ -142,6 +142,53 @@ static void kern_avx512(int kc, const NnrtGemmTile *t)
 }
 
 /*
+ * The AVX2 back end's dot_rows on 16-float vectors: a[r] holds that
+ * kernel's lo[r] and hi[r] side by side, and the 8-k tail chunks go to the
+ * low half under a merge mask, so every sum is AVX2's bit for bit
+ * (test_isas_identical), in half the instructions.
+ */
+AVX512_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int ROWS)
+{
+    const float *m[4], *x = op->x;
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; r++) {
+        m[r] = op->mat + (size_t)(i + r) * op->ldm;
+        a[r] = _mm512_setzero_ps();
+    }
+    int k = 0;
+    for (; k + 16 <= op->k; k += 16) {
+        __m512 xv = _mm512_loadu_ps(x + k);
+#pragma GCC unroll 4
+        for (int r = 0; r < ROWS; r++)
+            a[r] = _mm512_fmadd_ps(_mm512_loadu_ps(m[r] + k), xv, a[r]);
+    }
+    for (; k < op->k; k += 8) {
+        __mmask16 mk = (__mmask16)((1u << (op->k - k < 8 ? op->k - k : 8)) - 1u);
+        __m512 xv = _mm512_maskz_loadu_ps(mk, x + k);
+#pragma GCC unroll 4
+        for (int r = 0; r < ROWS; r++)
+            a[r] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(mk, m[r] + k), xv, a[r], 0x00ff);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; r++)
+        sum[r] = hsum(_mm256_add_ps(lo8(a[r]), hi8(a[r])));
+}
+
+AVX512 static void nnrt_gemm_gemv_dot_avx512(const NnrtGemvOp *op, int i0, int i1)
+{
+    for (int i = i0; i < i1; i += GEMV_RUN) {
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN, r = 0;
+        float s[GEMV_RUN];
+        for (; r + 4 <= n; r += 4)
+            dot_rows(op, i + r, s + r, 4);
+        for (; r < n; r++)
+            dot_rows(op, i + r, s + r, 1);
+        gemv_finish(op, i, s, n);
+    }
+}
+
+/*
  * The sequential dot GEMV (see nnrt_gemm_gemv_dot_seq_avx2) on 16-float
  * vectors: a[j] here is the AVX2 kernel's a[2j] and a[2j+1] side by side, the
  * 16-k blocks past the last 64 go to a[0], a[1], a[2], and the 8-k tail
@@ -193,7 +240,7 @@ static const NnrtGemmBackend avx512 = {
     .kern = kern_avx512,
     .pack_a = nnrt_gemm_pack_a_avx2,
     .pack_b = nnrt_gemm_pack_b_avx2,
-    .gemv_dot = nnrt_gemm_gemv_dot_avx2,
+    .gemv_dot = nnrt_gemm_gemv_dot_avx512,
     .gemv_dot_seq = nnrt_gemm_gemv_dot_seq_avx512,
     .gemv_axpy = nnrt_gemm_gemv_axpy_avx2,
 };
