@@ -39,9 +39,11 @@
 #define A_SLACK 8                  /* floats packers may write past an A block */
 /*
  * Dot GEMVs over a matrix larger than this read it one row at a time
- * (gemv_dot_seq), one sequential stream, which L2 delivers 1.4-1.6x faster
- * than the 4 interleaved rows of gemv_dot; a matrix that fits L1 goes faster
- * with the rows interleaved (docs/performance.md, 2026-12-03 12:30).
+ * (gemv_dot_seq), one sequential stream. In the nets, where such a matrix
+ * comes from L3 or from the other core, that is faster than the 4
+ * interleaved rows of gemv_dot; a matrix that fits L1, or one hot in L2,
+ * goes faster with the rows interleaved (docs/performance.md, 2026-12-03
+ * 12:30 and 14:00-14:20).
  */
 #define GEMV_SEQ_BYTES (64 * 1024)
 

@@ -365,24 +365,28 @@ AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int ROW
         sum[r] = hsum(_mm256_add_ps(lo[r], hi[r]));
 }
 
+/* Rows i..i+n-1 four at a time, then one at a time (GemvSumsFn). */
+AVX2_INLINE void dot_sums(const NnrtGemvOp *op, int i, int n, float *s)
+{
+    int r = 0;
+    for (; r + 4 <= n; r += 4)
+        dot_rows(op, i + r, s + r, 4);
+    for (; r < n; r++)
+        dot_rows(op, i + r, s + r, 1);
+}
+
 AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
 {
-    for (int i = i0; i < i1; i += GEMV_RUN) {
-        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN, r = 0;
-        float s[GEMV_RUN];
-        for (; r + 4 <= n; r += 4)
-            dot_rows(op, i + r, s + r, 4);
-        for (; r < n; r++)
-            dot_rows(op, i + r, s + r, 1);
-        gemv_finish(op, i, s, n);
-    }
+    gemv_dot_runs(op, i0, i1, dot_sums);
 }
 
 /*
- * The dot GEMV for matrices past GEMV_SEQ_BYTES (nnrt_gemm.c), one row at a time, so
- * that the matrix is read as one sequential stream: from L2, 1.4-1.6x the
- * rate of dot_rows' 4 interleaved rows (docs/performance.md, 2026-12-03
- * 12:30). seq_row sums row m of depth K in 8 accumulators, a[v] over
+ * The dot GEMV for matrices past GEMV_SEQ_BYTES (nnrt_gemm.c), one row at a
+ * time, so that the matrix is read as one sequential stream. In the nets,
+ * where the matrix comes from L3 or from the other core, that beats
+ * dot_rows' 4 interleaved rows (fashion_mlp's batch-1 inference: 3.8-4.0 us
+ * against 5.3-5.6 at 2 threads); with the matrix hot in L2 the 4 rows are
+ * faster (docs/performance.md, 2026-12-03 12:30 and 14:00-14:20). seq_row sums row m of depth K in 8 accumulators, a[v] over
  * k = 64i + 8v.., the remaining 16-k blocks into a[0..1], a[2..3], a[4..5],
  * tail chunks of 8 into a[0]; then the even ones and the odd ones in order,
  * and hsum of the two. The kernel collects GEMV_RUN sums, then finishes
@@ -421,15 +425,16 @@ AVX2_INLINE float seq_row(const float *m, const float *x, int K)
     return hsum(_mm256_add_ps(lo, hi));
 }
 
+/* Rows i..i+n-1 one at a time (GemvSumsFn). */
+AVX2_INLINE void seq_sums(const NnrtGemvOp *op, int i, int n, float *s)
+{
+    for (int r = 0; r < n; r++)
+        s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+}
+
 AVX2 static void nnrt_gemm_gemv_dot_seq_avx2(const NnrtGemvOp *op, int i0, int i1)
 {
-    for (int i = i0; i < i1; i += GEMV_RUN) {
-        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
-        float s[GEMV_RUN];
-        for (int r = 0; r < n; r++)
-            s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
-        gemv_finish(op, i, s, n);
-    }
+    gemv_dot_runs(op, i0, i1, seq_sums);
 }
 
 /* Finishes n (1..8) outputs from i whose sums are the lanes of v. */

@@ -175,17 +175,19 @@ AVX512_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int R
         sum[r] = hsum(_mm256_add_ps(lo8(a[r]), hi8(a[r])));
 }
 
+/* Rows i..i+n-1 four at a time, then one at a time (GemvSumsFn). */
+AVX512_INLINE void dot_sums(const NnrtGemvOp *op, int i, int n, float *s)
+{
+    int r = 0;
+    for (; r + 4 <= n; r += 4)
+        dot_rows(op, i + r, s + r, 4);
+    for (; r < n; r++)
+        dot_rows(op, i + r, s + r, 1);
+}
+
 AVX512 static void nnrt_gemm_gemv_dot_avx512(const NnrtGemvOp *op, int i0, int i1)
 {
-    for (int i = i0; i < i1; i += GEMV_RUN) {
-        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN, r = 0;
-        float s[GEMV_RUN];
-        for (; r + 4 <= n; r += 4)
-            dot_rows(op, i + r, s + r, 4);
-        for (; r < n; r++)
-            dot_rows(op, i + r, s + r, 1);
-        gemv_finish(op, i, s, n);
-    }
+    gemv_dot_runs(op, i0, i1, dot_sums);
 }
 
 /*
@@ -224,15 +226,16 @@ AVX512_INLINE float seq_row(const float *m, const float *x, int K)
     return hsum(_mm256_add_ps(lo8(s), hi8(s)));
 }
 
+/* Rows i..i+n-1 one at a time (GemvSumsFn). */
+AVX512_INLINE void seq_sums(const NnrtGemvOp *op, int i, int n, float *s)
+{
+    for (int r = 0; r < n; r++)
+        s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+}
+
 AVX512 static void nnrt_gemm_gemv_dot_seq_avx512(const NnrtGemvOp *op, int i0, int i1)
 {
-    for (int i = i0; i < i1; i += GEMV_RUN) {
-        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
-        float s[GEMV_RUN];
-        for (int r = 0; r < n; r++)
-            s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
-        gemv_finish(op, i, s, n);
-    }
+    gemv_dot_runs(op, i0, i1, seq_sums);
 }
 
 static const NnrtGemmBackend avx512 = {

@@ -45,7 +45,7 @@ AVX2_INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(x);
 }
 
-/* Outputs a GEMV kernel sums before it finishes them with gemv_finish. */
+/* Outputs a dot GEMV sums before it finishes them (gemv_dot_runs). */
 #define GEMV_RUN 32
 
 /*
@@ -53,7 +53,7 @@ AVX2_INLINE float hsum(__m256 v)
  * nnrt_gemm_gemv_store does each (old y, bias, relu, in that order), 8 at a
  * time when y is contiguous. The kernels collect a run of sums before they
  * finish it: finishing each sum as it came made the 128x256 and 256x784
- * GEMVs 20-30% slower (docs/performance.md, 2026-12-03 14:40).
+ * GEMVs 20-30% slower (docs/performance.md, 2026-12-03 14:00-14:20).
  */
 AVX2_INLINE void gemv_finish(const NnrtGemvOp *op, int i, const float *s, int n)
 {
@@ -74,6 +74,24 @@ AVX2_INLINE void gemv_finish(const NnrtGemvOp *op, int i, const float *s, int n)
     }
     for (; c < n; c++)
         nnrt_gemm_gemv_store(op, i + c, s[c]);
+}
+
+/* Sums of rows i..i+n-1 (n <= GEMV_RUN) of a dot GEMV into s[0..n-1]. */
+typedef void GemvSumsFn(const NnrtGemvOp *op, int i, int n, float *s);
+
+/*
+ * A dot GEMV over outputs i0..i1-1: the sums of each run of GEMV_RUN rows
+ * from the back end's `sums`, then gemv_finish on them. Inlined with
+ * `sums`, which the kernels pass as a constant.
+ */
+AVX2_INLINE void gemv_dot_runs(const NnrtGemvOp *op, int i0, int i1, GemvSumsFn *sums)
+{
+    for (int i = i0; i < i1; i += GEMV_RUN) {
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
+        float s[GEMV_RUN];
+        sums(op, i, n, s);
+        gemv_finish(op, i, s, n);
+    }
 }
 
 /* Stores lanes 0..n-1 of v (n in 1..7) without touching memory past them. */
