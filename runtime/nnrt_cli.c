@@ -643,7 +643,7 @@ static int run_batches(const NnrtModelDesc *d, void *m, const CliOpts *o, const 
     float *xbuf[NNRT_CLI_MAX_NAMED] = {0};
     int rc = 0;
     for (int i = 0; i < d->ninputs && !rc; i++)
-        if (!(xbuf[i] = malloc(sizeof(float) * (size_t)o->batch * (size_t)d->inputs[i].size)))
+        if (!(xbuf[i] = nnrt_cli_alloc(sizeof(float) * (size_t)o->batch * (size_t)d->inputs[i].size)))
             rc = NNRT_EXIT_DATA;
     for (int64_t at = 0; at < s->count && !rc; at += o->batch) {
         int b = (int)(s->count - at < o->batch ? s->count - at : o->batch);
@@ -675,7 +675,7 @@ static int cmd_predict(const NnrtModelDesc *d, const CliOpts *o)
     if (!rc && !(m = nnrt_cli_make_model(d, o->batch, 0, o->weights, o->seed, &arena)))
         rc = NNRT_EXIT_DATA;
     for (int i = 0; i < d->noutputs && !rc; i++)
-        if (!(out[i] = malloc(sizeof(float) * (size_t)(set.count ? set.count : 1) * (size_t)d->outputs[i].size)))
+        if (!(out[i] = nnrt_cli_alloc(sizeof(float) * (size_t)(set.count ? set.count : 1) * (size_t)d->outputs[i].size)))
             rc = NNRT_EXIT_DATA;
     double t0 = nnrt_now();
     if (!rc)

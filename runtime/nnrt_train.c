@@ -45,6 +45,11 @@ void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int
         nnrt_array_get_f32(a, (size_t)rows[j] * (size_t)size, (size_t)size, scale, dst + (size_t)j * (size_t)size);
 }
 
+void *nnrt_cli_alloc(size_t bytes)
+{
+    return aligned_alloc(64, bytes > 0 ? (bytes + 63) / 64 * 64 : 64);
+}
+
 /* Allocates float buffers for max_batch samples of every input, label and output; 0 or -1. */
 int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b)
 {
@@ -52,11 +57,11 @@ int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b)
     int ok = 1;
     memset(b, 0, sizeof *b);
     for (int i = 0; i < d->ninputs; i++)
-        ok &= (b->x[i] = malloc(sizeof(float) * n * (size_t)d->inputs[i].size)) != NULL;
+        ok &= (b->x[i] = nnrt_cli_alloc(sizeof(float) * n * (size_t)d->inputs[i].size)) != NULL;
     for (int i = 0; i < d->nlabels; i++)
-        ok &= (b->y[i] = malloc(4 * n * (size_t)d->labels[i].size)) != NULL; /* int32_t or float */
+        ok &= (b->y[i] = nnrt_cli_alloc(4 * n * (size_t)d->labels[i].size)) != NULL; /* int32_t or float */
     for (int i = 0; i < d->noutputs; i++)
-        ok &= (b->out[i] = malloc(sizeof(float) * n * (size_t)d->outputs[i].size)) != NULL;
+        ok &= (b->out[i] = nnrt_cli_alloc(sizeof(float) * n * (size_t)d->outputs[i].size)) != NULL;
     return ok ? 0 : -1;
 }
 

@@ -43,6 +43,7 @@ static float fake_first_x[64 * D];  /* inputs of the first train_step call */
 static int fake_first_n;            /* its batch */
 static float fake_first_lr;         /* its learning rate */
 static int fake_max_n;              /* largest batch seen */
+static int fake_unaligned;          /* calls whose input was not 64-byte aligned */
 
 static size_t fake_bytes(int max_batch)
 {
@@ -104,11 +105,19 @@ static void linear(const Fake *f, int n, const float *x, float *y)
         }
 }
 
+/* Counts a call whose input is not on the 64 bytes the command line gives it. */
+static void fake_check_alignment(const float *in)
+{
+    if ((uintptr_t)in % 64 != 0)
+        fake_unaligned++;
+}
+
 static int fake_forward(void *m, int n, const float *const *in, float *const *out)
 {
     Fake *f = m;
     if (n < 1 || n > f->max_batch)
         return -1;
+    fake_check_alignment(in[0]);
     linear(f, n, in[0], out[0]);
     return 0;
 }
@@ -183,6 +192,7 @@ static int train_step_impl(void *m, int n, const float *const *in, const void *c
     float dl[64 * K];
     if (!f->train || n < 1 || n > f->max_batch || n > 64)
         return -1;
+    fake_check_alignment(in[0]);
     fake_record(n, in[0], lr);
     *loss = fake_loss(f, n, in[0], lab[0], regression, dl);
     if (out[0])
@@ -215,6 +225,7 @@ static int evaluate_impl(void *m, int n, const float *const *in, const void *con
     float dl[64 * K];
     if (n < 1 || n > f->max_batch || n > 64)
         return -1;
+    fake_check_alignment(in[0]);
     *loss = fake_loss(f, n, in[0], lab[0], regression, dl);
     memcpy(out[0], f->logits, sizeof(float) * (size_t)(n * K));
     return 0;
@@ -469,7 +480,7 @@ static int setup(void **state)
 static int reset_hooks(void **state)
 {
     fake_nan_at = -1;
-    fake_calls = fake_first_n = fake_max_n = 0;
+    fake_calls = fake_first_n = fake_max_n = fake_unaligned = 0;
     fake_first_lr = 0;
     return 0;
 }
@@ -928,6 +939,25 @@ static void test_regression_labels(void **state)
     assert_contains(err_text, "label 'target' of sample 1 is nan");
 }
 
+/*
+ * train, eval and predict hand the net 64-byte-aligned inputs (the batch-1
+ * GEMV is 0.4 us slower on malloc's 16 bytes), whatever the batch's size.
+ */
+static void test_batches_aligned(void **state)
+{
+    assert_int_equal(RUN(&fake_desc, "train", "--data", tmp_path("x_u8.npy"), "--labels", tmp_path("y.npy"),
+                         "--scale", SCALE, "--epochs", "1", "--batch", "3", "--save", tmp_path("al.st"), "--quiet"),
+                     0);
+    assert_int_equal(RUN(&fake_desc, "eval", "--weights", tmp_path("al.st"), "--data", tmp_path("x_u8.npy"),
+                         "--labels", tmp_path("y.npy"), "--scale", SCALE, "--batch", "5"),
+                     0);
+    assert_int_equal(RUN(&fake_desc, "predict", "--weights", tmp_path("al.st"), "--input", tmp_path("x_u8.npy"),
+                         "--scale", SCALE, "--batch", "7", "--output", tmp_path("al.npy")),
+                     0);
+    assert_true(fake_calls > 0);
+    assert_int_equal(fake_unaligned, 0);
+}
+
 /* Training learns: the fake model separates the classes after a few epochs. */
 static void test_training_learns(void **state)
 {
@@ -961,6 +991,7 @@ int main(void)
         cmocka_unit_test_setup(test_nan_keeps_checkpoint, reset_hooks),
         cmocka_unit_test_setup(test_epoch_lines, reset_hooks),
         cmocka_unit_test_setup(test_checkpoint_as_weights, reset_hooks),
+        cmocka_unit_test_setup(test_batches_aligned, reset_hooks),
         cmocka_unit_test_setup(test_foreign_checkpoint, reset_hooks),
         cmocka_unit_test_setup(test_regression_labels, reset_hooks),
         cmocka_unit_test_setup(test_training_learns, reset_hooks),
