@@ -87,11 +87,11 @@ int nnrt_cli_eval(const NnrtModelDesc *d, const CliOpts *o);
 void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int n, float scale, float *dst);
 int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b);
 /*
- * bytes of 64-byte-aligned memory (free() releases it), for the arrays the
- * net reads: a batch-1 GEMV reads its input vector once per 16 weights, and
- * malloc's 16-byte alignment split each of those loads over two cache lines
- * (fashion_mlp's batch-1 inference 4.4-4.6 -> 3.7-3.8 us at 2 threads,
- * docs/performance.md, 2026-12-03 14:30).
+ * Returns `bytes` of 64-byte-aligned memory (free() releases it), for the
+ * arrays the net reads: a batch-1 GEMV reads its input vector once per 16
+ * weights, and on malloc's 16-byte alignment each of those loads straddled
+ * two cache lines (fashion_mlp's batch-1 inference 3.4-3.6 -> 3.0 us at 2
+ * threads, docs/performance.md, 2026-12-03 14:30).
  */
 void *nnrt_cli_alloc(size_t bytes);
 void nnrt_cli_batch_free(const NnrtModelDesc *d, CliBatch *b);

@@ -386,12 +386,14 @@ AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
  * where the matrix comes from L3 or from the other core, that beats
  * dot_rows' 4 interleaved rows (fashion_mlp's batch-1 inference: 3.8-4.0 us
  * against 5.3-5.6 at 2 threads); with the matrix hot in L2 the 4 rows are
- * faster (docs/performance.md, 2026-12-03 12:30 and 14:00-14:20). seq_row sums row m of depth K in 8 accumulators, a[v] over
- * k = 64i + 8v.., the remaining 16-k blocks into a[0..1], a[2..3], a[4..5],
- * tail chunks of 8 into a[0]; then the even ones and the odd ones in order,
- * and hsum of the two. The kernel collects GEMV_RUN sums, then finishes
- * them (gemv_finish). The AVX-512 kernel (nnrt_gemm_avx512.c) holds a[2j]
- * and a[2j+1] as the halves of one vector and gives the same bits.
+ * faster (docs/performance.md, 2026-12-03 12:30 and 14:00-14:20).
+ *
+ * seq_row sums row m of depth K in 8 accumulators, a[v] over k = 64i + 8v..,
+ * the remaining 16-k blocks into a[0..1], a[2..3], a[4..5], tail chunks of
+ * 8 into a[0]; then the even ones and the odd ones in order, and hsum of
+ * the two. The kernel collects GEMV_RUN sums, then finishes them
+ * (gemv_finish). The AVX-512 kernel (nnrt_gemm_avx512.c) holds a[2j] and
+ * a[2j+1] as the halves of one vector and gives the same bits.
  */
 AVX2_INLINE float seq_row(const float *m, const float *x, int K)
 {
