@@ -18,7 +18,10 @@
  *      steps on one batch of random inputs with valid labels, after warm-up;
  *   (each as wall time, and as the median of the calling thread's CPU time,
  *   which a shared machine disturbs less;)
- *   4. the peak RSS of the process (getrusage).
+ *   4. the peak RSS of the process (getrusage);
+ *   5. with 2 or more threads, the round trip of a cache line between two
+ *      threads, which says how far apart the cores are (every hand-off of a
+ *      2-thread run pays it).
  * When the generated C was compiled with -DNNRT_PROFILE, the descriptor's
  * per-kernel entries are reset after each warm-up and read after the batch-B
  * forward calls and after the training steps, and a table shows per kernel:
@@ -43,6 +46,10 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef NNRT_NO_THREADS
+#include <pthread.h>
+#include <stdatomic.h>
+#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -83,6 +90,7 @@ typedef struct BenchResult {
     NnrtProfEntry *prof_train; /* prof entries after the training steps, or NULL */
     long rss_kib;              /* peak resident set */
     double load;               /* 1-minute load average before the run, -1 if unknown */
+    double round_trip_ns;      /* cross-core round trip (cross_core_round_trip), 0 if not measured */
     int ncpu;                  /* online processors, 0 if unknown */
 } BenchResult;
 
@@ -385,6 +393,73 @@ static double load_average(void)
     return v;
 }
 
+#ifndef NNRT_NO_THREADS
+#define TRIP_SAMPLES 9      /* samples of the round trip; the median is kept */
+#define TRIP_ROUNDS 2000    /* round trips per sample */
+#define TRIP_DEADLINE 0.25  /* seconds before the probe gives up (a busy machine) */
+
+typedef struct Trip {
+    _Atomic long ball; /* odd: the partner's turn; even: the caller's */
+    _Atomic int stop;  /* the caller gave up or finished */
+} Trip;
+
+/* The partner: sends every odd ball back as the next even one. */
+static void *trip_partner(void *arg)
+{
+    Trip *t = arg;
+    while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
+        long b = atomic_load_explicit(&t->ball, memory_order_acquire);
+        if (b & 1)
+            atomic_store_explicit(&t->ball, b + 1, memory_order_release);
+    }
+    return NULL;
+}
+
+/*
+ * The round trip of one cache line between this thread and a second one,
+ * in ns: the median of TRIP_SAMPLES samples of TRIP_ROUNDS ping-pongs
+ * through one atomic. The second thread runs where the OS puts it, which on
+ * a 2-core machine is the other core. 0 when the thread cannot start or
+ * the probe runs past TRIP_DEADLINE. The reference VM measured 85-125 ns
+ * in one of its phases and 375-415 in the other, and its 2-thread runs
+ * followed (docs/performance.md, 2026-12-03 15:00).
+ */
+static double cross_core_round_trip(void)
+{
+    Trip t = {0, 0};
+    pthread_t th;
+    if (pthread_create(&th, NULL, trip_partner, &t) != 0)
+        return 0;
+    double v[TRIP_SAMPLES], start = nnrt_now();
+    long ball = 0;
+    int ok = 1;
+    for (int s = 0; s < TRIP_SAMPLES && ok; s++) {
+        double t0 = nnrt_now();
+        for (int i = 0; i < TRIP_ROUNDS && ok; i++) {
+            atomic_store_explicit(&t.ball, ball + 1, memory_order_release);
+            for (long spins = 1; atomic_load_explicit(&t.ball, memory_order_acquire) != ball + 2; spins++)
+                if (spins % 4096 == 0 && nnrt_now() - start > TRIP_DEADLINE) {
+                    ok = 0;
+                    break;
+                }
+            ball += 2;
+        }
+        v[s] = (nnrt_now() - t0) / TRIP_ROUNDS;
+    }
+    atomic_store_explicit(&t.stop, 1, memory_order_relaxed);
+    pthread_join(th, NULL);
+    if (!ok)
+        return 0;
+    qsort(v, TRIP_SAMPLES, sizeof v[0], cmp_double);
+    return v[TRIP_SAMPLES / 2] * 1e9;
+}
+#else
+static double cross_core_round_trip(void)
+{
+    return 0;
+}
+#endif
+
 static long peak_rss_kib(void)
 {
     struct rusage u;
@@ -535,6 +610,9 @@ static void print_report(const NnrtModelDesc *d, const BenchOpts *o, const Bench
     printf("peak RSS           %.1f MiB\n", r->rss_kib / 1024.0);
     if (r->load >= 0)
         printf("load average       %.2f on %d cores (1 min, before the run)\n", r->load, r->ncpu);
+    if (r->round_trip_ns > 0)
+        printf("cross-core trip    %.0f ns (a cache line to another thread and back, after the runs)\n",
+               r->round_trip_ns);
     print_profile(d, o, r);
 }
 
@@ -603,8 +681,12 @@ static int write_json(const NnrtModelDesc *d, const BenchOpts *o, const BenchRes
     json_timing(f, "infer_batch", &r->inferb, phase_flops(d, r->prof_fwd, 1, &r->inferb, o->batch), pf);
     if (r->train.runs)
         json_timing(f, "train_step", &r->train, phase_flops(d, r->prof_train, 0, &r->train, o->batch), pt);
-    fprintf(f, "  \"peak_rss_kib\": %ld, \"load_average\": %.2f, \"cpus\": %d,\n  \"kernels\": [", r->rss_kib,
-            r->load, r->ncpu);
+    fprintf(f, "  \"peak_rss_kib\": %ld, \"load_average\": %.2f, \"cpus\": %d,\n", r->rss_kib, r->load, r->ncpu);
+    if (r->round_trip_ns > 0)
+        fprintf(f, "  \"cross_core_round_trip_ns\": %.1f,\n", r->round_trip_ns);
+    else
+        fprintf(f, "  \"cross_core_round_trip_ns\": null,\n");
+    fprintf(f, "  \"kernels\": [");
     int first = 1;
     json_kernels(f, d, r->prof_fwd, &r->inferb, pf, 1, &first);
     json_kernels(f, d, r->prof_train, &r->train, pt, 0, &first);
@@ -680,6 +762,8 @@ int nnrt_cli_bench(const NnrtModelDesc *d, int argc, char **argv)
     if (!rc && d->trainable && d->train_step)
         rc = bench_train(d, &o, &b, &r);
     r.rss_kib = peak_rss_kib();
+    if (!rc && r.threads > 1)
+        r.round_trip_ns = cross_core_round_trip();
     if (!rc)
         print_report(d, &o, &r);
     if (!rc && o.json)

@@ -15,6 +15,13 @@ done
 for k in fma_peak_gflops infer_b1_us infer_batch_us train_step_us train_step_fma_peak_gflops peak_rss_kib kernels; do
   grep -q "\"$k\": " "$tmp/xor.json" || { echo "missing $k in:"; cat "$tmp/xor.json"; exit 1; }
 done
+# Two threads on two cores: the cross-core round trip, in the text and the JSON; one thread: null.
+grep -q '"cross_core_round_trip_ns": null' "$tmp/xor.json"
+if [ "$(nproc)" -ge 2 ]; then
+  "$tmp/xor" bench --steps 2 --threads 2 --json "$tmp/xor2.json" > "$tmp/out2.txt"
+  grep -q '^cross-core trip  *[0-9][0-9]* ns' "$tmp/out2.txt" || { echo "no cross-core trip in:"; cat "$tmp/out2.txt"; exit 1; }
+  grep -q '"cross_core_round_trip_ns": [0-9]' "$tmp/xor2.json"
+fi
 # Bad options: usage errors.
 set +e
 "$tmp/xor" bench --steps 0 2> /dev/null; rc1=$?
