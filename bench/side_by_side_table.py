@@ -6,7 +6,9 @@ Reads DIR/NET-THREADS-ROUND-{netc,torch}[-epoch].json (from `BIN bench
 round of each measurement, and prints wall times with ratios PyTorch / netc
 (above 1: netc is faster); at 1 thread also the ratio of the medians of the
 calling thread's CPU time, which time slices lost to other processes do not
-disturb; then each framework's speed-up from 1 to 2 threads (wall time).
+disturb; then each framework's speed-up from 1 to 2 threads (wall time),
+and the range of the cross-core round trips netc's multi-thread runs
+measured (BIN bench's `cross-core trip`).
 """
 import glob
 import json
@@ -35,6 +37,17 @@ def load(dirname):
                 if isinstance(v, (int, float)) and v > 0 and (k not in slot or v < slot[k]):
                     slot[k] = v
     return best
+
+
+def round_trips(dirname):
+    """The cross-core round trips (ns) BIN bench measured in its multi-thread runs."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(dirname, "*-netc.json"))):
+        with open(path) as f:
+            v = json.load(f).get("cross_core_round_trip_ns")
+        if isinstance(v, (int, float)) and v > 0:
+            out.append(v)
+    return out
 
 
 def fmt_time(seconds):
@@ -125,6 +138,10 @@ def main():
         print("%-12s %-15s %-8s %14s %17s" % shead)
         for r in stable:
             print("%-12s %-15s %-8s %14s %17s" % r)
+    trips = round_trips(args[0] if args else ".")
+    if trips:
+        print("cross-core round trip in netc's multi-thread runs: %.0f-%.0f ns (%d runs; how far apart the cores"
+              " were, docs/performance.md)" % (min(trips), max(trips), len(trips)))
 
 
 if __name__ == "__main__":
