@@ -420,8 +420,8 @@ static void *trip_partner(void *arg)
  * in ns: the median of TRIP_SAMPLES samples of TRIP_ROUNDS ping-pongs
  * through one atomic. The second thread runs where the OS puts it, which on
  * a 2-core machine is the other core. 0 when the thread cannot start or
- * the probe runs past TRIP_DEADLINE. The reference VM measured 85-125 ns
- * in one of its phases and 375-415 in the other, and its 2-thread runs
+ * the probe runs past TRIP_DEADLINE. The reference VM measured 85-122 ns
+ * in one of its phases and 352-414 in the other, and its 2-thread runs
  * followed (docs/performance.md, 2026-12-03 15:00).
  */
 static double cross_core_round_trip(void)

@@ -365,19 +365,9 @@ AVX2_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int ROW
         sum[r] = hsum(_mm256_add_ps(lo[r], hi[r]));
 }
 
-/* Rows i..i+n-1 four at a time, then one at a time (GemvSumsFn). */
-AVX2_INLINE void dot_sums(const NnrtGemvOp *op, int i, int n, float *s)
-{
-    int r = 0;
-    for (; r + 4 <= n; r += 4)
-        dot_rows(op, i + r, s + r, 4);
-    for (; r < n; r++)
-        dot_rows(op, i + r, s + r, 1);
-}
-
 AVX2 void nnrt_gemm_gemv_dot_avx2(const NnrtGemvOp *op, int i0, int i1)
 {
-    gemv_dot_runs(op, i0, i1, dot_sums);
+    gemv_dot_runs(op, i0, i1, dot_rows, 4);
 }
 
 /*
@@ -427,16 +417,16 @@ AVX2_INLINE float seq_row(const float *m, const float *x, int K)
     return hsum(_mm256_add_ps(lo, hi));
 }
 
-/* Rows i..i+n-1 one at a time (GemvSumsFn). */
-AVX2_INLINE void seq_sums(const NnrtGemvOp *op, int i, int n, float *s)
+/* Rows i..i+ROWS-1 one after the other (GemvRowsFn). */
+AVX2_INLINE void seq_rows(const NnrtGemvOp *op, int i, float *sum, const int ROWS)
 {
-    for (int r = 0; r < n; r++)
-        s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+    for (int r = 0; r < ROWS; r++)
+        sum[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
 }
 
 AVX2 static void nnrt_gemm_gemv_dot_seq_avx2(const NnrtGemvOp *op, int i0, int i1)
 {
-    gemv_dot_runs(op, i0, i1, seq_sums);
+    gemv_dot_runs(op, i0, i1, seq_rows, 1);
 }
 
 /* Finishes n (1..8) outputs from i whose sums are the lanes of v. */

@@ -175,19 +175,9 @@ AVX512_INLINE void dot_rows(const NnrtGemvOp *op, int i, float *sum, const int R
         sum[r] = hsum(_mm256_add_ps(lo8(a[r]), hi8(a[r])));
 }
 
-/* Rows i..i+n-1 four at a time, then one at a time (GemvSumsFn). */
-AVX512_INLINE void dot_sums(const NnrtGemvOp *op, int i, int n, float *s)
-{
-    int r = 0;
-    for (; r + 4 <= n; r += 4)
-        dot_rows(op, i + r, s + r, 4);
-    for (; r < n; r++)
-        dot_rows(op, i + r, s + r, 1);
-}
-
 AVX512 static void nnrt_gemm_gemv_dot_avx512(const NnrtGemvOp *op, int i0, int i1)
 {
-    gemv_dot_runs(op, i0, i1, dot_sums);
+    gemv_dot_runs(op, i0, i1, dot_rows, 4);
 }
 
 /*
@@ -226,16 +216,16 @@ AVX512_INLINE float seq_row(const float *m, const float *x, int K)
     return hsum(_mm256_add_ps(lo8(s), hi8(s)));
 }
 
-/* Rows i..i+n-1 one at a time (GemvSumsFn). */
-AVX512_INLINE void seq_sums(const NnrtGemvOp *op, int i, int n, float *s)
+/* Rows i..i+ROWS-1 one after the other (GemvRowsFn). */
+AVX512_INLINE void seq_rows(const NnrtGemvOp *op, int i, float *sum, const int ROWS)
 {
-    for (int r = 0; r < n; r++)
-        s[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
+    for (int r = 0; r < ROWS; r++)
+        sum[r] = seq_row(op->mat + (size_t)(i + r) * op->ldm, op->x, op->k);
 }
 
 AVX512 static void nnrt_gemm_gemv_dot_seq_avx512(const NnrtGemvOp *op, int i0, int i1)
 {
-    gemv_dot_runs(op, i0, i1, seq_sums);
+    gemv_dot_runs(op, i0, i1, seq_rows, 1);
 }
 
 static const NnrtGemmBackend avx512 = {

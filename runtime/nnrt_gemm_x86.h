@@ -76,20 +76,24 @@ AVX2_INLINE void gemv_finish(const NnrtGemvOp *op, int i, const float *s, int n)
         nnrt_gemm_gemv_store(op, i + c, s[c]);
 }
 
-/* Sums of rows i..i+n-1 (n <= GEMV_RUN) of a dot GEMV into s[0..n-1]. */
-typedef void GemvSumsFn(const NnrtGemvOp *op, int i, int n, float *s);
+/* Sums of rows i..i+ROWS-1 of a dot GEMV into sum[0..ROWS-1]. */
+typedef void GemvRowsFn(const NnrtGemvOp *op, int i, float *sum, const int ROWS);
 
 /*
- * A dot GEMV over outputs i0..i1-1: the sums of each run of GEMV_RUN rows
- * from the back end's `sums`, then gemv_finish on them. Inlined with
- * `sums`, which the kernels pass as a constant.
+ * A dot GEMV over outputs i0..i1-1, in runs of GEMV_RUN rows: the run's
+ * sums from the back end's `rows`, GROUP rows a call and the last ones one
+ * at a time, then gemv_finish on them. Inlined with `rows` and GROUP, which
+ * the kernels pass as constants, so each call of `rows` is specialized.
  */
-AVX2_INLINE void gemv_dot_runs(const NnrtGemvOp *op, int i0, int i1, GemvSumsFn *sums)
+AVX2_INLINE void gemv_dot_runs(const NnrtGemvOp *op, int i0, int i1, GemvRowsFn *rows, const int GROUP)
 {
     for (int i = i0; i < i1; i += GEMV_RUN) {
-        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN;
+        int n = i1 - i < GEMV_RUN ? i1 - i : GEMV_RUN, r = 0;
         float s[GEMV_RUN];
-        sums(op, i, n, s);
+        for (; r + GROUP <= n; r += GROUP)
+            rows(op, i + r, s + r, GROUP);
+        for (; r < n; r++)
+            rows(op, i + r, s + r, 1);
         gemv_finish(op, i, s, n);
     }
 }
