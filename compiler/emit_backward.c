@@ -481,9 +481,14 @@ static void k_dense_bwd_gemm(Emitter *e, const IrGraph *g, const IrNode *b, cons
         return;
     }
     bool upd = emit_update_fused(g, (int)(b - g->nodes));
-    if (upd)
+    if (upd && emit_update_is_adam(g)) {
+        emit_line(e, "const NnrtAdam adam = %s_adam_at(upd);", g->name);
+        emit_line(e, "const NnrtEpilogue ep = {.adam = &adam};  /* fused: the runtime's adam update of %s */",
+                  g->params[f->param[0]].name);
+    } else if (upd) {
         emit_line(e, "const NnrtEpilogue ep = {.tile = %s_update_tile, .tile_ctx = upd};  /* fused: the %s update of %s */",
                   g->name, g->opt.name, g->params[f->param[0]].name);
+    }
     emit_line(e, "nnrt_sgemm(1, 0, %d, %d, batch * %lld, dy, %d, x, %d, dw, %d, %s, NULL, pack);", u, d, rows, u, d, d,
               upd ? "&ep" : "NULL");
     if (!f->a.bias)

@@ -71,6 +71,7 @@ bool emit_is_infer_call(const IrGraph *g, int i);
 bool emit_is_train_call(const IrGraph *g, int i);
 bool emit_update_fused(const IrGraph *g, int id);  /* this weight-gradient GEMM applies the optimizer update */
 int64_t emit_update_rest(const IrGraph *g);      /* trainable floats the update pass covers (the others are fused) */
+bool emit_update_is_adam(const IrGraph *g);      /* fused updates are the runtime's Adam (NnrtAdam), not NET_update_tile */
 /* Profile entries: node i's forward call, its train_step call, the update. */
 #define PROF_INFER(g, i) (i)
 #define PROF_TRAIN(g, i) ((g)->nnodes + (i))

@@ -309,7 +309,25 @@ static void emit_update_span(Emitter *e, const IrGraph *g, int S)
     emit_blank(e);
 }
 
-/* NET_update_tile: the update of a block of a fused weight, from its gradient GEMM's epilogue. */
+/*
+ * Whether the weight-gradient GEMMs apply the update as the runtime's Adam
+ * (NnrtAdam in nnrt_gemm.h: the same operations as update_adam's loop) rather
+ * than through NET_update_tile: Adam or AdamW without weight decay or
+ * amsgrad. The runtime's AVX-512 kernel runs it between the next row strip's
+ * FMAs (docs/performance.md, 2026-12-03 16:00).
+ */
+bool emit_update_is_adam(const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    return (o->kind == OPT_ADAM || o->kind == OPT_ADAMW) && ir_hp(o, "weight_decay") == 0 &&
+           ir_hp(o, "amsgrad") == 0;
+}
+
+/*
+ * What a fused weight's gradient GEMM is given for its update: NET_adam_at,
+ * the runtime's Adam on the weight (emit_update_is_adam), or NET_update_tile,
+ * the update of a block of it.
+ */
 static void emit_update_tile(Emitter *e, const IrGraph *g)
 {
     const char *N = g->name;
@@ -319,6 +337,21 @@ static void emit_update_tile(Emitter *e, const IrGraph *g)
     emit_line(e, "size_t at, ld;");
     emit_line(e, "} %s_update_part;", N);
     emit_blank(e);
+    if (emit_update_is_adam(g)) {
+        const IrOptim *o = &g->opt;
+        double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2");
+        emit_line(e, "/* The runtime's Adam on a fused weight (a %s_update_part) and its moments. */", N);
+        emit_line(e, "static NnrtAdam %s_adam_at(const %s_update_part *u)", N, N);
+        emit_line(e, "{");
+        emit_line(e, "%s_model *m = u->o->m;", N);
+        emit_line(e, "const NnrtAdam a = {m->params + u->at, m->state[0] + u->at, m->state[1] + u->at,");
+        emit_line(e, "                    %s, %s, %s, %s, %s, u->o->step_size, u->o->inv_bc2_sqrt};", lit(g, b1),
+                  lit(g, 1 - b1), lit(g, b2), lit(g, 1 - b2), lit(g, ir_hp(o, "eps")));
+        emit_line(e, "return a;");
+        emit_line(e, "}");
+        emit_blank(e);
+        return;
+    }
     emit_line(e, "/* Rows r0..r1-1, columns c0..c1-1 of a fused weight (a %s_update_part), once the GEMM stored their gradient. */", N);
     emit_line(e, "static void %s_update_tile(void *ctx, int r0, int r1, int c0, int c1)", N);
     emit_line(e, "{");

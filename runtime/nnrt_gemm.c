@@ -72,6 +72,7 @@ typedef struct GemmJob {
     long ld_gate;
     NnrtTileFn tile;               /* post step, last: called on each finished block of C */
     void *tile_ctx;
+    const NnrtAdam *adam;          /* post step, last, instead of tile: Adam on each finished block */
     NnrtGemmBlocking blk;          /* mc, nc, kc in force */
     int a_inplace;                 /* kernel reads A in place instead of packed panels */
     int b_inplace;                 /* kernel reads B rows in place (op(B) = B only) */
@@ -337,20 +338,23 @@ static void post_rows(const GemmJob *j, int m0, int m1, int n0, int n1)
 
 /*
  * The epilogue steps after the micro-kernels' (which end with the bias):
- * the residual, then the activation, then the gate, then the tile step, on
- * C's rows m0..m1-1, columns n0..n1-1. The region was just written, so it
- * is in cache.
+ * the residual, then the activation, then the gate, then the tile step or
+ * Adam, on C's rows m0..m1-1, columns n0..n1-1. The region was just
+ * written, so it is in cache.
  */
 static void post_c(const GemmJob *j, int m0, int m1, int n0, int n1)
 {
     post_rows(j, m0, m1, n0, n1);
-    if (j->tile)
+    if (j->adam)
+        for (int m = m0; m < m1; m++)
+            j->be->adam(j->adam, j->C, (long)m * j->ldc + n0, (long)m * j->ldc + n1);
+    else if (j->tile)
         j->tile(j->tile_ctx, m0, m1, n0, n1);
 }
 
 static int has_post(const GemmJob *j)
 {
-    return j->residual || j->gate != NNRT_GATE_NONE || j->tile;
+    return j->residual || j->gate != NNRT_GATE_NONE || j->tile || j->adam;
 }
 
 /* post_c on D's rows r0..r1-1, columns c0..c1-1, wherever D went in C. */
@@ -377,6 +381,43 @@ static int row_strip_width(int kc)
 }
 
 /*
+ * Whether the row strips of the last kc-block of j can hand their Adam to
+ * the next strip's micro-kernel (strips_with_side): Adam is the only post
+ * step, and a strip is whole rows of C, contiguous.
+ */
+static int side_adam(const GemmJob *j, int nc, int kc)
+{
+    return j->adam && j->rows_outer && !j->trans_c && !j->residual && j->gate == NNRT_GATE_NONE &&
+           nc == j->N && j->ldc == j->N && row_strip_width(kc) >= nc;
+}
+
+/*
+ * The row strips of block (ic, jc) when side_adam: each strip's Adam is
+ * the side work of the next strip's tile pairs, spread evenly over them;
+ * what a kernel leaves of it, and the last strip's, runs after.
+ */
+static void strips_with_side(const GemmJob *j, NnrtGemmTile *t, int ic, int mc, int jc, int nc, int pc,
+                             int kc, const float *ap, const float *bp)
+{
+    NnrtGemmSide side = {.adam = j->adam, .g = j->C};
+    int pairs = nc / NNRT_GEMM_NR / 2;
+    long done = 0, end = 0; /* the strip before: C elements done..end-1 */
+    for (int ir = 0; ir < mc; ir += NNRT_GEMM_MR) {
+        side.i = done;
+        side.end = end;
+        side.quota = pairs > 0 ? (int)((end - done + 15) / 16 + pairs - 1) / pairs : 0;
+        t->side = end > done ? &side : NULL;
+        row_strip(j, t, ic, ir, mc, jc, nc, pc, kc, ap, bp);
+        if (side.i < end)
+            j->be->adam(j->adam, j->C, side.i, end);
+        done = (long)(ic + ir) * j->ldc;
+        end = (long)(ic + imin(mc, ir + NNRT_GEMM_MR)) * j->ldc;
+    }
+    t->side = NULL;
+    j->be->adam(j->adam, j->C, done, end);
+}
+
+/*
  * Runs the micro-kernel over one mc x nc block at (ic, jc), depth pc..pc+kc-1.
  * Column strips outside, so a B micro-panel stays in L1 across the rows; or
  * (rows_outer) row strips outside, so that C is walked along its rows, which
@@ -397,7 +438,9 @@ static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int p
         .relu = pc + kc >= j->K && j->relu,
     };
     int post = pc + kc >= j->K && has_post(j);
-    if (j->rows_outer) {
+    if (post && side_adam(j, nc, kc)) {
+        strips_with_side(j, &t, ic, mc, jc, nc, pc, kc, ap, bp);
+    } else if (j->rows_outer) {
         int wb = row_strip_width(kc);
         for (int jb = 0; jb < nc; jb += wb) {
             int nb = imin(wb, nc - jb);
@@ -479,7 +522,7 @@ static void gemm_task(void *ctx, int t)
  * How to cut the work: one task below NNRT_GEMM_PAR_FLOPS; else one task per
  * thread, cutting columns unless there are too few column panels or
  * re-packing A in every task would cost more than re-packing B. A tile step
- * (the generated optimizer update of a weight gradient dW = dY^T X) cuts
+ * or Adam (the optimizer update of a weight gradient dW = dY^T X) cuts
  * rows, the weight's rows, which the forward GEMM X W^T cuts too (as its
  * columns): each core then updates what it reads in the next forward pass.
  * Cut by columns, every row of the weight crossed cores twice a step:
@@ -496,7 +539,7 @@ static void plan_tasks(GemmJob *j)
     j->split_n = 1;
     if (threads <= 1 || flops < NNRT_GEMM_PAR_FLOPS)
         return;
-    if (j->tile && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
+    if ((j->tile || j->adam) && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
         j->ntasks = threads;
         j->split_n = j->trans_c;
     } else if (pn >= threads && (j->M <= j->N || pm < threads)) {
@@ -805,6 +848,7 @@ void nnrt_sgemm(int transa, int transb, int M, int N, int K, const float *A, int
         j.ld_gate = ep->ld_gate;
         j.tile = ep->tile;
         j.tile_ctx = ep->tile_ctx;
+        j.adam = ep->adam;
         if (j.residual) { /* the activation comes after the residual: a post step */
             j.post_relu = j.relu;
             j.relu = 0;

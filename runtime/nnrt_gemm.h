@@ -7,7 +7,8 @@
  * leading dimensions lda and ldb (so op(A) = A^T reads A as [K,M]).
  * The epilogue adds C's old value (accumulate), a bias per row or per column,
  * a residual tensor, applies an activation, and multiplies by an
- * activation's derivative (a gate), in that order, after the full K-sum.
+ * activation's derivative (a gate), in that order, after the full K-sum;
+ * then a step on each finished block: a caller's function, or Adam.
  *
  * Uses in generated code:
  *   dense forward  Y[B,U]  = X[B,I] . W[U,I]^T  + bias[u], relu   (0, 1)
@@ -73,6 +74,26 @@ typedef enum {
  */
 typedef void (*NnrtTileFn)(void *ctx, int r0, int r1, int c0, int c1);
 
+/*
+ * Adam (torch.optim.Adam without weight decay or amsgrad) on a weight whose
+ * gradient is C: element i of C (row r, column c: i = r*ldc + c) updates
+ * p[i] and its moments m[i], v[i] as
+ *     m = fma(b1, m, c1*g)    v = fma(b2, v, (c2*g)*g)
+ *     p = p - (step_size*m) / fma(sqrt(v), inv_bc2_sqrt, eps)
+ * with c1 = 1 - b1 and c2 = 1 - b2 as the caller rounded them, step_size =
+ * lr/(1 - b1^t) and inv_bc2_sqrt = 1/sqrt(1 - b2^t): the operations of the
+ * generated update loop, exactly rounded, so every back end and thread
+ * count gives the same bits. The AVX-512 micro-kernel runs a row strip's
+ * update inside the next strip's FMA loop, where the square roots and
+ * divisions use units the FMAs leave idle (docs/performance.md,
+ * 2026-12-03 16:00). p, m and v must not overlap A, B, C or each other.
+ */
+typedef struct NnrtAdam {
+    float *p, *m, *v;            /* the weight and its two moments, laid out as C */
+    float b1, c1, b2, c2, eps;   /* beta1, 1 - beta1, beta2, 1 - beta2, eps */
+    float step_size, inv_bc2_sqrt; /* this step's bias corrections */
+} NnrtAdam;
+
 typedef struct NnrtEpilogue {
     const float *bias;     /* added per column n (dense forward) or per row m (conv as W.col), or NULL */
     int bias_per_row;      /* 1: bias[m], 0: bias[n] */
@@ -85,6 +106,7 @@ typedef struct NnrtEpilogue {
     int ld_gate;           /* its row stride */
     NnrtTileFn tile;       /* after all of these, on each finished block (NULL: none) */
     void *tile_ctx;        /* its first argument */
+    const NnrtAdam *adam;  /* instead of tile: Adam on each finished block (NULL: none) */
 } NnrtEpilogue;
 
 typedef struct NnrtGemmBlocking {

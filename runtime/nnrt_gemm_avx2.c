@@ -473,6 +473,26 @@ AVX2 void nnrt_gemm_gemv_axpy_avx2(const NnrtGemvOp *op, int i0, int i1)
         axpy_cols(op, i, 1, i1 - i < 8 ? i1 - i : 8);
 }
 
+/* Adam (nnrt_gemm.h) on g[i0..i1-1], 8 elements at a time; the tail as the portable back end. */
+AVX2 static void adam_avx2(const NnrtAdam *a, const float *g, long i0, long i1)
+{
+    const __m256 b1 = _mm256_set1_ps(a->b1), c1 = _mm256_set1_ps(a->c1), b2 = _mm256_set1_ps(a->b2);
+    const __m256 c2 = _mm256_set1_ps(a->c2), eps = _mm256_set1_ps(a->eps);
+    const __m256 ss = _mm256_set1_ps(a->step_size), ibc = _mm256_set1_ps(a->inv_bc2_sqrt);
+    float *pp = a->p, *pm = a->m, *pv = a->v;
+    long i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 m = _mm256_fmadd_ps(b1, _mm256_loadu_ps(pm + i), _mm256_mul_ps(c1, gv));
+        __m256 v = _mm256_fmadd_ps(b2, _mm256_loadu_ps(pv + i), _mm256_mul_ps(_mm256_mul_ps(c2, gv), gv));
+        __m256 d = _mm256_fmadd_ps(_mm256_sqrt_ps(v), ibc, eps);
+        _mm256_storeu_ps(pm + i, m);
+        _mm256_storeu_ps(pv + i, v);
+        _mm256_storeu_ps(pp + i, _mm256_sub_ps(_mm256_loadu_ps(pp + i), _mm256_div_ps(_mm256_mul_ps(ss, m), d)));
+    }
+    nnrt_gemm_adam_portable(a, g, i, i1);
+}
+
 static const NnrtGemmBackend avx2 = {
     .name = "avx2",
     .kern = kern_avx2,
@@ -481,6 +501,7 @@ static const NnrtGemmBackend avx2 = {
     .gemv_dot = nnrt_gemm_gemv_dot_avx2,
     .gemv_dot_seq = nnrt_gemm_gemv_dot_seq_avx2,
     .gemv_axpy = nnrt_gemm_gemv_axpy_avx2,
+    .adam = adam_avx2,
 };
 
 const NnrtGemmBackend *nnrt_gemm_backend_avx2(void)

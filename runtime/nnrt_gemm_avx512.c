@@ -18,6 +18,12 @@
  * own instantiations; columns past nr are computed on the panel's zero
  * padding and masked at the store. Every element is the same FMA chain over
  * k as in the other back ends, so the results are identical to AVX2's.
+ *
+ * A full-height row strip's pairs also run Adam on the strip before (the
+ * tile's side work, nnrt_gemm_int.h): one vector every 4 k steps, up to its
+ * quota. Its square root and division go to units the FMAs leave idle; run
+ * after the strip instead, Adam cost fashion_mlp's dense_1 weight gradient
+ * 1.5-4 us more a step (docs/performance.md, 2026-12-03 16:00).
  */
 #include "nnrt_gemm_int.h"
 
@@ -71,6 +77,45 @@ AVX512_INLINE void finish_tile(const NnrtGemmTile *t, const __m512 *c, const int
     }
 }
 
+/* Adam's constants (nnrt_gemm.h) in registers, and its arrays. */
+typedef struct AdamRegs {
+    __m512 b1, c1, b2, c2, eps, ss, ibc;
+    float *p, *m, *v;
+} AdamRegs;
+
+AVX512_INLINE AdamRegs adam_regs(const NnrtAdam *a)
+{
+    AdamRegs r = {_mm512_set1_ps(a->b1), _mm512_set1_ps(a->c1), _mm512_set1_ps(a->b2),
+                  _mm512_set1_ps(a->c2), _mm512_set1_ps(a->eps), _mm512_set1_ps(a->step_size),
+                  _mm512_set1_ps(a->inv_bc2_sqrt), a->p, a->m, a->v};
+    return r;
+}
+
+/* Adam on the lanes mk of elements i..i+15 of the gradient g. */
+AVX512_INLINE void adam_vec(const AdamRegs *a, const float *g, long i, __mmask16 mk)
+{
+    __m512 gv = _mm512_maskz_loadu_ps(mk, g + i);
+    __m512 m = _mm512_fmadd_ps(a->b1, _mm512_maskz_loadu_ps(mk, a->m + i), _mm512_mul_ps(a->c1, gv));
+    __m512 v = _mm512_fmadd_ps(a->b2, _mm512_maskz_loadu_ps(mk, a->v + i),
+                               _mm512_mul_ps(_mm512_mul_ps(a->c2, gv), gv));
+    __m512 d = _mm512_fmadd_ps(_mm512_sqrt_ps(v), a->ibc, a->eps);
+    __m512 p = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, a->p + i), _mm512_div_ps(_mm512_mul_ps(a->ss, m), d));
+    _mm512_mask_storeu_ps(a->m + i, mk, m);
+    _mm512_mask_storeu_ps(a->v + i, mk, v);
+    _mm512_mask_storeu_ps(a->p + i, mk, p);
+}
+
+/* Adam (nnrt_gemm.h) on g[i0..i1-1], 16 elements at a time, the tail under a mask. */
+AVX512 static void adam_avx512(const NnrtAdam *a, const float *g, long i0, long i1)
+{
+    const AdamRegs r = adam_regs(a);
+    long i = i0;
+    for (; i + 16 <= i1; i += 16)
+        adam_vec(&r, g, i, 0xffff);
+    if (i < i1)
+        adam_vec(&r, g, i, (__mmask16)((1u << (i1 - i)) - 1u));
+}
+
 /* One row of a k step: broadcast A, one FMA per tile. */
 #define ROW(r, p)                                                        \
     if (MR > r) {                                                        \
@@ -86,9 +131,12 @@ AVX512_INLINE void finish_tile(const NnrtGemmTile *t, const __m512 *c, const int
  * or its A is a_step further (ALONG_A 1: a column strip). Rows of A are
  * reached from two bases, a and a + 3*rs, as in the AVX2 kernel; the
  * accumulators are named variables, which GCC keeps in registers (arrays
- * it keeps in memory).
+ * it keeps in memory). SIDE: also up to t->side->quota whole vectors of its
+ * Adam, one every 4 k steps (the 12 accumulators, 2 B vectors, a broadcast
+ * and Adam's 7 constants and 4 operands fit the 32 registers).
  */
-AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const int NT, const int ALONG_A)
+AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const int NT, const int ALONG_A,
+                             const int SIDE)
 {
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m512 d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
@@ -96,7 +144,21 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
     long rs = t->rs_a, cs = t->cs_a, sb = t->ldb_k, rs2 = 2 * rs;
     long ao = NT > 1 && ALONG_A ? t->a_step : 0, bo = NT > 1 && !ALONG_A ? t->b_step : 0;
     const float *a3 = a + 3 * rs;
+    NnrtGemmSide *sd = t->side;
+    AdamRegs ar;
+    const float *sg = NULL;
+    long si = 0, slim = 0;
+    if (SIDE) {
+        ar = adam_regs(sd->adam);
+        sg = sd->g;
+        si = sd->i;
+        slim = si + (sd->end - si < 16L * sd->quota ? (sd->end - si) / 16 * 16 : 16L * sd->quota);
+    }
     for (int k = 0; k < kc; k++) {
+        if (SIDE && (k & 3) == 3 && si < slim) {
+            adam_vec(&ar, sg, si, 0xffff);
+            si += 16;
+        }
         __m512 b0 = _mm512_loadu_ps(bp);
         __m512 b1 = NT > 1 && !ALONG_A ? _mm512_loadu_ps(bp + bo) : b0;
         ROW(0, a) ROW(1, a + rs) ROW(2, a + rs2) ROW(3, a3) ROW(4, a3 + rs) ROW(5, a3 + rs2)
@@ -104,6 +166,8 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
         a3 += cs;
         bp += sb;
     }
+    if (SIDE)
+        sd->i = si;
     const __m512 c[6] = {c0, c1, c2, c3, c4, c5};
     finish_tile(t, c, MR);
     if (NT > 1) {
@@ -114,7 +178,7 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
     }
 }
 
-/* A run of MR-row tiles: pairs along the run, then the odd one. */
+/* A run of MR-row tiles: pairs along the run (full-height row strips' with their side work), then the odd one. */
 #define KERN(MR)                                                         \
     AVX512 NNRT_NO_UNSWITCH static void kern_##MR(int kc, const NnrtGemmTile *t) \
     {                                                                    \
@@ -122,14 +186,16 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
         int i = 0;                                                       \
         for (; i + 2 <= t->ntiles; i += 2) {                             \
             if (t->a_step != 0)                                          \
-                kern_body(kc, &u, MR, 2, 1);                             \
+                kern_body(kc, &u, MR, 2, 1, 0);                          \
+            else if (MR == NNRT_GEMM_MR && t->side)                      \
+                kern_body(kc, &u, MR, 2, 0, 1);                          \
             else                                                         \
-                kern_body(kc, &u, MR, 2, 0);                             \
+                kern_body(kc, &u, MR, 2, 0, 0);                          \
             nnrt_gemm_tile_advance(&u);                                  \
             nnrt_gemm_tile_advance(&u);                                  \
         }                                                                \
         if (i < t->ntiles)                                               \
-            kern_body(kc, &u, MR, 1, 0);                                 \
+            kern_body(kc, &u, MR, 1, 0, 0);                                 \
     }
 KERN(1) KERN(2) KERN(3) KERN(4) KERN(5) KERN(6)
 
@@ -236,6 +302,7 @@ static const NnrtGemmBackend avx512 = {
     .gemv_dot = nnrt_gemm_gemv_dot_avx512,
     .gemv_dot_seq = nnrt_gemm_gemv_dot_seq_avx512,
     .gemv_axpy = nnrt_gemm_gemv_axpy_avx2,
+    .adam = adam_avx512,
 };
 
 const NnrtGemmBackend *nnrt_gemm_backend_avx512(void)

@@ -31,6 +31,18 @@
 #define NNRT_GEMM_MR 6  /* rows of the register tile */
 #define NNRT_GEMM_NR 16 /* columns of the register tile */
 
+/*
+ * Adam's update of C's elements i..end-1 (a finished row strip, contiguous),
+ * for a micro-kernel to run between its FMAs: at most `quota` vectors of it
+ * per pair of tiles; it advances i past what it did. Kernels may ignore it.
+ */
+typedef struct NnrtGemmSide {
+    const NnrtAdam *adam;
+    const float *g; /* C: the gradient */
+    long i, end;
+    int quota;
+} NnrtGemmSide;
+
 typedef struct NnrtGemmTile {
     const float *a;     /* A of the tile: element (r, k) at a[r*rs_a + k*cs_a] */
     long rs_a, cs_a;    /* A's strides */
@@ -50,6 +62,7 @@ typedef struct NnrtGemmTile {
     long b_step;        /* ... b */
     long c_step;        /* ... c */
     long bias_step;     /* ... bias (when it is not NULL) */
+    NnrtGemmSide *side; /* work to run between the tiles' FMAs, or NULL */
 } NnrtGemmTile;
 
 /* Moves t on to the next tile of a run. */
@@ -87,6 +100,8 @@ typedef void NnrtGemmPackBFn(int transb, const float *B, long ldb, int p0, int k
                              float *dst);
 /* Computes outputs i0..i1-1 of a GEMV. */
 typedef void NnrtGemvFn(const NnrtGemvOp *op, int i0, int i1);
+/* Adam (nnrt_gemm.h) on elements i0..i1-1 of the gradient g. */
+typedef void NnrtAdamFn(const NnrtAdam *a, const float *g, long i0, long i1);
 
 typedef struct NnrtGemmBackend {
     const char *name;          /* "avx512", "avx2", "neon", "portable" */
@@ -96,6 +111,7 @@ typedef struct NnrtGemmBackend {
     NnrtGemvFn *gemv_dot;      /* rows of mat are contiguous along k */
     NnrtGemvFn *gemv_dot_seq;  /* the same, one row at a time: matrices past GEMV_SEQ_BYTES (nnrt_gemm.c) */
     NnrtGemvFn *gemv_axpy;     /* rows of mat are contiguous along i */
+    NnrtAdamFn *adam;          /* Adam over a span of C */
 } NnrtGemmBackend;
 
 /* The back ends; each is NULL when this build cannot have it. */
@@ -123,6 +139,7 @@ NnrtGemmPackAFn nnrt_gemm_pack_a_portable;
 NnrtGemmPackBFn nnrt_gemm_pack_b_portable;
 NnrtGemvFn nnrt_gemm_gemv_dot_portable;
 NnrtGemvFn nnrt_gemm_gemv_axpy_portable;
+NnrtAdamFn nnrt_gemm_adam_portable;
 
 /* The C element D(r, c) of a tile goes to. */
 static inline float *nnrt_gemm_tile_at(const NnrtGemmTile *t, int r, int c)

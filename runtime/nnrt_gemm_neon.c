@@ -84,6 +84,7 @@ static const NnrtGemmBackend neon = {
     .gemv_dot = nnrt_gemm_gemv_dot_portable,
     .gemv_dot_seq = nnrt_gemm_gemv_dot_portable,
     .gemv_axpy = nnrt_gemm_gemv_axpy_portable,
+    .adam = nnrt_gemm_adam_portable,
 };
 
 const NnrtGemmBackend *nnrt_gemm_backend_neon(void)

@@ -9,6 +9,8 @@
  */
 #include "nnrt_gemm_int.h"
 
+#include <math.h>
+
 /* Applies the epilogue to an accumulated tile and stores it (also used by NEON). */
 void nnrt_gemm_store_tile(const float acc[NNRT_GEMM_MR][NNRT_GEMM_NR], const NnrtGemmTile *t)
 {
@@ -107,6 +109,18 @@ void nnrt_gemm_gemv_axpy_portable(const NnrtGemvOp *op, int i0, int i1)
     }
 }
 
+/* Adam on g[i0..i1-1] as nnrt_gemm.h writes it, one element at a time (also used by NEON). */
+void nnrt_gemm_adam_portable(const NnrtAdam *a, const float *g, long i0, long i1)
+{
+    for (long i = i0; i < i1; i++) {
+        float m = fmaf(a->b1, a->m[i], a->c1 * g[i]);
+        float v = fmaf(a->b2, a->v[i], (a->c2 * g[i]) * g[i]);
+        a->m[i] = m;
+        a->v[i] = v;
+        a->p[i] = a->p[i] - (a->step_size * m) / fmaf(sqrtf(v), a->inv_bc2_sqrt, a->eps);
+    }
+}
+
 static const NnrtGemmBackend portable = {
     .name = "portable",
     .kern = kern_portable,
@@ -115,6 +129,7 @@ static const NnrtGemmBackend portable = {
     .gemv_dot = nnrt_gemm_gemv_dot_portable,
     .gemv_dot_seq = nnrt_gemm_gemv_dot_portable,
     .gemv_axpy = nnrt_gemm_gemv_axpy_portable,
+    .adam = nnrt_gemm_adam_portable,
 };
 
 const NnrtGemmBackend *nnrt_gemm_backend_portable(void)

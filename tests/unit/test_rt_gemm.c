@@ -10,7 +10,7 @@
  * rounding without failing on cancellation. The cases: all four transpose
  * combinations over odd sizes (each dimension 1..37, K = 1), every epilogue
  * (bias per row and per column, relu, accumulate, a residual, the relu,
- * sigmoid and tanh gates, the tile step), small forced blockings
+ * sigmoid and tanh gates, the tile step, Adam), small forced blockings
  * (several kc, mc and nc blocks), every plan (C or C^T computed, operands
  * packed or read in place), GEMV shapes (M = 1, N = 1) with strided
  * operands, and K = 0. Padding around C (ldc > N) and after the pack buffer
@@ -464,6 +464,125 @@ static void test_net_shapes(void **state)
     check_shape(16, 100, 150, 2, NULL);
 }
 
+/* ---- Adam in the epilogue --------------------------------------------------------- */
+
+/* Adam on element i of a from gradient g, as nnrt_gemm.h defines it. */
+static void adam_ref(const NnrtAdam *a, float g, size_t i)
+{
+    float m = fmaf(a->b1, a->m[i], a->c1 * g);
+    float v = fmaf(a->b2, a->v[i], (a->c2 * g) * g);
+    a->m[i] = m;
+    a->v[i] = v;
+    a->p[i] = a->p[i] - (a->step_size * m) / fmaf(sqrtf(v), a->inv_bc2_sqrt, a->eps);
+}
+
+/* Adam's arrays for an M x ld gradient: p, m in [-1, 1), v in [0, 1); columns past N SENTINEL. */
+static NnrtAdam adam_alloc(int M, int N, int ld)
+{
+    size_t n = (size_t)M * ld;
+    NnrtAdam a = {random_floats(n), random_floats(n), random_floats(n), 0.9f, (float)(1 - 0.9), 0.999f,
+                  (float)(1 - 0.999), 1e-8f, (float)(1e-3 / (1 - pow(0.9, 3))), (float)(1 / sqrt(1 - pow(0.999, 3)))};
+    for (size_t i = 0; i < n; i++) {
+        a.v[i] = fabsf(a.v[i]);
+        if ((int)(i % (size_t)ld) >= N)
+            a.p[i] = a.m[i] = a.v[i] = SENTINEL;
+    }
+    return a;
+}
+
+static NnrtAdam adam_copy(const NnrtAdam *a, size_t n)
+{
+    NnrtAdam c = *a;
+    c.p = malloc(n * sizeof(float));
+    c.m = malloc(n * sizeof(float));
+    c.v = malloc(n * sizeof(float));
+    assert_true(c.p && c.m && c.v);
+    memcpy(c.p, a->p, n * sizeof(float));
+    memcpy(c.m, a->m, n * sizeof(float));
+    memcpy(c.v, a->v, n * sizeof(float));
+    return c;
+}
+
+static void adam_free(NnrtAdam *a)
+{
+    free(a->p);
+    free(a->m);
+    free(a->v);
+}
+
+/*
+ * The weight-gradient GEMM with Adam as its last step (ep.adam), on
+ * `threads` threads and plan `plan` (-1: the model's): C must come out as
+ * without it, and p, m and v as adam_ref on every element of that C, bit
+ * for bit; the columns of C and of the three arrays past N (pad > 0) stay
+ * SENTINEL. With pad == 0, strips of whole rows are contiguous, and the
+ * AVX-512 kernel runs each strip's Adam inside the next strip's pairs of
+ * tiles.
+ */
+static void check_adam(int ta, int M, int N, int K, int pad, int plan, int threads)
+{
+    Case c = {.ta = ta, .tb = 0, .M = M, .N = N, .K = K};
+    case_alloc(&c);
+    free(c.C);
+    c.ldc = N + pad;
+    size_t n = (size_t)M * c.ldc;
+    c.C = random_floats(n);
+    for (size_t i = 0; i < n; i++)
+        if ((int)(i % (size_t)c.ldc) >= N)
+            c.C[i] = SENTINEL;
+    nnrt_gemm_test_force_plan(plan);
+    assert_int_equal(nnrt_threads_init(threads), threads);
+    float *want = run(&c);
+    NnrtAdam a = adam_alloc(M, N, c.ldc), ref = adam_copy(&a, n);
+    for (int m = 0; m < M; m++)
+        for (int j = 0; j < N; j++)
+            adam_ref(&ref, want[(size_t)m * c.ldc + j], (size_t)m * c.ldc + j);
+    c.ep.adam = &a;
+    float *got = run(&c);
+    nnrt_threads_init(1);
+    nnrt_gemm_test_force_plan(-1);
+    if (memcmp(want, got, n * sizeof(float)) != 0 || memcmp(ref.p, a.p, n * sizeof(float)) != 0 ||
+        memcmp(ref.m, a.m, n * sizeof(float)) != 0 || memcmp(ref.v, a.v, n * sizeof(float)) != 0) {
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(&ref.p[i], &a.p[i], sizeof(float)) != 0 || memcmp(&ref.v[i], &a.v[i], sizeof(float)) != 0)
+                fail_msg("%s ta=%d M=%d N=%d K=%d pad=%d plan=%d threads=%d: p[%zu] = %.9g, want %.9g "
+                         "(v %.9g, want %.9g)", nnrt_gemm_isa_name(), ta, M, N, K, pad, plan, threads, i,
+                         a.p[i], ref.p[i], a.v[i], ref.v[i]);
+        fail_msg("%s ta=%d M=%d N=%d K=%d pad=%d plan=%d threads=%d: C or m differ", nnrt_gemm_isa_name(), ta,
+                 M, N, K, pad, plan, threads);
+    }
+    free(want);
+    free(got);
+    adam_free(&a);
+    adam_free(&ref);
+    case_free(&c);
+}
+
+/*
+ * fashion_mlp's two fused weight gradients, strips with and without pairs
+ * and an edge strip, padded C, every plan and 1-3 threads, GEMVs and K = 0.
+ */
+static void adam_body(void)
+{
+    check_adam(1, 256, 784, 64, 0, -1, 1);
+    check_adam(1, 128, 256, 64, 0, -1, 2);
+    for (int p = -1; p < 8; p++)
+        for (int t = 1; t <= 3; t++) {
+            check_adam(p & 1, 37, 50, 64, 0, p, t);
+            check_adam(1, 90, 70, 300, 0, p, t);
+            check_adam(0, 20, 35, 27, 2, p, t);
+        }
+    check_adam(1, 13, 16, 64, 0, -1, 1);
+    check_adam(0, 1, 300, 77, 0, -1, 1);
+    check_adam(0, 45, 1, 37, 0, -1, 1);
+    check_adam(1, 5, 9, 0, 0, -1, 1);
+}
+
+static void test_adam(void **state)
+{
+    for_each_isa(adam_body);
+}
+
 /* ---- threads ------------------------------------------------------------------ */
 
 /* C for a case at a given thread count. */
@@ -573,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_blocking),
         cmocka_unit_test(test_gemv),         cmocka_unit_test(test_k_zero),
         cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_adam),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_pack_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
