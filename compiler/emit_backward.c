@@ -568,13 +568,29 @@ static void dense_dw_block(Emitter *e, const void *ctx, int nc)
                       j, k, j, k);
 }
 
-/* The weight gradient of units u0..u0+nu-1: blocks of two column vectors (dense_dw_block). */
+/*
+ * Emits block(nv = 1) for the columns past the last whole vector: the last
+ * V columns, recomputed where they overlap the vectors before, each lane
+ * the same sum in the same order, so the same bits.
+ */
+static void dense_tail_block(Emitter *e, const DenseBwd *c, EmitBlockFn *block)
+{
+    if (c->d % c->V == 0)
+        return;
+    emit_line(e, "{  /* columns %d..%d: the last %d */", c->d / c->V * c->V, c->d - 1, c->V);
+    emit_line(e, "const int i = %d;", c->d - c->V);
+    block(e, c, 1);
+    emit_line(e, "}");
+}
+
+/* The weight gradient of units u0..u0+nu-1: blocks of two column vectors (dense_dw_block), then the tail. */
 static void dense_dw_units(Emitter *e, const void *ctx, int nu)
 {
     DenseBwd c = *(const DenseBwd *)ctx;
     int nvec = c.d / c.V;
     c.nu = nu;
     emit_blocks(e, "i", nvec, nvec < 2 ? nvec : 2, c.V, dense_dw_block, &c);
+    dense_tail_block(e, &c, dense_dw_block);
 }
 
 /*
@@ -584,12 +600,15 @@ static void dense_dw_units(Emitter *e, const void *ctx, int nu)
  * loop compute the same value.  dx: a row at a time, blocks of up to 8
  * vectors of columns.  dW: blocks of units by two vectors of columns, as
  * many units as the registers hold beside them.  The columns past the last
- * whole vector (every column when V is 0), and dbias, as scalar loops.
+ * whole vector as one more vector, the last V columns (dense_tail_block;
+ * as scalar loops, lenet5's 84-column head ran at 30% of the FMA peak:
+ * docs/performance.md, 2026-12-03 16:40).  With V = 0 every column, and
+ * dbias, as scalar loops.
  */
 static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
                               long long rows)
 {
-    int nvec = V ? d / V : 0, tail = nvec * V;
+    int nvec = V ? d / V : 0, tail = V ? d : 0; /* columns the vectors cover */
     const IrNode *act = b->a.wrt >= 0 ? grad_gate(g, b) : NULL;
     const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0};
     if (b->a.wrt >= 0) {
@@ -599,6 +618,8 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
         if (act)
             emit_line(e, "const float *gr = gate + r * %d;", d);
         emit_blocks(e, "i", nvec, nvec < 8 ? nvec : 8, V, dense_dx_block, &c);
+        if (V)
+            dense_tail_block(e, &c, dense_dx_block);
         if (tail < d) {
             emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
             emit_line(e, "float a = 0.0f;");

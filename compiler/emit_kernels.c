@@ -543,11 +543,15 @@ int emit_dense_width(const IrNode *n)
 
 /*
  * Output yr[u + j] of a dense row from accumulators a0..a{k-1}: the tail
- * d0..d-1 into a0, the pairwise sum, the bias, the fused epilogue.
+ * d0..d-1 (input t into a{t - d + k}, the last accumulators, when d >= k;
+ * else into a0), the pairwise sum, the bias, the fused epilogue.
  */
 static void dense_finish(Emitter *e, const IrGraph *g, const IrNode *n, int d0, int d, int k)
 {
-    if (d0 < d)
+    if (d0 < d && d >= k)
+        for (int t = d0; t < d; t++)
+            emit_line(e, "a%d += xr[%d] * wu[%d];", t - d + k, t, t);
+    else if (d0 < d)
         emit_line(e, "for (int d = %d; d < %d; d++) a0 += xr[d] * wu[d];", d0, d);
     char *sum = NULL;
     size_t len = 0;
@@ -598,10 +602,14 @@ static void pair_tree(Emitter *e, const IrGraph *g, int V, int G)
 /*
  * G outputs u..u+G-1 of a dense row on <net>_v<V> vectors: one accumulator
  * vector per output, lane i holding what the scalar kernel's a{i} holds
- * (x[d+i] w[d+i] summed over d in steps of V, in order; the tail d % V in
- * lane 0), reduced by pair_tree, so the value is the scalar kernel's with V
- * sums.  The G chains side by side hide the add latency that one vector
- * chain would expose, and share each load of x.
+ * (x[d+i] w[d+i] summed over d in steps of V, in order; the tail's inputs
+ * in the last lanes, as dense_finish puts them), reduced by pair_tree, so
+ * the value is the scalar kernel's with V sums.  The G chains side by side
+ * hide the add latency that one vector chain would expose, and share each
+ * load of x.  The tail is one more vector, the row's last V inputs with
+ * those the loop took masked to zero: scalar lane updates there made
+ * lenet5's 84-input head run at 30% of the FMA peak (docs/performance.md,
+ * 2026-12-03 16:40).
  */
 typedef struct DenseRow {
     const IrGraph *g;
@@ -627,9 +635,14 @@ static void dense_vec_group(Emitter *e, const void *ctx, int G)
         emit_line(e, "s%d += xv * %s_LD%d(wu + %d + d);", j, N, V, j * d);
     emit_line(e, "}");
     if (main_d < d) {
-        emit_line(e, "for (int d = %d; d < %d; d++) {  /* the tail, into lane 0 */", main_d, d);
+        emit_line(e, "{  /* the tail, inputs %d..%d: the last %d, those before %d masked off */", main_d, d - 1, V, main_d);
+        char keep[80] = "";
+        for (int i = 0; i < V; i++)
+            snprintf(keep + strlen(keep), sizeof keep - strlen(keep), "%s%d", i ? ", " : "", i >= V - (d - main_d) ? -1 : 0);
+        emit_line(e, "const %s_v%di keep = {%s};", N, V, keep);
+        emit_line(e, "const %s_v%d xv = (%s_v%d)((%s_v%di)%s_LD%d(xr + %d) & keep);", N, V, N, V, N, V, N, V, d - V);
         for (int j = 0; j < G; j++)
-            emit_line(e, "s%d[0] += xr[d] * wu[%d + d];", j, j * d);
+            emit_line(e, "s%d += xv * %s_LD%d(wu + %d);", j, N, V, j * d + d - V);
         emit_line(e, "}");
     }
     pair_tree(e, g, V, G);

@@ -216,7 +216,7 @@ static void schedule_node(const IrGraph *g, IrNode *n, SchedRoute forced)
         const IrShape *x = &g->nodes[n->in[0]].shape;
         int d = x->dim[x->ndim - 1];
         int rows = (int)(ir_numel(x) / d);
-        /* a vector of sums (16 on AVX-512, else 8) when the row has one, the tail d % unroll in the first sum */
+        /* a vector of sums (16 on AVX-512, else 8) when the row has one, the tail d % unroll in the last sums */
         s->unroll = d >= 16 && s->vec >= 16 ? 16 : d >= 8 ? 8 : pow2_divisor(d, 8);
         if ((int64_t)d * n->a.units >= GEMM_MIN_MACS || force_gemm())
             set_gemm(s, NOMINAL_BATCH * rows, n->a.units, d);
