@@ -511,32 +511,40 @@ typedef struct DenseBwd {
     long long rows;   /* rows per sample */
     bool relu_gate;   /* dx: the fused gate is relu, applied as a lane mask */
     int nu;           /* dW: units of the block being emitted */
+    int tail_at;      /* dx: the block's first column when it also does the last V (else -1) */
 } DenseBwd;
 
 /*
  * Part of a small dense layer's input gradient, vectorized over d: nv
  * vectors of dx from column i on, each a sum over the units in order, in
- * registers (the order of the scalar loop, so the same bits).
+ * registers (the order of the scalar loop, so the same bits); with tail_at,
+ * one more: the last V columns, recomputed where they overlap (the same
+ * sums, so the same bits).  In its own block, that vector was one chain of
+ * FMAs, latency-bound (docs/performance.md, 2026-12-03 16:40).
  */
 static void dense_dx_block(Emitter *e, const void *ctx, int nv)
 {
     const DenseBwd *c = ctx;
     const IrGraph *g = c->g;
     const char *N = g->name;
-    int V = c->V;
-    for (int j = 0; j < nv; j++)
+    int V = c->V, all = nv + (c->tail_at >= 0);
+    /* vector j's first column, from i */
+    int off[10];
+    for (int j = 0; j < all; j++)
+        off[j] = j < nv ? j * V : c->d - V - c->tail_at;
+    for (int j = 0; j < all; j++)
         emit_line(e, "%s_v%d s%d = {0.0f};", N, V, j);
     emit_line(e, "for (int u = 0; u < %d; u++) {", c->u);
     emit_line(e, "const float gu = dyr[u];");
     emit_line(e, "const float *wu = w + (size_t)u * %d + i;", c->d);
-    for (int j = 0; j < nv; j++)
-        emit_line(e, "s%d += gu * %s_LD%d(wu%s);", j, N, V, plus(g, j * V));
+    for (int j = 0; j < all; j++)
+        emit_line(e, "s%d += gu * %s_LD%d(wu%s);", j, N, V, plus(g, off[j]));
     emit_line(e, "}");
-    for (int j = 0; j < nv; j++) {
+    for (int j = 0; j < all; j++) {
         if (c->relu_gate)  /* the relu gate as a lane mask: gr > 0 ? s : 0 */
             emit_line(e, "s%d = (%s_v%d)((%s_v%di)s%d & (%s_LD%d(gr + i%s) > 0.0f));", j, N, V, N, V, j, N, V,
-                      plus(g, j * V));
-        emit_line(e, "memcpy(dxr + i%s, &s%d, sizeof s%d);", plus(g, j * V), j, j);
+                      plus(g, off[j]));
+        emit_line(e, "memcpy(dxr + i%s, &s%d, sizeof s%d);", plus(g, off[j]), j, j);
     }
 }
 
@@ -610,16 +618,29 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
 {
     int nvec = V ? d / V : 0, tail = V ? d : 0; /* columns the vectors cover */
     const IrNode *act = b->a.wrt >= 0 ? grad_gate(g, b) : NULL;
-    const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0};
+    const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0, -1};
     if (b->a.wrt >= 0) {
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
         emit_line(e, "float *dxr = dx + r * %d;", d);
         if (act)
             emit_line(e, "const float *gr = gate + r * %d;", d);
-        emit_blocks(e, "i", nvec, nvec < 8 ? nvec : 8, V, dense_dx_block, &c);
-        if (V)
-            dense_tail_block(e, &c, dense_dx_block);
+        if (V) {  /* blocks of 8 vectors; the last (up to 9 with the tail) outside the loop */
+            int step = nvec < 8 ? nvec : 8, full = nvec / step, rest = nvec - full * step;
+            if (rest == 0 && d % V) {
+                full--;
+                rest = step;
+            }
+            emit_blocks(e, "i", full * step, step, V, dense_dx_block, &c);
+            if (rest) {
+                DenseBwd last = c;
+                last.tail_at = d % V ? full * step * V : -1;
+                emit_line(e, "{");
+                emit_line(e, "const int i = %d;", full * step * V);
+                dense_dx_block(e, &last, rest);
+                emit_line(e, "}");
+            }
+        }
         if (tail < d) {
             emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
             emit_line(e, "float a = 0.0f;");
