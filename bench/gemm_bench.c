@@ -16,7 +16,8 @@
  * batch-1 forward) and large squares; the "net" column says which of them
  * the nets compute with nnrt_sgemm and which with their own emitted kernels
  * (the 10-wide dense layers' loops, lenet5's conv2 over filters and pixels),
- * whose rows then compare the runtime GEMM alone. netc runs each shape with the epilogue
+ * whose rows then compare the runtime GEMM alone (bench/loop_bench.py times
+ * the loops themselves). netc runs each shape with the epilogue
  * its use needs (bias + relu forward, bias per row for conv; the dense dW
  * kernels store, beta = 0, as the generated code does), OpenBLAS with the
  * plain product (beta = 1 where netc accumulates: the "dW+=" rows, the
@@ -261,7 +262,8 @@ static void bench_threads(int threads, double peak, int quick, const char *filte
     }
     printf("net: how the example nets compute the shape: gemm = this nnrt_sgemm; " LOOP " = emitted loops (dense\n"
            "below 2048 multiply-adds per sample); " FILT " = lenet5's conv2 vectorized over filters and pixels, no\n"
-           "GEMM. Their rows compare the runtime GEMM alone; `netc bench` times the nets' own kernels.\n");
+           "GEMM. Their rows compare the runtime GEMM alone; bench/loop_bench.py times the nets' own loops\n"
+           "against OpenBLAS, `netc bench` every kernel of a net.\n");
 }
 
 int main(int argc, char **argv)

@@ -10,7 +10,9 @@
 #   inference b1    median forward latency at batch 1
 #   inference b64   median forward latency at batch 64
 # then netc's GEMM against OpenBLAS on the nets' shapes (BUILD/gemm_bench,
-# built from bench/gemm_bench.c on each run).  Prints a table of times and ratios
+# built from bench/gemm_bench.c on each run), and the nets' own loop kernels
+# (dense layers below the GEMM) against OpenBLAS on theirs
+# (bench/loop_bench.py).  Prints a table of times and ratios
 # (PyTorch / netc: above 1 means netc is faster); ratios from the same run
 # are what counts on a shared, noisy machine.
 #
@@ -118,3 +120,11 @@ else
   echo
   echo "== netc GEMM vs OpenBLAS: skipped (bench/gemm_bench.c did not build: is libopenblas-dev installed?)"
 fi
+
+# the dense layers the nets compute with their own loops, against OpenBLAS on the same shapes
+echo
+echo "== the nets' loop kernels vs OpenBLAS (bench/loop_bench.py)"
+nets_files=""
+for net in $nets; do nets_files="$nets_files examples/$net.net"; done
+"$py" "$here/loop_bench.py" "$build/netc" "$out/loops" $nets_files | tee "$out/loops.txt" ||
+  echo "loop_bench: skipped (it needs libopenblas-dev and the C compiler)"

@@ -511,6 +511,7 @@ typedef struct DenseBwd {
     long long rows;   /* rows per sample */
     bool relu_gate;   /* dx: the fused gate is relu, applied as a lane mask */
     int nu;           /* dW: units of the block being emitted */
+    bool dbias;       /* dW: the blocks also sum dbias (the same value in each) */
     int tail_at;      /* dx: the block's first column when it also does the last V (else -1) */
 } DenseBwd;
 
@@ -551,7 +552,10 @@ static void dense_dx_block(Emitter *e, const void *ctx, int nv)
 /*
  * A block of a small dense layer's weight gradient: units u0..u0+nu-1 by
  * nc vectors of columns from column i, each a sum over the rows in order
- * in registers, then stored.
+ * in registers, then stored.  With dbias, also those units' bias gradients,
+ * summed over the rows in order on the add pipes the FMAs leave free (a
+ * loop of its own cost fashion_mlp's 10x128 head 9%: docs/performance.md,
+ * 2026-12-03 16:40); every block stores the same sums.
  */
 static void dense_dw_block(Emitter *e, const void *ctx, int nc)
 {
@@ -562,6 +566,8 @@ static void dense_dw_block(Emitter *e, const void *ctx, int nc)
     for (int j = 0; j < nu; j++)
         for (int k = 0; k < nc; k++)
             emit_line(e, "%s_v%d s%d_%d = {0.0f};", N, V, j, k);
+    for (int j = 0; c->dbias && j < nu; j++)
+        emit_line(e, "float b%d = 0.0f;", j);
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", c->rows);
     emit_line(e, "const float *dyr = dy + r * %d + u0;", c->u);
     for (int k = 0; k < nc; k++)
@@ -569,7 +575,11 @@ static void dense_dw_block(Emitter *e, const void *ctx, int nc)
     for (int j = 0; j < nu; j++)
         for (int k = 0; k < nc; k++)
             emit_line(e, "s%d_%d += dyr[%d] * x%d;", j, k, j, k);
+    for (int j = 0; c->dbias && j < nu; j++)
+        emit_line(e, "b%d += dyr[%d];", j, j);
     emit_line(e, "}");
+    for (int j = 0; c->dbias && j < nu; j++)
+        emit_line(e, "dbias[u0%s] = b%d;", plus(g, j), j);
     for (int j = 0; j < nu; j++)
         for (int k = 0; k < nc; k++)
             emit_line(e, "memcpy(dw + (size_t)(u0%s) * %d + i%s, &s%d_%d, sizeof s%d_%d);", plus(g, j), c->d, plus(g, k * V),
@@ -618,7 +628,7 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
 {
     int nvec = V ? d / V : 0, tail = V ? d : 0; /* columns the vectors cover */
     const IrNode *act = b->a.wrt >= 0 ? grad_gate(g, b) : NULL;
-    const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0, -1};
+    const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0, V && f->a.bias, -1};
     if (b->a.wrt >= 0) {
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) {", rows);
         emit_line(e, "const float *dyr = dy + r * %d;", u);
@@ -668,7 +678,7 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
         emit_line(e, "}");
         emit_line(e, "}");
     }
-    if (!f->a.bias)
+    if (!f->a.bias || V)  /* with vectors, the weight gradient's blocks summed it */
         return;
     emit_line(e, "memset(dbias, 0, sizeof(float) * %d);", u);
     emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++)", rows);
