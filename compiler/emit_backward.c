@@ -521,7 +521,7 @@ typedef struct DenseBwd {
  * registers (the order of the scalar loop, so the same bits); with tail_at,
  * one more: the last V columns, recomputed where they overlap (the same
  * sums, so the same bits).  In its own block, that vector was one chain of
- * FMAs, latency-bound (docs/performance.md, 2026-12-03 16:40).
+ * FMAs, latency-bound (docs/performance.md, 2026-12-03 16:25-16:50).
  */
 static void dense_dx_block(Emitter *e, const void *ctx, int nv)
 {
@@ -555,7 +555,7 @@ static void dense_dx_block(Emitter *e, const void *ctx, int nv)
  * in registers, then stored.  With dbias, also those units' bias gradients,
  * summed over the rows in order on the add pipes the FMAs leave free (a
  * loop of its own cost fashion_mlp's 10x128 head 9%: docs/performance.md,
- * 2026-12-03 16:40); every block stores the same sums.
+ * 2026-12-03 16:25-16:50); every block stores the same sums.
  */
 static void dense_dw_block(Emitter *e, const void *ctx, int nc)
 {
@@ -620,7 +620,7 @@ static void dense_dw_units(Emitter *e, const void *ctx, int nu)
  * many units as the registers hold beside them.  The columns past the last
  * whole vector as one more vector, the last V columns (dense_tail_block;
  * as scalar loops, lenet5's 84-column head ran at 30% of the FMA peak:
- * docs/performance.md, 2026-12-03 16:40).  With V = 0 every column, and
+ * docs/performance.md, 2026-12-03 16:25-16:50).  With V = 0 every column, and
  * dbias, as scalar loops.
  */
 static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,

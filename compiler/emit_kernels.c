@@ -609,7 +609,7 @@ static void pair_tree(Emitter *e, const IrGraph *g, int V, int G)
  * load of x.  The tail is one more vector, the row's last V inputs with
  * those the loop took masked to zero: scalar lane updates there made
  * lenet5's 84-input head run at 30% of the FMA peak (docs/performance.md,
- * 2026-12-03 16:40).
+ * 2026-12-03 16:25-16:50).
  */
 typedef struct DenseRow {
     const IrGraph *g;

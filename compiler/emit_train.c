@@ -314,7 +314,7 @@ static void emit_update_span(Emitter *e, const IrGraph *g, int S)
  * (NnrtAdam in nnrt_gemm.h: the same operations as update_adam's loop) rather
  * than through NET_update_tile: Adam or AdamW without weight decay or
  * amsgrad. The runtime's AVX-512 kernel runs it between the next row strip's
- * FMAs (docs/performance.md, 2026-12-03 16:00).
+ * FMAs (docs/performance.md, 2026-12-03 16:00-16:20).
  */
 bool emit_update_is_adam(const IrGraph *g)
 {

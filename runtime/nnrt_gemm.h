@@ -86,7 +86,7 @@ typedef void (*NnrtTileFn)(void *ctx, int r0, int r1, int c0, int c1);
  * count gives the same bits. The AVX-512 micro-kernel runs a row strip's
  * update inside the next strip's FMA loop, where the square roots and
  * divisions use units the FMAs leave idle (docs/performance.md,
- * 2026-12-03 16:00). p, m and v must not overlap A, B, C or each other.
+ * 2026-12-03 16:00-16:20). p, m and v must not overlap A, B, C or each other.
  */
 typedef struct NnrtAdam {
     float *p, *m, *v;            /* the weight and its two moments, laid out as C */

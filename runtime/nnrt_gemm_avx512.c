@@ -23,7 +23,7 @@
  * tile's side work, nnrt_gemm_int.h): one vector every 4 k steps, up to its
  * quota. Its square root and division go to units the FMAs leave idle; run
  * after the strip instead, Adam cost fashion_mlp's dense_1 weight gradient
- * 1.5-4 us more a step (docs/performance.md, 2026-12-03 16:00).
+ * 1-2 us more a step (docs/performance.md, 2026-12-03 16:00-16:20).
  */
 #include "nnrt_gemm_int.h"
 
