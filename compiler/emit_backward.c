@@ -504,6 +504,8 @@ static const char *plus(const IrGraph *g, int k)
     return k ? arena_printf(g->arena, " + %d", k) : "";
 }
 
+enum { DX_BLOCK = 8 }; /* vectors of a row of dx in registers at once */
+
 /* A small dense layer's backward as the emitted blocks see it. */
 typedef struct DenseBwd {
     const IrGraph *g;
@@ -529,8 +531,7 @@ static void dense_dx_block(Emitter *e, const void *ctx, int nv)
     const IrGraph *g = c->g;
     const char *N = g->name;
     int V = c->V, all = nv + (c->tail_at >= 0);
-    /* vector j's first column, from i */
-    int off[10];
+    int off[DX_BLOCK + 1]; /* vector j's first column, from i */
     for (int j = 0; j < all; j++)
         off[j] = j < nv ? j * V : c->d - V - c->tail_at;
     for (int j = 0; j < all; j++)
@@ -587,41 +588,37 @@ static void dense_dw_block(Emitter *e, const void *ctx, int nc)
 }
 
 /*
- * Emits block(nv = 1) for the columns past the last whole vector: the last
- * V columns, recomputed where they overlap the vectors before, each lane
- * the same sum in the same order, so the same bits.
+ * The weight gradient of units u0..u0+nu-1: blocks of two column vectors
+ * (dense_dw_block), then the columns past the last whole vector as one more
+ * block of the last V columns, recomputed where they overlap the vectors
+ * before: each lane the same sum in the same order, so the same bits.
  */
-static void dense_tail_block(Emitter *e, const DenseBwd *c, EmitBlockFn *block)
-{
-    if (c->d % c->V == 0)
-        return;
-    emit_line(e, "{  /* columns %d..%d: the last %d */", c->d / c->V * c->V, c->d - 1, c->V);
-    emit_line(e, "const int i = %d;", c->d - c->V);
-    block(e, c, 1);
-    emit_line(e, "}");
-}
-
-/* The weight gradient of units u0..u0+nu-1: blocks of two column vectors (dense_dw_block), then the tail. */
 static void dense_dw_units(Emitter *e, const void *ctx, int nu)
 {
     DenseBwd c = *(const DenseBwd *)ctx;
     int nvec = c.d / c.V;
     c.nu = nu;
     emit_blocks(e, "i", nvec, nvec < 2 ? nvec : 2, c.V, dense_dw_block, &c);
-    dense_tail_block(e, &c, dense_dw_block);
+    if (c.d % c.V == 0)
+        return;
+    emit_line(e, "{  /* columns %d..%d: the last %d */", nvec * c.V, c.d - 1, c.V);
+    emit_line(e, "const int i = %d;", c.d - c.V);
+    dense_dw_block(e, &c, 1);
+    emit_line(e, "}");
 }
 
 /*
  * A small dense layer's backward (below the GEMM), on <net>_v<V> vectors
  * (emit_dense_width) where its rows have one: each sum in registers, over
  * the units (dx) or the rows (dW) in order, so a vector lane and a scalar
- * loop compute the same value.  dx: a row at a time, blocks of up to 8
- * vectors of columns.  dW: blocks of units by two vectors of columns, as
- * many units as the registers hold beside them.  The columns past the last
- * whole vector as one more vector, the last V columns (dense_tail_block;
- * as scalar loops, lenet5's 84-column head ran at 30% of the FMA peak:
- * docs/performance.md, 2026-12-03 16:25-16:50).  With V = 0 every column, and
- * dbias, as scalar loops.
+ * loop compute the same value.  dx: a row at a time, blocks of up to
+ * DX_BLOCK vectors of columns.  dW: blocks of units by two vectors of
+ * columns, as many units as the registers hold beside them, summing dbias
+ * too.  The columns past the last whole vector as one more vector, the
+ * last V columns (in dx's last block, or dW's block after its last; as
+ * scalar loops, lenet5's 84-column head ran at 30% of the FMA peak:
+ * docs/performance.md, 2026-12-03 16:25-16:50).  With V = 0 every column,
+ * and dbias, as scalar loops.
  */
 static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
                               long long rows)
@@ -635,8 +632,8 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
         emit_line(e, "float *dxr = dx + r * %d;", d);
         if (act)
             emit_line(e, "const float *gr = gate + r * %d;", d);
-        if (V) {  /* blocks of 8 vectors; the last (up to 9 with the tail) outside the loop */
-            int step = nvec < 8 ? nvec : 8, full = nvec / step, rest = nvec - full * step;
+        if (V) {  /* blocks of DX_BLOCK vectors; the last (one more with the tail) outside the loop */
+            int step = nvec < DX_BLOCK ? nvec : DX_BLOCK, full = nvec / step, rest = nvec - full * step;
             if (rest == 0 && d % V) {
                 full--;
                 rest = step;

@@ -189,24 +189,38 @@ static void update_rmsprop(Emitter *e, const IrGraph *g)
     emit_line(e, "}");
 }
 
+/*
+ * Adam's constants as float literals: beta1, 1 - beta1, beta2, 1 - beta2,
+ * eps.  The update loop and the runtime's Adam (NET_adam_at) both take them
+ * from here, so a fused weight and the others round alike.
+ */
+typedef struct AdamLits {
+    const char *b1, *c1, *b2, *c2, *eps;
+} AdamLits;
+
+static AdamLits adam_lits(const IrGraph *g)
+{
+    const IrOptim *o = &g->opt;
+    double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2");
+    return (AdamLits){lit(g, b1), lit(g, 1 - b1), lit(g, b2), lit(g, 1 - b2), lit(g, ir_hp(o, "eps"))};
+}
+
 static void update_adam(Emitter *e, const IrGraph *g)
 {
     const IrOptim *o = &g->opt;
-    double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2"), wd = ir_hp(o, "weight_decay");
+    const AdamLits k = adam_lits(g);
+    double wd = ir_hp(o, "weight_decay");
     bool adamw = o->kind == OPT_ADAMW, ams = ir_hp(o, "amsgrad") != 0;
     emit_line(e, "for (size_t i = i0; i < i1; i++) {");
     if (adamw && wd != 0)
         emit_line(e, "p[i] *= decay;");
     emit_line(e, !adamw && wd != 0 ? "const float d = gr[i] + %s * p[i];" : "const float d = gr[i];%s",
               !adamw && wd != 0 ? lit(g, wd) : "");
-    emit_line(e, "s0[i] = %s * s0[i] + %s * d;", lit(g, b1), lit(g, 1 - b1));
-    emit_line(e, "s1[i] = %s * s1[i] + %s * d * d;", lit(g, b2), lit(g, 1 - b2));
-    if (ams) {
+    emit_line(e, "s0[i] = %s * s0[i] + %s * d;", k.b1, k.c1);
+    emit_line(e, "s1[i] = %s * s1[i] + %s * d * d;", k.b2, k.c2);
+    if (ams)
         emit_line(e, "s2[i] = s2[i] > s1[i] ? s2[i] : s1[i];");
-        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s2[i]) * inv_bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
-    } else {
-        emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(s1[i]) * inv_bc2_sqrt + %s);", lit(g, ir_hp(o, "eps")));
-    }
+    emit_line(e, "p[i] -= step_size * s0[i] / (sqrtf(%s[i]) * inv_bc2_sqrt + %s);", ams ? "s2" : "s1", k.eps);
     emit_line(e, "}");
 }
 
@@ -338,15 +352,14 @@ static void emit_update_tile(Emitter *e, const IrGraph *g)
     emit_line(e, "} %s_update_part;", N);
     emit_blank(e);
     if (emit_update_is_adam(g)) {
-        const IrOptim *o = &g->opt;
-        double b1 = ir_hp(o, "beta1"), b2 = ir_hp(o, "beta2");
+        const AdamLits k = adam_lits(g);
         emit_line(e, "/* The runtime's Adam on a fused weight (a %s_update_part) and its moments. */", N);
         emit_line(e, "static NnrtAdam %s_adam_at(const %s_update_part *u)", N, N);
         emit_line(e, "{");
         emit_line(e, "%s_model *m = u->o->m;", N);
         emit_line(e, "const NnrtAdam a = {m->params + u->at, m->state[0] + u->at, m->state[1] + u->at,");
-        emit_line(e, "                    %s, %s, %s, %s, %s, u->o->step_size, u->o->inv_bc2_sqrt};", lit(g, b1),
-                  lit(g, 1 - b1), lit(g, b2), lit(g, 1 - b2), lit(g, ir_hp(o, "eps")));
+        emit_line(e, "                    %s, %s, %s, %s, %s, u->o->step_size, u->o->inv_bc2_sqrt};", k.b1, k.c1, k.b2,
+                  k.c2, k.eps);
         emit_line(e, "return a;");
         emit_line(e, "}");
         emit_blank(e);

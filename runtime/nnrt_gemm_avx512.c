@@ -195,7 +195,7 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
             nnrt_gemm_tile_advance(&u);                                  \
         }                                                                \
         if (i < t->ntiles)                                               \
-            kern_body(kc, &u, MR, 1, 0, 0);                                 \
+            kern_body(kc, &u, MR, 1, 0, 0);                              \
     }
 KERN(1) KERN(2) KERN(3) KERN(4) KERN(5) KERN(6)
 
