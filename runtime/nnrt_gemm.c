@@ -261,21 +261,31 @@ static void place_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc
 /*
  * The tiles of row strip ir, columns jr.. of the block, as runs for the
  * kernel: the full-width tiles whose B is in one layout as one run, then
- * each remaining tile alone.
+ * the partial last tile alone; or, for a back end with edge_in_run, as the
+ * run's last tile (edge_nr), its B at the same step: in place it is read
+ * under a mask, packed it is the block's last panel. So AVX-512 pairs it
+ * with the tile before instead of running two latency-bound single tiles
+ * (lenet5's 120-wide products: 3 pairs, then 16 and 8 columns alone).
  */
 static void row_strip(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc, int jc, int nc,
                       int pc, int kc, const float *ap, const float *bp)
 {
-    int full = nc / NNRT_GEMM_NR;
+    int full = nc / NNRT_GEMM_NR, edge = nc - full * NNRT_GEMM_NR;
     place_tile(j, t, ic, ir, mc, jc, 0, nc, pc, kc, ap, bp);
     t->ntiles = full;
     t->a_step = 0;
     t->b_step = j->b_inplace ? NNRT_GEMM_NR : (long)NNRT_GEMM_NR * kc;
     t->c_step = j->trans_c ? NNRT_GEMM_NR * j->ldc : NNRT_GEMM_NR;
     t->bias_step = j->bias_per_row ? 0 : NNRT_GEMM_NR;
-    if (full > 0)
+    if (edge && full > 0 && j->be->edge_in_run) {
+        t->ntiles++;
+        t->edge_nr = edge;
+        edge = 0;
+    }
+    if (t->ntiles > 0)
         j->be->kern(kc, t);
-    if (full * NNRT_GEMM_NR < nc) {
+    t->edge_nr = 0;
+    if (edge) {
         place_tile(j, t, ic, ir, mc, jc, full * NNRT_GEMM_NR, nc, pc, kc, ap, bp);
         j->be->kern(kc, t);
     }
@@ -425,7 +435,11 @@ static void strips_with_side(const GemmJob *j, NnrtGemmTile *t, int ic, int mc, 
  * row_strip_width columns). Rows outside when B is packed, and when A is
  * read in place along its rows (op(A) = A): a column strip's tile pairs
  * would then broadcast from 12 rows of A per k, a row strip's from 6 (10%
- * on the dense dX shapes, AVX-512 on Zen 5).
+ * on the dense dX shapes, AVX-512 on Zen 5). A back end with rows_only
+ * (AVX-512) always has rows outside: on Zen 5 they were as fast or faster
+ * on every net shape and every plan, lenet5's 84x120x64 weight gradient
+ * 0.80x of OpenBLAS with columns outside, 0.93x with rows
+ * (docs/performance.md, 2026-12-03 18:00).
  */
 static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int pc, int kc,
                          const float *ap, const float *bp)
@@ -712,7 +726,7 @@ static void plan(GemmJob *j, const NnrtGemmBlocking *blk)
         cand.b_inplace = (p & 4) != 0;
         if (!plan_allowed(&cand, p))
             continue;
-        cand.rows_outer = !cand.b_inplace || (cand.a_inplace && !cand.transa);
+        cand.rows_outer = cand.be->rows_only || !cand.b_inplace || (cand.a_inplace && !cand.transa);
         double c = plan_cost(&cand);
         if (best < 0.0 || c < best) {
             *j = cand;

@@ -11,13 +11,17 @@
  * Micro-kernel: the layouts hold 6x16 tiles, and a 6x16 tile is only six
  * 16-float zmm accumulators, too few chains to cover the FMA latency (4
  * cycles on 2 pipes wants at least 8). So the kernel runs the tiles of a
- * run two at a time: two neighbouring B panels against one A panel (a row
- * strip; each k step: 2 loads of B, 6 broadcasts of A, 12 FMAs) or two A
- * panels against one B panel (a column strip; 1 load of B, 12 broadcasts).
- * A run's odd last tile runs alone. Rows of edge tiles (mr < 6) have their
- * own instantiations; columns past nr are computed on the panel's zero
- * padding and masked at the store. Every element is the same FMA chain over
- * k as in the other back ends, so the results are identical to AVX2's.
+ * run two at a time: two neighbouring B panels against one A panel (each k
+ * step: 2 loads of B, 6 broadcasts of A, 12 FMAs). Runs are row strips
+ * only (rows_only), and a strip's partial last tile is part of its run
+ * (edge_in_run): it pairs with the tile before, its B loaded under a mask,
+ * in place or packed. A run's odd last tile runs alone. Rows of edge tiles
+ * (mr < 6) have their own instantiations; columns past nr are masked at
+ * the store. The k loop is unrolled twice: its counter and pointer
+ * updates then take fewer of the front end's slots (3-5% on lenet5's
+ * 64x120x84 and a 256 square, docs/performance.md, 2026-12-03 18:00).
+ * Every element is the same FMA chain over k as in the other back ends, so
+ * the results are identical to AVX2's.
  *
  * A full-height row strip's pairs also run Adam on the strip before (the
  * tile's side work, nnrt_gemm_int.h): one vector every 4 k steps, up to its
@@ -122,28 +126,30 @@ AVX512 static void adam_avx512(const NnrtAdam *a, const float *g, long i0, long 
         __m512 av = _mm512_set1_ps(*(p));                                \
         c##r = _mm512_fmadd_ps(av, b0, c##r);                            \
         if (NT > 1)                                                      \
-            d##r = _mm512_fmadd_ps(ALONG_A ? _mm512_set1_ps((p)[ao]) : av, b1, d##r); \
+            d##r = _mm512_fmadd_ps(av, b1, d##r);                        \
     }
 
 /*
- * The kc-long FMA loop of NT (1 or 2) MR x 16 tiles, then their epilogues.
- * With two, the second tile's B is b_step further (ALONG_A 0: a row strip)
- * or its A is a_step further (ALONG_A 1: a column strip). Rows of A are
+ * The kc-long FMA loop of NT (1 or 2) MR x 16 tiles of a row strip, then
+ * their epilogues; the second tile's B is b_step further. Rows of A are
  * reached from two bases, a and a + 3*rs, as in the AVX2 kernel; the
  * accumulators are named variables, which GCC keeps in registers (arrays
  * it keeps in memory). SIDE: also up to t->side->quota whole vectors of its
  * Adam, one every 4 k steps (the 12 accumulators, 2 B vectors, a broadcast
- * and Adam's 7 constants and 4 operands fit the 32 registers).
+ * and Adam's 7 constants and 4 operands fit the 32 registers). EDGE: the
+ * last of the NT tiles is the run's partial last one: its B is loaded under
+ * a mask of t->edge_nr lanes (in place, the lanes past it may not exist).
  */
-AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const int NT, const int ALONG_A,
-                             const int SIDE)
+AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const int NT, const int SIDE,
+                             const int EDGE)
 {
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m512 d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
     const float *a = t->a, *bp = t->b;
     long rs = t->rs_a, cs = t->cs_a, sb = t->ldb_k, rs2 = 2 * rs;
-    long ao = NT > 1 && ALONG_A ? t->a_step : 0, bo = NT > 1 && !ALONG_A ? t->b_step : 0;
+    long bo = NT > 1 ? t->b_step : 0;
     const float *a3 = a + 3 * rs;
+    __mmask16 bm = EDGE ? (__mmask16)((1u << t->edge_nr) - 1u) : 0xffff;
     NnrtGemmSide *sd = t->side;
     AdamRegs ar;
     const float *sg = NULL;
@@ -154,13 +160,14 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
         si = sd->i;
         slim = si + (sd->end - si < 16L * sd->quota ? (sd->end - si) / 16 * 16 : 16L * sd->quota);
     }
+#pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
         if (SIDE && (k & 3) == 3 && si < slim) {
             adam_vec(&ar, sg, si, 0xffff);
             si += 16;
         }
-        __m512 b0 = _mm512_loadu_ps(bp);
-        __m512 b1 = NT > 1 && !ALONG_A ? _mm512_loadu_ps(bp + bo) : b0;
+        __m512 b0 = EDGE && NT == 1 ? _mm512_maskz_loadu_ps(bm, bp) : _mm512_loadu_ps(bp);
+        __m512 b1 = NT == 1 ? b0 : EDGE ? _mm512_maskz_loadu_ps(bm, bp + bo) : _mm512_loadu_ps(bp + bo);
         ROW(0, a) ROW(1, a + rs) ROW(2, a + rs2) ROW(3, a3) ROW(4, a3 + rs) ROW(5, a3 + rs2)
         a += cs;
         a3 += cs;
@@ -168,33 +175,43 @@ AVX512_INLINE void kern_body(int kc, const NnrtGemmTile *t, const int MR, const 
     }
     if (SIDE)
         sd->i = si;
+    NnrtGemmTile u = *t;
+    if (EDGE && NT == 1)
+        u.nr = t->edge_nr;
     const __m512 c[6] = {c0, c1, c2, c3, c4, c5};
-    finish_tile(t, c, MR);
+    finish_tile(&u, c, MR);
     if (NT > 1) {
         const __m512 d[6] = {d0, d1, d2, d3, d4, d5};
-        NnrtGemmTile u = *t;
         nnrt_gemm_tile_advance(&u);
+        if (EDGE)
+            u.nr = t->edge_nr;
         finish_tile(&u, d, MR);
     }
 }
 
-/* A run of MR-row tiles: pairs along the run (full-height row strips' with their side work), then the odd one. */
+/*
+ * A run of MR-row tiles: pairs along the run (full-height row strips' with
+ * their side work), then the odd one; the pair or single that ends the run
+ * loads its last B under a mask when that tile is partial (edge_nr).
+ */
 #define KERN(MR)                                                         \
     AVX512 NNRT_NO_UNSWITCH static void kern_##MR(int kc, const NnrtGemmTile *t) \
     {                                                                    \
         NnrtGemmTile u = *t;                                             \
-        int i = 0;                                                       \
-        for (; i + 2 <= t->ntiles; i += 2) {                             \
-            if (t->a_step != 0)                                          \
-                kern_body(kc, &u, MR, 2, 1, 0);                          \
-            else if (MR == NNRT_GEMM_MR && t->side)                      \
+        int i = 0, n = t->ntiles, edge = t->edge_nr != 0;                \
+        for (; i + 2 <= n; i += 2) {                                     \
+            if (edge && i + 2 == n)                                      \
                 kern_body(kc, &u, MR, 2, 0, 1);                          \
+            else if (MR == NNRT_GEMM_MR && t->side)                      \
+                kern_body(kc, &u, MR, 2, 1, 0);                          \
             else                                                         \
                 kern_body(kc, &u, MR, 2, 0, 0);                          \
             nnrt_gemm_tile_advance(&u);                                  \
             nnrt_gemm_tile_advance(&u);                                  \
         }                                                                \
-        if (i < t->ntiles)                                               \
+        if (i < n && edge)                                               \
+            kern_body(kc, &u, MR, 1, 0, 1);                              \
+        else if (i < n)                                                  \
             kern_body(kc, &u, MR, 1, 0, 0);                              \
     }
 KERN(1) KERN(2) KERN(3) KERN(4) KERN(5) KERN(6)
@@ -303,6 +320,8 @@ static const NnrtGemmBackend avx512 = {
     .gemv_dot_seq = nnrt_gemm_gemv_dot_seq_avx512,
     .gemv_axpy = nnrt_gemm_gemv_axpy_avx2,
     .adam = adam_avx512,
+    .edge_in_run = 1,
+    .rows_only = 1,
 };
 
 const NnrtGemmBackend *nnrt_gemm_backend_avx512(void)

@@ -58,6 +58,8 @@ typedef struct NnrtGemmTile {
     int bias_per_row;   /* 1: bias[r] per row of D, 0: bias[c] per column of D */
     int relu;           /* apply max(x, 0) last (only on the last kc-block) */
     int ntiles;         /* tiles to run, each the last one moved by the steps below */
+    int edge_nr;        /* 0, or the valid columns of the run's last tile, whose B the
+                           kernel loads under a mask (back ends with edge_in_run) */
     long a_step;        /* floats between consecutive tiles' a */
     long b_step;        /* ... b */
     long c_step;        /* ... c */
@@ -112,6 +114,8 @@ typedef struct NnrtGemmBackend {
     NnrtGemvFn *gemv_dot_seq;  /* the same, one row at a time: matrices past GEMV_SEQ_BYTES (nnrt_gemm.c) */
     NnrtGemvFn *gemv_axpy;     /* rows of mat are contiguous along i */
     NnrtAdamFn *adam;          /* Adam over a span of C */
+    int edge_in_run;           /* kern takes a row strip's partial last tile in its run (edge_nr) */
+    int rows_only;             /* kern is given row strips only (rows outside in every plan) */
 } NnrtGemmBackend;
 
 /* The back ends; each is NULL when this build cannot have it. */
