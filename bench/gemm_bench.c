@@ -2,9 +2,14 @@
  * gemm_bench.c - netc's nnrt_sgemm against OpenBLAS cblas_sgemm, same run,
  * same shapes, same thread count; plus the machine's own FMA peak.
  *
- *   cc -O2 -march=native -Iruntime bench/gemm_bench.c runtime/nnrt_gemm*.c \
- *      runtime/nnrt_threads.c -lopenblas -lpthread -lm
+ *   cc -std=c11 -O3 -fno-math-errno -ffp-contract=fast -march=native -Iruntime \
+ *      bench/gemm_bench.c runtime/nnrt_gemm*.c runtime/nnrt_threads.c \
+ *      -lopenblas -lpthread -lm
  *   ./a.out [-t THREADS,...] [-q] [-f FILTER] [-i avx512|avx2|neon|portable]
+ *
+ * The flags are those `netc build` compiles the runtime with, so the rows
+ * time the GEMM the nets run (at -O2 GCC does not unroll the kernels'
+ * small loops, and lenet5's 120-84 products ran 10% slower).
  *
  * The peak is measured with 12 independent chains of FMAs as wide as the
  * build's vectors (16 floats with AVX-512, 8 with AVX2; 12 chains cover

@@ -108,10 +108,11 @@ echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$py" "$here/side_by_side_table.py" --markdown "$out" > "$out/table.md"
 echo "(markdown table: $out/table.md)"
 
-# netc's GEMM against OpenBLAS: built here, from the sources as they are
+# netc's GEMM against OpenBLAS: built here, from the sources as they are, with
+# the flags netc build gives the runtime
 gemm=$build/gemm_bench
-${CC:-cc} -std=c11 -O2 -march=native -Iruntime -o "$gemm" bench/gemm_bench.c runtime/nnrt_gemm*.c \
-  runtime/nnrt_threads.c -lopenblas -lpthread -lm || gemm=""
+${CC:-cc} -std=c11 -O3 -fno-math-errno -ffp-contract=fast -march=native -Iruntime -o "$gemm" \
+  bench/gemm_bench.c runtime/nnrt_gemm*.c runtime/nnrt_threads.c -lopenblas -lpthread -lm || gemm=""
 if [ -n "$gemm" ]; then
   echo
   echo "== netc GEMM vs OpenBLAS ($gemm)"
