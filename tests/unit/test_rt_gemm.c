@@ -329,6 +329,8 @@ static void plans_body(void)
             check_shape(29, 50, 41, e2, &(NnrtGemmBlocking){7, 20, 3});
         /* kc = 700: row strips cover 176 columns at a time, then 124 (an edge panel among them) */
         check_shape(13, 300, 700, p % NEPI, NULL);
+        /* ... then 8: the edge panel alone, which in place is read packed even where runs take edges */
+        check_shape(13, 184, 700, (p + 3) % NEPI, NULL);
     }
     nnrt_gemm_test_force_plan(-1);
 }
