@@ -12,6 +12,7 @@
 #include "nnrt_io.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,23 @@ void nnrt_array_free(NnrtArray *a)
         return;
     free(a->data);
     memset(a, 0, sizeof *a);
+}
+
+/*
+ * Asks the cache for elements [first, first + n) of a, which a later
+ * nnrt_array_get_f32 will read: the trainer names the next batch's samples
+ * before it runs a step, and their lines, scattered over the data set,
+ * arrive while the step computes instead of stalling the batch's gather.
+ */
+void nnrt_array_prefetch(const NnrtArray *a, size_t first, size_t n)
+{
+    if (a->data == NULL || first >= a->count)
+        return;
+    n = n < a->count - first ? n : a->count - first;
+    size_t es = nnrt_dtype_size(a->dtype);
+    const char *p = (const char *)a->data + first * es, *end = p + n * es;
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < end; p += 64)
+        __builtin_prefetch(p, 0, 3);
 }
 
 /* Converts n elements of type T starting at first to scaled floats. */

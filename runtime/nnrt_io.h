@@ -60,6 +60,7 @@ int nnrt_shape_bytes(int ndim, const int64_t *shape, size_t elsize,
                      size_t *count, size_t *bytes);
 int nnrt_array_alloc(NnrtArray *a, NnrtDtype t, int ndim, const int64_t *shape,
                      const char *what, NnrtError *err);
+void nnrt_array_prefetch(const NnrtArray *a, size_t first_elem, size_t n);
 void nnrt_array_get_f32(const NnrtArray *a, size_t first_elem, size_t n,
                         float scale, float *dst);
 int nnrt_array_get_label(const NnrtArray *a, size_t i, int64_t *out,

@@ -495,6 +495,17 @@ static int diverged(const Trainer *t, int64_t step, float loss)
 }
 
 /* One optimizer step on samples perm[pos..pos+n); an exit status. */
+/* Prefetches the inputs of the batch after the n samples at t->pos (nnrt_array_prefetch). */
+static void prefetch_next(const Trainer *t, int n)
+{
+    const NnrtModelDesc *d = t->d;
+    int64_t end = t->pos + 2 * (int64_t)n < t->train.count ? t->pos + 2 * (int64_t)n : t->train.count;
+    for (int64_t r = t->pos + n; r < end; r++)
+        for (int i = 0; i < d->ninputs; i++)
+            nnrt_array_prefetch(&t->train.x[i], (size_t)t->perm[r] * (size_t)d->inputs[i].size,
+                                (size_t)d->inputs[i].size);
+}
+
 static int train_batch(Trainer *t, int n, Tally *tally)
 {
     const NnrtModelDesc *d = t->d;
@@ -506,6 +517,7 @@ static int train_batch(Trainer *t, int n, Tally *tally)
     if (has_accuracy(d))
         out[d->acc_output] = t->batch.out[d->acc_output];
     nnrt_cli_batch_fill(d, &t->train, t->perm + t->pos, n, (float)t->o->scale, &t->batch);
+    prefetch_next(t, n);
     int64_t *counter = d->step_counter(t->m), step = *counter;
     float lr = (float)nnrt_lr_at(&d->train, t->o->lr, t->o->epochs, t->epoch, step), loss = 0;
     int rc = d->train_step(t->m, n, in, lab, lr, &loss, out);
