@@ -716,6 +716,7 @@ static int wants_help(int argc, char **argv)
 
 int nnrt_cli_main(const NnrtModelDesc *d, int argc, char **argv)
 {
+    nnrt_flush_denormals(); /* the pool's workers follow (nnrt_threads.h) */
     if (argc < 2)
         return usage(d, stderr);
     const char *cmd = argv[1];

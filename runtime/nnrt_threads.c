@@ -21,6 +21,10 @@
  * thread-local flag): what the task calls plans for one thread and runs
  * serially, as a sharded train step's kernels must.
  *
+ * A worker takes on the caller's floating-point control bits (rounding,
+ * denormal flushing) before it runs a job's tasks, so a task computes the
+ * same on every thread.
+ *
  * Idle workers spin on `state` for about SPIN_ROUNDS pause instructions (a
  * fraction of a millisecond), then sleep on `wake`; the caller broadcasts it
  * only when someone sleeps. `busy` makes a nested or concurrent call run
@@ -30,6 +34,60 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "nnrt_threads.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define MXCSR_CONTROL 0xffc0u /* DAZ, the exception masks, rounding, FTZ: all but the status flags */
+#define MXCSR_FTZ_DAZ 0x8040u
+
+unsigned long nnrt_fpenv_get(void)
+{
+    return _mm_getcsr() & MXCSR_CONTROL;
+}
+
+void nnrt_fpenv_set(unsigned long env)
+{
+    _mm_setcsr((_mm_getcsr() & ~MXCSR_CONTROL) | ((unsigned)env & MXCSR_CONTROL));
+}
+
+void nnrt_flush_denormals(void)
+{
+    nnrt_fpenv_set(nnrt_fpenv_get() | MXCSR_FTZ_DAZ);
+}
+#elif defined(__aarch64__)
+#define FPCR_FZ (1ul << 24)
+
+unsigned long nnrt_fpenv_get(void)
+{
+    unsigned long v;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
+    return v;
+}
+
+void nnrt_fpenv_set(unsigned long env)
+{
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(env));
+}
+
+void nnrt_flush_denormals(void)
+{
+    nnrt_fpenv_set(nnrt_fpenv_get() | FPCR_FZ);
+}
+#else
+unsigned long nnrt_fpenv_get(void)
+{
+    return 0;
+}
+
+void nnrt_fpenv_set(unsigned long env)
+{
+    (void)env;
+}
+
+void nnrt_flush_denormals(void)
+{
+}
+#endif
 
 #ifdef NNRT_NO_THREADS
 /*
@@ -86,6 +144,7 @@ typedef struct Pool {
     atomic_int busy;                 /* 1 while a job runs */
     void (*fn)(void *ctx, int task); /* the current job */
     void *ctx;                       /* its context */
+    unsigned long fpenv;             /* its caller's floating-point control bits */
     uint32_t start_gen;              /* the generation when the workers were made */
 } Pool;
 
@@ -169,12 +228,15 @@ static void *worker_main(void *arg)
 {
     int self = (int)(uintptr_t)arg;
     uint32_t seen = pool.start_gen;
+    unsigned long env = nnrt_fpenv_get();
     for (;;) {
         seen = wait_for_job(seen);
         if (atomic_load_explicit(&pool.quit, memory_order_acquire))
             return NULL;
         if (!check_in(seen))
             continue;
+        if (pool.fpenv != env)
+            nnrt_fpenv_set(env = pool.fpenv);
         in_task = 1;
         run_tasks(self);
         in_task = 0;
@@ -256,6 +318,7 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
     }
     pool.fn = fn;
     pool.ctx = ctx;
+    pool.fpenv = nnrt_fpenv_get();
     int n = pool.nthreads;
     for (int i = 0; i < n; i++) {
         atomic_store_explicit(&pool.block[i].next, (int)((long long)ntasks * i / n), memory_order_relaxed);

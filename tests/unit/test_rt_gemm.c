@@ -669,6 +669,56 @@ static void test_pool(void **state)
     assert_int_equal(nnrt_threads_count(), 1);
 }
 
+/* A task that records its thread's control bits and what 1e-30 * 1e-10 (a denormal) comes out as. */
+typedef struct FpSeen {
+    unsigned long env[8];
+    float tiny[8];
+} FpSeen;
+
+static void fp_task(void *ctx, int task)
+{
+    FpSeen *s = ctx;
+    volatile float a = 1e-30f, b = 1e-10f;
+    s->env[task] = nnrt_fpenv_get();
+    s->tiny[task] = a * b;
+    for (volatile int spin = 0; spin < 20000; spin++) /* long enough that every thread gets a task */
+        ;
+}
+
+/*
+ * Every task runs with the caller's floating-point control bits, whichever
+ * thread runs it: denormals flushed after nnrt_flush_denormals, kept after
+ * the bits are put back.
+ */
+static void test_pool_fpenv(void **state)
+{
+    unsigned long orig = nnrt_fpenv_get();
+    assert_int_equal(nnrt_threads_init(4), 4);
+    for (int flush = 1; flush >= 0; flush--) {
+        if (flush)
+            nnrt_flush_denormals();
+        else
+            nnrt_fpenv_set(orig);
+        unsigned long want = nnrt_fpenv_get();
+        for (int rep = 0; rep < 20; rep++) {
+            FpSeen s;
+            memset(&s, 0xff, sizeof s);
+            nnrt_parallel_for(8, fp_task, &s);
+            for (int t = 0; t < 8; t++) {
+                assert_true(s.env[t] == want);
+#if defined(__x86_64__) || defined(__aarch64__)
+                if (flush)
+                    assert_true(s.tiny[t] == 0.0f);
+                else
+                    assert_true(s.tiny[t] > 0.0f);
+#endif
+            }
+        }
+    }
+    nnrt_threads_shutdown();
+    assert_true(nnrt_fpenv_get() == orig);
+}
+
 /* pack_bytes grows with the thread count and nnrt_gemm_default_blocking stays in range. */
 static void test_pack_bytes(void **state)
 {
@@ -695,7 +745,8 @@ int main(void)
         cmocka_unit_test(test_gemv),         cmocka_unit_test(test_k_zero),
         cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_adam),
-        cmocka_unit_test(test_pool),         cmocka_unit_test(test_pack_bytes),
+        cmocka_unit_test(test_pool),         cmocka_unit_test(test_pool_fpenv),
+        cmocka_unit_test(test_pack_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
