@@ -439,7 +439,7 @@ static void strips_with_side(const GemmJob *j, NnrtGemmTile *t, int ic, int mc, 
  * (AVX-512) always has rows outside: on Zen 5 they were as fast or faster
  * on every net shape and every plan, lenet5's 84x120x64 weight gradient
  * 0.80x of OpenBLAS with columns outside, 0.93x with rows
- * (docs/performance.md, 2026-12-03 18:00).
+ * (docs/performance.md, 2026-12-03 17:50-18:25).
  */
 static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int pc, int kc,
                          const float *ap, const float *bp)

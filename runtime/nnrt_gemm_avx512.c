@@ -19,7 +19,7 @@
  * (mr < 6) have their own instantiations; columns past nr are masked at
  * the store. The k loop is unrolled twice: its counter and pointer
  * updates then take fewer of the front end's slots (3-5% on lenet5's
- * 64x120x84 and a 256 square, docs/performance.md, 2026-12-03 18:00).
+ * 64x120x84 and a 256 square, docs/performance.md, 2026-12-03 17:50-18:25).
  * Every element is the same FMA chain over k as in the other back ends, so
  * the results are identical to AVX2's.
  *
