@@ -35,7 +35,7 @@
 #endif
 #include "nnrt_threads.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
 #include <xmmintrin.h>
 #define MXCSR_CONTROL 0xffc0u /* DAZ, the exception masks, rounding, FTZ: all but the status flags */
 #define MXCSR_FTZ_DAZ 0x8040u
