@@ -623,7 +623,7 @@ static void dense_dw_units(Emitter *e, const void *ctx, int nu)
 static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, const IrNode *f, int V, int d, int u,
                               long long rows)
 {
-    int nvec = V ? d / V : 0, tail = V ? d : 0; /* columns the vectors cover */
+    int nvec = V ? d / V : 0;
     const IrNode *act = b->a.wrt >= 0 ? grad_gate(g, b) : NULL;
     const DenseBwd c = {g, V, d, u, rows, act && act->op == IR_RELU, 0, V && f->a.bias, -1};
     if (b->a.wrt >= 0) {
@@ -648,17 +648,15 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
                 emit_line(e, "}");
             }
         }
-        if (tail < d) {
-            emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
+        if (!V) {
+            emit_line(e, "for (int i = 0; i < %d; i++) {", d);
             emit_line(e, "float a = 0.0f;");
             emit_line(e, "for (int u = 0; u < %d; u++) a += dyr[u] * w[(size_t)u * %d + i];", u, d);
             emit_line(e, "dxr[i] = a;");
             emit_line(e, "}");
         }
-        int gated = c.relu_gate ? tail : 0;  /* columns the vectors gated */
-        if (act && gated < d)
-            emit_gate_loop(e, g, act, gated ? arena_printf(g->arena, "(dxr + %d)", gated) : "dxr",
-                           gated ? arena_printf(g->arena, "(gr + %d)", gated) : "gr", arena_printf(g->arena, "%d", d - gated));
+        if (act && !(V && c.relu_gate))  /* else the vectors applied it as a lane mask */
+            emit_gate_loop(e, g, act, "dxr", "gr", arena_printf(g->arena, "%d", d));
         emit_line(e, "}");
         return;
     }
@@ -666,9 +664,9 @@ static void k_dense_bwd_loops(Emitter *e, const IrGraph *g, const IrNode *b, con
         int most = (V == 16 ? 24 : 12) / (nvec < 2 ? nvec : 2), groups = (u + most - 1) / most;
         emit_blocks(e, "u0", u, (u + groups - 1) / groups, 1, dense_dw_units, &c);
     }
-    if (tail < d) {
+    if (!V) {
         emit_line(e, "for (int u = 0; u < %d; u++) {", u);
-        emit_line(e, "for (int i = %d; i < %d; i++) {", tail, d);
+        emit_line(e, "for (int i = 0; i < %d; i++) {", d);
         emit_line(e, "float a = 0.0f;");
         emit_line(e, "for (size_t r = 0; r < (size_t)batch * %lld; r++) a += dy[r * %d + u] * x[r * %d + i];", rows, u, d);
         emit_line(e, "dw[(size_t)u * %d + i] = a;", d);

@@ -259,6 +259,15 @@ static void place_tile(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc
 }
 
 /*
+ * Whether a row strip `width` columns wide runs its partial last tile as
+ * the last of its run (the back end's edge_in_run): only behind a full tile.
+ */
+static int edge_joins_run(const GemmJob *j, int width)
+{
+    return j->be->edge_in_run && width > NNRT_GEMM_NR && width % NNRT_GEMM_NR != 0;
+}
+
+/*
  * The tiles of row strip ir, columns jr.. of the block, as runs for the
  * kernel: the full-width tiles whose B is in one layout as one run, then
  * the partial last tile alone; or, for a back end with edge_in_run, as the
@@ -277,7 +286,7 @@ static void row_strip(const GemmJob *j, NnrtGemmTile *t, int ic, int ir, int mc,
     t->b_step = j->b_inplace ? NNRT_GEMM_NR : (long)NNRT_GEMM_NR * kc;
     t->c_step = j->trans_c ? NNRT_GEMM_NR * j->ldc : NNRT_GEMM_NR;
     t->bias_step = j->bias_per_row ? 0 : NNRT_GEMM_NR;
-    if (edge && full > 0 && j->be->edge_in_run) {
+    if (edge_joins_run(j, nc)) {
         t->ntiles++;
         t->edge_nr = edge;
         edge = 0;
@@ -476,8 +485,8 @@ static void macro_kernel(const GemmJob *j, int ic, int mc, int jc, int nc, int p
 
 /*
  * Packs what the kernels read packed of B's block at (pc, jc): all of it,
- * or only a partial last panel, which a back end with edge_in_run reads in
- * place unless it is alone in the last part of a row strip (row_strip).
+ * or only a partial last panel, unless the last row strip part (macro_kernel
+ * cuts the block into parts of row_strip_width) reads it in place in its run.
  */
 static void pack_b_block(const GemmJob *j, int pc, int kc, int jc, int nc, float *bp)
 {
@@ -486,8 +495,7 @@ static void pack_b_block(const GemmJob *j, int pc, int kc, int jc, int nc, float
         return;
     }
     int full = nc / NNRT_GEMM_NR * NNRT_GEMM_NR;
-    int in_run = j->be->edge_in_run && j->rows_outer && (nc - 1) % row_strip_width(kc) + 1 > NNRT_GEMM_NR;
-    if (full < nc && !in_run)
+    if (full < nc && !(j->rows_outer && edge_joins_run(j, (nc - 1) % row_strip_width(kc) + 1)))
         j->be->pack_b(j->transb, j->B, j->ldb, pc, kc, jc + full, nc - full, bp);
 }
 

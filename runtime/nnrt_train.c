@@ -494,7 +494,6 @@ static int diverged(const Trainer *t, int64_t step, float loss)
     return NNRT_EXIT_DATA;
 }
 
-/* One optimizer step on samples perm[pos..pos+n); an exit status. */
 /* Prefetches the inputs of the batch after the n samples at t->pos (nnrt_array_prefetch). */
 static void prefetch_next(const Trainer *t, int n)
 {
@@ -506,6 +505,7 @@ static void prefetch_next(const Trainer *t, int n)
                                 (size_t)d->inputs[i].size);
 }
 
+/* One optimizer step on samples perm[pos..pos+n); an exit status. */
 static int train_batch(Trainer *t, int n, Tally *tally)
 {
     const NnrtModelDesc *d = t->d;

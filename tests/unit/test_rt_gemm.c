@@ -18,8 +18,11 @@
  * bit-identical C.
  */
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -669,10 +672,16 @@ static void test_pool(void **state)
     assert_int_equal(nnrt_threads_count(), 1);
 }
 
-/* A task that records its thread's control bits and what 1e-30 * 1e-10 (a denormal) comes out as. */
+/*
+ * A task that records its thread's control bits, what 1e-30 * 1e-10 (a
+ * denormal) comes out as, and whether a worker ran it.
+ */
 typedef struct FpSeen {
+    pthread_t caller;
+    atomic_int workers; /* tasks a worker has run */
     unsigned long env[8];
     float tiny[8];
+    int on_worker[8];
 } FpSeen;
 
 static void fp_task(void *ctx, int task)
@@ -681,8 +690,15 @@ static void fp_task(void *ctx, int task)
     volatile float a = 1e-30f, b = 1e-10f;
     s->env[task] = nnrt_fpenv_get();
     s->tiny[task] = a * b;
-    for (volatile int spin = 0; spin < 20000; spin++) /* long enough that every thread gets a task */
-        ;
+    s->on_worker[task] = !pthread_equal(pthread_self(), s->caller);
+    if (s->on_worker[task]) {
+        atomic_fetch_add(&s->workers, 1);
+        return;
+    }
+    /* the caller yields until a worker has run a task (even on one CPU), for at most about 2 s */
+    for (int i = 0; i < 200000 && atomic_load(&s->workers) == 0; i++)
+        if (sched_yield() != 0)
+            break;
 }
 
 /*
@@ -693,6 +709,7 @@ static void fp_task(void *ctx, int task)
 static void test_pool_fpenv(void **state)
 {
     unsigned long orig = nnrt_fpenv_get();
+    int worker_tasks[2] = {0, 0}; /* per setting: tasks the workers ran, so the check saw their bits */
     assert_int_equal(nnrt_threads_init(4), 4);
     for (int flush = 1; flush >= 0; flush--) {
         if (flush)
@@ -703,8 +720,11 @@ static void test_pool_fpenv(void **state)
         for (int rep = 0; rep < 20; rep++) {
             FpSeen s;
             memset(&s, 0xff, sizeof s);
+            s.caller = pthread_self();
+            atomic_init(&s.workers, 0);
             nnrt_parallel_for(8, fp_task, &s);
             for (int t = 0; t < 8; t++) {
+                worker_tasks[flush] += s.on_worker[t];
                 assert_true(s.env[t] == want);
 #if defined(__x86_64__) || defined(__aarch64__)
                 if (flush)
@@ -716,6 +736,7 @@ static void test_pool_fpenv(void **state)
         }
     }
     nnrt_threads_shutdown();
+    assert_true(worker_tasks[0] > 0 && worker_tasks[1] > 0);
     assert_true(nnrt_fpenv_get() == orig);
 }
 
