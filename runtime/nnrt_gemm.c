@@ -562,9 +562,11 @@ static void plan_tasks(GemmJob *j)
     int pn = (j->N + NNRT_GEMM_NR - 1) / NNRT_GEMM_NR;
     int pm = (j->M + NNRT_GEMM_MR - 1) / NNRT_GEMM_MR;
     double flops = 2.0 * j->M * j->N * j->K;
+    /* At batch 1 (K == 1) the forward pass reads this weight as a GEMV, split by its bytes */
+    int gemv_split = (j->adam || j->tile) && j->K == 1 && (double)j->M * j->N * sizeof(float) >= NNRT_GEMV_PAR_BYTES;
     j->ntasks = 1;
     j->split_n = 1;
-    if (threads <= 1 || flops < NNRT_GEMM_PAR_FLOPS)
+    if (threads <= 1 || (flops < NNRT_GEMM_PAR_FLOPS && !gemv_split))
         return;
     if ((j->tile || j->adam) && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
         j->ntasks = threads;
