@@ -1,21 +1,28 @@
 /*
  * nnrt_threads.c - the persistent pthread pool behind nnrt_parallel_for.
  *
- * One job runs at a time. Its life is kept in one 64-bit word, `state`:
- * the job's generation (high 32 bits), a closed flag and the number of
- * workers checked in to it. The caller publishes fn/ctx and each thread's
- * block of tasks, then a new generation with no worker in it. A worker that sees
- * the new generation checks in with a compare-and-swap, which fails once the
- * job is closed; only then does it read the job, run the tasks of its own
- * block (thread i of n owns tasks [ntasks i / n, ntasks (i + 1) / n)), then
- * take what is left of the others' blocks, and check out. The caller is
- * thread 0 and works the same way; when every task is taken it closes the
- * job and waits for the workers checked in to check out. So a worker that
- * wakes late (the machine is busy, or it was asleep) never holds the caller
- * up and never sees a stale job: the caller has simply done its share. And
- * a thread on time runs the same tasks on every call with the same task
- * count, so consecutive kernels split the same way find their data in the
- * same core's caches.
+ * One job runs at a time, and thread i of n owns a block of its tasks,
+ * [ntasks i / n, ntasks (i + 1) / n); the caller is thread 0. Every call
+ * with the same task count so splits the same way, and consecutive kernels
+ * split alike find their data in the same core's caches.
+ *
+ * The protocol is laid out so that a worker on time pays one cache-line
+ * hand-off to start and one to finish (between distant cores a hand-off
+ * takes up to 0.2 us, about a GEMV's worth of a batch-1 layer):
+ *   - the caller writes the job (fn, ctx, control bits, pool size) and then
+ *     its word, WORD(generation, ntasks), all on one line, which the idle
+ *     workers watch;
+ *   - worker i takes its block's tasks one by one with a compare-and-swap on
+ *     its own claim line, which stays in its cache, and after each says how
+ *     many it has finished on its own done line;
+ *   - the caller runs its block, then reads each worker's done line. A worker
+ *     that has not started on its block (it woke late, or sleeps) has its
+ *     tasks taken by the caller through the same claim line, so it never
+ *     holds the caller up; then the caller waits until the worker has
+ *     finished the tasks it took.
+ * Claim and done words carry the job's generation, so nothing is reset
+ * between jobs, and a worker that wakes after its job ended finds every task
+ * of it taken.
  *
  * While a thread runs a task, nnrt_threads_count() says 1 to it (a
  * thread-local flag): what the task calls plans for one thread and runs
@@ -25,10 +32,11 @@
  * denormal flushing) before it runs a job's tasks, so a task computes the
  * same on every thread.
  *
- * Idle workers spin on `state` for about SPIN_ROUNDS pause instructions (a
- * fraction of a millisecond), then sleep on `wake`; the caller broadcasts it
- * only when someone sleeps. `busy` makes a nested or concurrent call run
- * serially instead of deadlocking.
+ * Idle workers spin on the job line for about SPIN_ROUNDS pause
+ * instructions (a fraction of a millisecond), then sleep on `wake`; the
+ * caller broadcasts it only when someone sleeps. A nested call (from inside
+ * a task) or a concurrent one (`busy`) runs serially instead of
+ * deadlocking.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -121,31 +129,53 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define SPIN_ROUNDS 20000               /* pause instructions a worker spins before it sleeps */
-#define CLOSED ((uint64_t)1 << 31)      /* state: no more check-ins */
-#define ACTIVE_MASK (CLOSED - 1)        /* state: workers checked in */
-#define GEN(s) ((uint32_t)((s) >> 32))  /* state: generation */
+#define SPIN_ROUNDS 20000 /* pause instructions a worker spins before it sleeps */
 
-/* One thread's run of a job's tasks, [next, end), on a cache line of its own. */
-typedef struct Block {
-    _Alignas(64) atomic_int next; /* next task of the run to hand out */
-    int end;                      /* one past its last task */
-} Block;
+/*
+ * Claim and done words: a job's generation (its low GEN_BITS bits) above a
+ * count of TASK_BITS bits. Generations are compared modulo 2^GEN_BITS, so a
+ * worker tells an older word from a newer one unless it was held up for
+ * 2^39 jobs between reading a job and claiming a task of it.
+ */
+#define TASK_BITS 24
+#define GEN_BITS 40
+#define MAX_TASKS ((1 << TASK_BITS) - 1)            /* tasks in one job; more run in several */
+#define GEN_MASK (((uint64_t)1 << GEN_BITS) - 1)
+#define WORD(g, n) ((((g) & GEN_MASK) << TASK_BITS) | (uint64_t)(n))
+#define WORD_GEN(w) ((w) >> TASK_BITS)
+#define WORD_COUNT(w) ((int)((w) & MAX_TASKS))
+
+/*
+ * The job, on one cache line: a worker learns all of it in one transfer.
+ * The caller writes fn, ctx and fpenv, then word. A worker that read an
+ * older job's fields with a newer word (or the reverse) cannot run them: a
+ * task of a job that has ended is never claimed (claim), and while a job
+ * runs the caller writes nothing here.
+ */
+typedef struct Job {
+    _Alignas(64) _Atomic uint64_t word; /* WORD(generation, ntasks); written last */
+    _Atomic(void (*)(void *, int)) fn;  /* the tasks */
+    _Atomic(void *) ctx;                /* their context */
+    _Atomic unsigned long fpenv;        /* the caller's floating-point control bits */
+    atomic_int nthreads;                /* the pool's size, for the blocks */
+} Job;
+
+/* A word alone on its cache line. */
+typedef struct Line {
+    _Alignas(64) _Atomic uint64_t w;
+} Line;
 
 typedef struct Pool {
-    pthread_t tid[NNRT_MAX_THREADS]; /* workers; tid[0] is unused (the caller) */
-    int nthreads;                    /* threads in force, the caller included */
-    pthread_mutex_t mu;              /* guards sleepers and the wait on wake */
-    pthread_cond_t wake;             /* signalled when a job is published and someone sleeps */
-    int sleepers;                    /* workers blocked on wake */
-    atomic_int quit;                 /* set by shutdown before its publish */
-    _Atomic uint64_t state;          /* generation | CLOSED | workers checked in */
-    Block block[NNRT_MAX_THREADS];   /* each thread's own run of tasks */
-    atomic_int busy;                 /* 1 while a job runs */
-    void (*fn)(void *ctx, int task); /* the current job */
-    void *ctx;                       /* its context */
-    unsigned long fpenv;             /* its caller's floating-point control bits */
-    uint32_t start_gen;              /* the generation when the workers were made */
+    Job job;                          /* the current job; only the caller writes it */
+    Line claim[NNRT_MAX_THREADS];     /* block i's tasks taken: its worker's, and the caller's when it steals */
+    Line done[NNRT_MAX_THREADS];      /* block i's tasks its worker has finished; the caller reads it */
+    pthread_t tid[NNRT_MAX_THREADS];  /* workers; tid[0] is unused (the caller) */
+    int nthreads;                     /* threads in force, the caller included */
+    pthread_mutex_t mu;               /* guards the wait on wake */
+    pthread_cond_t wake;              /* broadcast when a job is published and someone sleeps */
+    atomic_int sleepers;              /* workers asleep on wake, or about to be */
+    atomic_int busy;                  /* 1 while a job runs */
+    uint64_t start_word;              /* the job word when the workers were made */
 } Pool;
 
 /* Set while this thread runs a task: what it calls then runs serially. */
@@ -167,103 +197,115 @@ static void cpu_relax(void)
 #endif
 }
 
-static uint32_t current_gen(void)
+static uint64_t current_word(void)
 {
-    return GEN(atomic_load_explicit(&pool.state, memory_order_acquire));
+    return atomic_load_explicit(&pool.job.word, memory_order_acquire);
 }
 
-/* Runs the tasks left in block b; returns when it is used up. */
-static void run_block(Block *b)
+/* Block i of a job: thread i of n owns tasks [ntasks i / n, ntasks (i + 1) / n). */
+static int block_lo(int ntasks, int i, int n)
 {
-    int t;
-    while ((t = atomic_fetch_add_explicit(&b->next, 1, memory_order_relaxed)) < b->end)
-        pool.fn(pool.ctx, t);
+    return (int)((long long)ntasks * i / n);
 }
 
 /*
- * Thread self runs its own block of the current job, then helps with the
- * others' (a late or descheduled thread never holds the job up). The blocks
- * are the same for every call with the same task count, so a thread that is
- * on time always runs the same tasks: the samples a kernel writes are on the
- * core that reads them in the next kernel.
+ * Takes the next task of block i (size tasks) for job g: its index in the
+ * block, or -1 when none is left. A claim word of another generation means
+ * nothing of the block is taken yet, except to a worker that finds it newer
+ * than its own job, which has ended then: it takes nothing.
  */
-static void run_tasks(int self)
+static int claim(int i, uint64_t g, int size, int worker)
 {
-    int n = pool.nthreads;
-    for (int i = 0; i < n; i++)
-        run_block(&pool.block[(self + i) % n]);
+    _Atomic uint64_t *w = &pool.claim[i].w;
+    uint64_t c = atomic_load_explicit(w, memory_order_relaxed);
+    for (;;) {
+        uint64_t age = (g - WORD_GEN(c)) & GEN_MASK;
+        if (worker && age >= (GEN_MASK >> 1))
+            return -1;
+        int taken = age == 0 ? WORD_COUNT(c) : 0;
+        if (taken >= size)
+            return -1;
+        if (atomic_compare_exchange_weak_explicit(w, &c, WORD(g, taken + 1), memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return taken;
+    }
 }
 
-/* Waits until the generation differs from seen (spinning, then sleeping); returns it. */
-static uint32_t wait_for_job(uint32_t seen)
+/* Waits until the job word differs from seen (spinning, then sleeping); returns it. */
+static uint64_t wait_for_job(uint64_t seen)
 {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        uint32_t g = current_gen();
-        if (g != seen)
-            return g;
+        uint64_t w = current_word();
+        if (w != seen)
+            return w;
         cpu_relax();
     }
     pthread_mutex_lock(&pool.mu);
-    pool.sleepers++;
-    while (current_gen() == seen)
+    atomic_fetch_add(&pool.sleepers, 1);
+    while (atomic_load(&pool.job.word) == seen)
         pthread_cond_wait(&pool.wake, &pool.mu);
-    pool.sleepers--;
+    atomic_fetch_sub(&pool.sleepers, 1);
     pthread_mutex_unlock(&pool.mu);
-    return current_gen();
+    return current_word();
 }
 
-/* Checks in to job generation g; fails if it is closed or already replaced. */
-static int check_in(uint32_t g)
-{
-    uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
-    while (GEN(s) == g && !(s & CLOSED))
-        if (atomic_compare_exchange_weak_explicit(&pool.state, &s, s + 1, memory_order_acquire,
-                                                  memory_order_acquire))
-            return 1;
-    return 0;
-}
-
-/* A worker's life: wait for a job, help with it if still open, check out; until quit. */
+/*
+ * A worker's life: wait for a job; take the tasks of its own block one by
+ * one, saying on its done line how many it has finished; until shutdown
+ * publishes a job without fn.
+ */
 static void *worker_main(void *arg)
 {
     int self = (int)(uintptr_t)arg;
-    uint32_t seen = pool.start_gen;
+    uint64_t seen = pool.start_word;
     unsigned long env = nnrt_fpenv_get();
     for (;;) {
         seen = wait_for_job(seen);
-        if (atomic_load_explicit(&pool.quit, memory_order_acquire))
-            return NULL;
-        if (!check_in(seen))
-            continue;
-        if (pool.fpenv != env)
-            nnrt_fpenv_set(env = pool.fpenv);
+        uint64_t g = WORD_GEN(seen);
+        int ntasks = WORD_COUNT(seen);
+        void (*fn)(void *, int) = atomic_load_explicit(&pool.job.fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&pool.job.ctx, memory_order_relaxed);
+        unsigned long fpenv = atomic_load_explicit(&pool.job.fpenv, memory_order_relaxed);
+        int n = atomic_load_explicit(&pool.job.nthreads, memory_order_relaxed);
+        if (!fn)
+            return NULL; /* shutdown */
+        int lo = block_lo(ntasks, self, n), size = block_lo(ntasks, self + 1, n) - lo, k, finished = 0;
+        if (fpenv != env)
+            nnrt_fpenv_set(env = fpenv);
         in_task = 1;
-        run_tasks(self);
+        while ((k = claim(self, g, size, 1)) >= 0) {
+            if (finished == 0) /* checked in: the caller leaves this block to this thread */
+                atomic_store_explicit(&pool.done[self].w, WORD(g, 0), memory_order_relaxed);
+            fn(ctx, lo + k);
+            atomic_store_explicit(&pool.done[self].w, WORD(g, ++finished), memory_order_release);
+        }
         in_task = 0;
-        atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
     }
 }
 
-/* Publishes a new generation with nobody checked in, and wakes sleeping workers. */
-static void publish(void)
+/* Publishes the job word w; wakes sleeping workers. */
+static void publish(uint64_t w)
 {
-    pthread_mutex_lock(&pool.mu);
-    uint64_t g = GEN(atomic_load_explicit(&pool.state, memory_order_relaxed)) + 1u;
-    atomic_store_explicit(&pool.state, (g & 0xffffffffu) << 32, memory_order_release);
-    if (pool.sleepers > 0)
+    atomic_store_explicit(&pool.job.word, w, memory_order_release);
+    /*
+     * No fence before this read, which may so miss a worker just falling
+     * asleep: that worker's tasks are then run by the caller, and the next
+     * job wakes it.
+     */
+    if (atomic_load_explicit(&pool.sleepers, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
 }
 
-/* Closes the current job to check-ins, then waits for the workers in it to check out. */
-static void close_and_wait(void)
+/* Spins (politely) until worker i has finished `need` tasks of job g. */
+static void wait_done(int i, uint64_t g, int need)
 {
-    uint64_t s = atomic_fetch_or_explicit(&pool.state, CLOSED, memory_order_acq_rel);
-    for (unsigned i = 1; s & ACTIVE_MASK; i++) {
+    for (unsigned n = 1; atomic_load_explicit(&pool.done[i].w, memory_order_acquire) != WORD(g, need); n++) {
         cpu_relax();
-        if (i % 4096 == 0)
+        if (n % 4096 == 0)
             sched_yield();
-        s = atomic_load_explicit(&pool.state, memory_order_acquire);
     }
 }
 
@@ -271,11 +313,13 @@ void nnrt_threads_shutdown(void)
 {
     if (pool.nthreads <= 1)
         return;
-    atomic_store_explicit(&pool.quit, 1, memory_order_relaxed);
-    publish();
+    atomic_store_explicit(&pool.job.fn, NULL, memory_order_relaxed);
+    pthread_mutex_lock(&pool.mu);
+    atomic_store_explicit(&pool.job.word, WORD(WORD_GEN(current_word()) + 1, 0), memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
     for (int i = 1; i < pool.nthreads; i++)
         pthread_join(pool.tid[i], NULL);
-    atomic_store_explicit(&pool.quit, 0, memory_order_relaxed);
     pool.nthreads = 1;
 }
 
@@ -288,7 +332,7 @@ int nnrt_threads_init(int n)
     if (n == pool.nthreads)
         return n;
     nnrt_threads_shutdown();
-    pool.start_gen = current_gen();
+    pool.start_word = current_word();
     int made = 1;
     while (made < n && pthread_create(&pool.tid[made], NULL, worker_main, (void *)(uintptr_t)made) == 0)
         made++;
@@ -308,27 +352,63 @@ static void run_serial(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
         fn(ctx, t);
 }
 
+/* A part of a job too large for one: tasks off, off + 1, ... of the whole. */
+typedef struct Part {
+    void (*fn)(void *ctx, int task);
+    void *ctx;
+    int off;
+} Part;
+
+static void part_task(void *p, int t)
+{
+    const Part *part = p;
+    part->fn(part->ctx, part->off + t);
+}
+
+/*
+ * The caller publishes the job, runs its own block, then goes through the
+ * workers: a worker's block it has not checked in to (late, or asleep), or
+ * any block of several tasks, it takes tasks from too; then it waits until
+ * the worker has finished those it took.
+ */
 void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 {
     int expect = 0;
-    if (ntasks <= 1 || pool.nthreads <= 1 ||
+    if (ntasks <= 1 || pool.nthreads <= 1 || in_task ||
         !atomic_compare_exchange_strong(&pool.busy, &expect, 1)) {
         run_serial(ntasks, fn, ctx);
         return;
     }
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.fpenv = nnrt_fpenv_get();
-    int n = pool.nthreads;
-    for (int i = 0; i < n; i++) {
-        atomic_store_explicit(&pool.block[i].next, (int)((long long)ntasks * i / n), memory_order_relaxed);
-        pool.block[i].end = (int)((long long)ntasks * (i + 1) / n);
+    if (ntasks > MAX_TASKS) {
+        atomic_store_explicit(&pool.busy, 0, memory_order_release);
+        for (int off = 0; off < ntasks; off += MAX_TASKS) {
+            Part part = {fn, ctx, off};
+            nnrt_parallel_for(ntasks - off < MAX_TASKS ? ntasks - off : MAX_TASKS, part_task, &part);
+        }
+        return;
     }
-    publish();
+    uint64_t g = (WORD_GEN(atomic_load_explicit(&pool.job.word, memory_order_relaxed)) + 1) & GEN_MASK;
+    atomic_store_explicit(&pool.job.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pool.job.fpenv, nnrt_fpenv_get(), memory_order_relaxed);
+    int n = pool.nthreads;
+    atomic_store_explicit(&pool.job.nthreads, n, memory_order_relaxed);
+    publish(WORD(g, ntasks));
     in_task = 1;
-    run_tasks(0);
+    for (int t = 0, end = block_lo(ntasks, 1, n); t < end; t++)
+        fn(ctx, t);
+    for (int i = 1; i < n; i++) {
+        int lo = block_lo(ntasks, i, n), size = block_lo(ntasks, i + 1, n) - lo, k, took = 0;
+        if (size == 0)
+            continue;
+        uint64_t d = atomic_load_explicit(&pool.done[i].w, memory_order_relaxed);
+        if (WORD_GEN(d) != g || size > 1)
+            for (; (k = claim(i, g, size, 0)) >= 0; took++)
+                fn(ctx, lo + k);
+        if (took < size)
+            wait_done(i, g, size - took);
+    }
     in_task = 0;
-    close_and_wait();
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
 

@@ -7,10 +7,11 @@
  * while after a job (so back-to-back kernels of a training step dispatch in
  * well under a microsecond), then sleep on a condition variable.
  *
- * Each thread first runs a fixed block of the tasks, then helps with the
- * others' (a late thread's tasks are taken over), so a task must not care
- * which thread runs it: a task that needs scratch memory indexes it by its
- * task number.  Inside a task nnrt_threads_count() is 1.
+ * Each thread runs a fixed block of the tasks; the caller takes over the
+ * block of a worker that has not started on it (asleep or descheduled), so
+ * a task must not care which thread runs it: a task that needs scratch
+ * memory indexes it by its task number.  Inside a task
+ * nnrt_threads_count() is 1.
  * Results stay deterministic as long as each task's work is a fixed function
  * of its task number (the GEMM splits output columns or rows, never K).
  *

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -577,6 +578,11 @@ static void adam_body(void)
             check_adam(1, 90, 70, 300, 0, p, t);
             check_adam(0, 20, 35, 27, 2, p, t);
         }
+    /* batch 1 (K = 1) over NNRT_GEMV_PAR_BYTES: the rows cut as the GEMV reading the weight cuts them */
+    for (int p = -1; p < 2; p++)
+        for (int t = 2; t <= 3; t++)
+            check_adam(1, 256, 784, 1, 0, p, t);
+    check_adam(1, 100, 700, 1, 3, -1, 3);
     check_adam(1, 13, 16, 64, 0, -1, 1);
     check_adam(0, 1, 300, 77, 0, -1, 1);
     check_adam(0, 45, 1, 37, 0, -1, 1);
@@ -630,6 +636,7 @@ static void test_threads_identical(void **state)
     for (int p = 0; p < 8; p++) {
         nnrt_gemm_test_force_plan(p);
         check_threads(p & 1, 0, 90, 70, 300, 7);
+        check_threads(p & 1, 0, 256, 784, 1, 7); /* batch 1: cut as the GEMV reading the weight */
     }
     nnrt_gemm_test_force_plan(-1);
 }
@@ -649,14 +656,20 @@ static void nested_task(void *ctx, int task)
     nnrt_parallel_for(10, count_task, hits[task]);
 }
 
-/* Every task runs exactly once, for any pool size, nested or not, many times over. */
+/*
+ * Every task runs exactly once, for any pool size, nested or not, many times
+ * over; now and then after a pause long enough for the workers to fall
+ * asleep, so that jobs meet workers asleep, waking, late and on time.
+ */
 static void test_pool(void **state)
 {
     for (int threads = 1; threads <= 4; threads++) {
         assert_int_equal(nnrt_threads_init(threads), threads);
         assert_int_equal(nnrt_threads_count(), threads);
-        for (int rep = 0; rep < 200; rep++) {
+        for (int rep = 0; rep < 2000; rep++) {
             int hits[37] = {0};
+            if (rep % 100 == 99)
+                nanosleep(&(struct timespec){.tv_nsec = 3000000}, NULL);
             nnrt_parallel_for(rep % 37 + 1, count_task, hits);
             for (int t = 0; t < 37; t++)
                 assert_int_equal(hits[t], t <= rep % 37 ? 1 : 0);
