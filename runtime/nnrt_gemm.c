@@ -81,6 +81,7 @@ typedef struct GemmJob {
     size_t slot;                   /* bytes per slot */
     int split_n;                   /* tasks cut columns (1) or rows (0) */
     int ntasks;                    /* number of tasks */
+    int gemv_cut;                  /* tasks cut the weight's rows as the batch-1 GEMV reading it does */
 } GemmJob;
 
 /* ---- back end choice ------------------------------------------------------- */
@@ -528,13 +529,40 @@ static void task_range(int t, int ntasks, int n, int width, int *lo, int *hi)
     *hi = imin(n, (int)((long)(t + 1) * panels / ntasks) * width);
 }
 
+/*
+ * A GEMV's task t of ntasks over n outputs (panels of 16), each reading
+ * `bytes` of the matrix. Task 0, the caller's, takes about GEMV_LEAD_BYTES
+ * more than an even share: the workers start a cache-line hand-off later
+ * (up to 0.5 us between distant cores), which on a GEMV of a few us is a
+ * fifth of it. The weight update of a batch-1 training step cuts the
+ * weight's rows with it too (gemm_task), so each core updates what it reads.
+ */
+#define GEMV_LEAD_BYTES 65536.0
+
+static void gemv_range(int t, int ntasks, int n, double bytes, int *lo, int *hi)
+{
+    int panels = (n + 15) / 16;
+    int first = imin(panels, panels / ntasks + (int)(GEMV_LEAD_BYTES / (16.0 * bytes) + 0.5));
+    int p0 = t == 0 ? 0 : first + (int)((long)(t - 1) * (panels - first) / (ntasks - 1));
+    int p1 = t == 0 ? first : first + (int)((long)t * (panels - first) / (ntasks - 1));
+    *lo = imin(n, p0 * 16);
+    *hi = imin(n, p1 * 16);
+}
+
 /* nnrt_parallel_for body: one task's range of the output. */
 static void gemm_task(void *ctx, int t)
 {
     const GemmJob *j = ctx;
     unsigned char *ws = j->buf + (size_t)t * j->slot;
     int lo, hi;
-    if (j->split_n) {
+    if (j->gemv_cut) { /* rows of the weight: C's, or D's (C^T's) */
+        if (j->trans_c)
+            gemv_range(t, j->ntasks, j->N, j->M * (double)sizeof(float), &lo, &hi);
+        else
+            gemv_range(t, j->ntasks, j->M, j->N * (double)sizeof(float), &lo, &hi);
+        if (lo < hi)
+            gemm_range(j, j->trans_c ? 0 : lo, j->trans_c ? j->M : hi, j->trans_c ? lo : 0, j->trans_c ? hi : j->N, ws);
+    } else if (j->split_n) {
         task_range(t, j->ntasks, j->N, NNRT_GEMM_NR, &lo, &hi);
         if (lo < hi)
             gemm_range(j, 0, j->M, lo, hi, ws);
@@ -554,7 +582,11 @@ static void gemm_task(void *ctx, int t)
  * columns): each core then updates what it reads in the next forward pass.
  * Cut by columns, every row of the weight crossed cores twice a step:
  * fashion_mlp's step at 2 threads took 396-398 us instead of 225-229 (the
- * update pass before: 255-277).
+ * update pass before: 255-277). At batch 1 (K == 1) the forward pass reads
+ * the weight as a GEMV, so a weight over NNRT_GEMV_PAR_BYTES is cut as the
+ * GEMV cuts it (gemv_range), below NNRT_GEMM_PAR_FLOPS too: on one thread
+ * the update made half of fashion_mlp's dense_1 cross cores twice a step,
+ * and its batch-1 step took 162.8 us at 2 threads against 57.1 at 1.
  */
 static void plan_tasks(GemmJob *j)
 {
@@ -566,8 +598,14 @@ static void plan_tasks(GemmJob *j)
     int gemv_split = (j->adam || j->tile) && j->K == 1 && (double)j->M * j->N * sizeof(float) >= NNRT_GEMV_PAR_BYTES;
     j->ntasks = 1;
     j->split_n = 1;
+    j->gemv_cut = 0;
     if (threads <= 1 || (flops < NNRT_GEMM_PAR_FLOPS && !gemv_split))
         return;
+    if (gemv_split) { /* as run_gemv cuts the weight's rows */
+        j->ntasks = imin(threads, ((j->trans_c ? j->N : j->M) + 15) / 16);
+        j->gemv_cut = 1;
+        return;
+    }
     if ((j->tile || j->adam) && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
         j->ntasks = threads;
         j->split_n = j->trans_c;
@@ -780,7 +818,7 @@ static void gemv_task(void *ctx, int t)
 {
     const GemvJob *g = ctx;
     int lo, hi;
-    task_range(t, g->ntasks, g->n, 16, &lo, &hi);
+    gemv_range(t, g->ntasks, g->n, g->op.k * (double)sizeof(float), &lo, &hi);
     if (lo < hi)
         g->fn(&g->op, lo, hi);
 }
