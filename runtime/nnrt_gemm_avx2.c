@@ -474,7 +474,7 @@ AVX2 void nnrt_gemm_gemv_axpy_avx2(const NnrtGemvOp *op, int i0, int i1)
         axpy_cols(op, i, 1, i1 - i < 8 ? i1 - i : 8);
 }
 
-/* Adam (nnrt_gemm.h) on g[i0..i1-1], 8 elements at a time; the tail as the portable back end. */
+/* Adam (nnrt_gemm.h) on g[i0..i1-1], 8 elements at a time (NNRT_ADAM_PREFETCH_W ahead); the tail as the portable back end. */
 AVX2 static void adam_avx2(const NnrtAdam *a, const float *g, long i0, long i1)
 {
     const __m256 b1 = _mm256_set1_ps(a->b1), c1 = _mm256_set1_ps(a->c1), b2 = _mm256_set1_ps(a->b2);
@@ -483,6 +483,7 @@ AVX2 static void adam_avx2(const NnrtAdam *a, const float *g, long i0, long i1)
     float *pp = a->p, *pm = a->m, *pv = a->v;
     long i = i0;
     for (; i + 8 <= i1; i += 8) {
+        __builtin_prefetch(pp + i + NNRT_ADAM_PREFETCH_W, 1, 3);
         __m256 gv = _mm256_loadu_ps(g + i);
         __m256 m = _mm256_fmadd_ps(b1, _mm256_loadu_ps(pm + i), _mm256_mul_ps(c1, gv));
         __m256 v = _mm256_fmadd_ps(b2, _mm256_loadu_ps(pv + i), _mm256_mul_ps(_mm256_mul_ps(c2, gv), gv));

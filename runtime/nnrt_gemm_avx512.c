@@ -95,9 +95,13 @@ AVX512_INLINE AdamRegs adam_regs(const NnrtAdam *a)
     return r;
 }
 
-/* Adam on the lanes mk of elements i..i+15 of the gradient g. */
+/*
+ * Adam on the lanes mk of elements i..i+15 of the gradient g. The weight
+ * 256 floats ahead is prefetched for writing (NNRT_ADAM_PREFETCH_W).
+ */
 AVX512_INLINE void adam_vec(const AdamRegs *a, const float *g, long i, __mmask16 mk)
 {
+    __builtin_prefetch(a->p + i + NNRT_ADAM_PREFETCH_W, 1, 3);
     __m512 gv = _mm512_maskz_loadu_ps(mk, g + i);
     __m512 m = _mm512_fmadd_ps(a->b1, _mm512_maskz_loadu_ps(mk, a->m + i), _mm512_mul_ps(a->c1, gv));
     __m512 v = _mm512_fmadd_ps(a->b2, _mm512_maskz_loadu_ps(mk, a->v + i),

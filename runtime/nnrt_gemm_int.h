@@ -32,6 +32,16 @@
 #define NNRT_GEMM_NR 16 /* columns of the register tile */
 
 /*
+ * How far ahead (floats) the vector Adam updates prefetch the weight for
+ * writing. When threads share a training step, the weight's lines have
+ * often been read by another core (dX = dY W reads columns of rows another
+ * core updates), and each store then waits for that core to drop its copy;
+ * asked for early, those hand-offs overlap. fashion_mlp's step at 2 threads
+ * between distant vCPUs: 222.7-223.9 -> 203.4-209.6 us (docs/performance.md).
+ */
+#define NNRT_ADAM_PREFETCH_W 256
+
+/*
  * Adam's update of C's elements i..end-1 (a finished row strip, contiguous),
  * for a micro-kernel to run between its FMAs: at most `quota` vectors of it
  * per pair of tiles; it advances i past what it did. Kernels may ignore it.
