@@ -58,7 +58,7 @@ static long long sample_work(const IrGraph *g, const IrNode *n)
 {
     int64_t fwd, bwd;
     ir_flops(g, n, &fwd, &bwd);
-    int64_t w = n->op == IR_BWD ? bwd : n->a.chain_len ? emit_chain_flops(g, (int)(n - g->nodes)) : fwd;
+    int64_t w = n->op == IR_BWD ? ir_bwd_flops(g, n) : n->a.chain_len ? emit_chain_flops(g, (int)(n - g->nodes)) : fwd;
     int64_t out = ir_numel(&n->shape);
     return (long long)(w > out ? w : out);
 }
