@@ -533,7 +533,7 @@ static void task_range(int t, int ntasks, int n, int width, int *lo, int *hi)
  * A GEMV's task t of ntasks over n outputs (panels of 16), each reading
  * `bytes` of the matrix. Task 0, the caller's, takes about GEMV_LEAD_BYTES
  * more than an even share: the workers start a cache-line hand-off later
- * (up to 0.5 us between distant cores), which on a GEMV of a few us is a
+ * (0.3-0.4 us between distant cores here), which on a GEMV of a few us is a
  * fifth of it. The weight update of a batch-1 training step cuts the
  * weight's rows with it too (gemm_task), so each core updates what it reads.
  */
