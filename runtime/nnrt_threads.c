@@ -2,9 +2,10 @@
  * nnrt_threads.c - the persistent pthread pool behind nnrt_parallel_for.
  *
  * One job runs at a time, and thread i of n owns a block of its tasks,
- * [ntasks i / n, ntasks (i + 1) / n); the caller is thread 0. Every call
- * with the same task count so splits the same way, and consecutive kernels
- * split alike find their data in the same core's caches.
+ * [ntasks i / n, ntasks (i + 1) / n), or task i alone when there are fewer
+ * tasks than threads; the caller is thread 0. Every call with the same task
+ * count so splits the same way, and consecutive kernels split alike find
+ * their data in the same core's caches.
  *
  * The protocol is laid out so that a worker on time pays one cache-line
  * hand-off to start and one to finish (between distant cores a hand-off
@@ -13,13 +14,14 @@
  *     its word, WORD(generation, ntasks), all on one line, which the idle
  *     workers watch;
  *   - worker i takes its block's tasks one by one with a compare-and-swap on
- *     its own claim line, which stays in its cache, and after each says how
- *     many it has finished on its own done line;
- *   - the caller runs its block, then reads each worker's done line. A worker
- *     that has not started on its block (it woke late, or sleeps) has its
- *     tasks taken by the caller through the same claim line, so it never
- *     holds the caller up; then the caller waits until the worker has
- *     finished the tasks it took.
+ *     its own claim line, which stays in its cache, and after each says on
+ *     its own done line how many tasks of the job it has finished;
+ *   - the caller runs its block. The block of a worker that has not started
+ *     (its done line says so: it woke late, sleeps, or is not running on a
+ *     machine with more threads than cores) is taken over through the same
+ *     claim line, by the caller and by workers done with their own, so no
+ *     thread waits for one that is not running; then the caller waits until
+ *     the done lines add up to the job.
  * Claim and done words carry the job's generation, so nothing is reset
  * between jobs, and a worker that wakes after its job ended finds every task
  * of it taken.
@@ -202,10 +204,13 @@ static uint64_t current_word(void)
     return atomic_load_explicit(&pool.job.word, memory_order_acquire);
 }
 
-/* Block i of a job: thread i of n owns tasks [ntasks i / n, ntasks (i + 1) / n). */
+/*
+ * The first task of block i, thread i's of n: [ntasks i / n, ntasks (i + 1) / n),
+ * or with fewer tasks than threads, task i for threads 0..ntasks-1.
+ */
 static int block_lo(int ntasks, int i, int n)
 {
-    return (int)((long long)ntasks * i / n);
+    return ntasks >= n ? (int)((long long)ntasks * i / n) : i < ntasks ? i : ntasks;
 }
 
 /*
@@ -250,9 +255,37 @@ static uint64_t wait_for_job(uint64_t seen)
 }
 
 /*
- * A worker's life: wait for a job; take the tasks of its own block one by
- * one, saying on its done line how many it has finished; until shutdown
- * publishes a job without fn.
+ * Runs the tasks of block b (size tasks from lo) that thread self can
+ * claim for job g, after `finished` tasks of g; returns its new count of
+ * finished tasks. A worker says on its done line that it has started, and
+ * after each task how many it has finished.
+ */
+static int run_block(int self, int b, uint64_t g, int lo, int size, int finished, void (*fn)(void *, int),
+                     void *ctx)
+{
+    int k;
+    while ((k = claim(b, g, size, self != 0)) >= 0) {
+        if (self != 0 && finished == 0) /* checked in: others leave its block to it */
+            atomic_store_explicit(&pool.done[self].w, WORD(g, 0), memory_order_relaxed);
+        fn(ctx, lo + k);
+        finished++;
+        if (self != 0)
+            atomic_store_explicit(&pool.done[self].w, WORD(g, finished), memory_order_release);
+    }
+    return finished;
+}
+
+/* Whether thread i has started on job g, by its done line. */
+static int checked_in(int i, uint64_t g)
+{
+    return WORD_GEN(atomic_load_explicit(&pool.done[i].w, memory_order_relaxed)) == g;
+}
+
+/*
+ * A worker's life: wait for a job; run its own block; then take the blocks
+ * of other workers that have not started (on a busy machine, or with more
+ * threads than cores, some are not running); until shutdown publishes a job
+ * without fn.
  */
 static void *worker_main(void *arg)
 {
@@ -269,15 +302,17 @@ static void *worker_main(void *arg)
         int n = atomic_load_explicit(&pool.job.nthreads, memory_order_relaxed);
         if (!fn)
             return NULL; /* shutdown */
-        int lo = block_lo(ntasks, self, n), size = block_lo(ntasks, self + 1, n) - lo, k, finished = 0;
         if (fpenv != env)
             nnrt_fpenv_set(env = fpenv);
         in_task = 1;
-        while ((k = claim(self, g, size, 1)) >= 0) {
-            if (finished == 0) /* checked in: the caller leaves this block to this thread */
-                atomic_store_explicit(&pool.done[self].w, WORD(g, 0), memory_order_relaxed);
-            fn(ctx, lo + k);
-            atomic_store_explicit(&pool.done[self].w, WORD(g, ++finished), memory_order_release);
+        int lo = block_lo(ntasks, self, n);
+        int finished = run_block(self, self, g, lo, block_lo(ntasks, self + 1, n) - lo, 0, fn, ctx);
+        for (int d = 1; d < n; d++) {
+            int b = (self + d) % n;
+            lo = block_lo(ntasks, b, n);
+            int size = block_lo(ntasks, b + 1, n) - lo;
+            if (b != 0 && size > 0 && !checked_in(b, g))
+                finished = run_block(self, b, g, lo, size, finished, fn, ctx);
         }
         in_task = 0;
     }
@@ -299,14 +334,16 @@ static void publish(uint64_t w)
     }
 }
 
-/* Spins (politely) until worker i has finished `need` tasks of job g. */
-static void wait_done(int i, uint64_t g, int need)
+/* Tasks of job g that the workers 1..n-1 have finished, by their done lines. */
+static int workers_finished(int n, uint64_t g)
 {
-    for (unsigned n = 1; atomic_load_explicit(&pool.done[i].w, memory_order_acquire) != WORD(g, need); n++) {
-        cpu_relax();
-        if (n % 4096 == 0)
-            sched_yield();
+    int sum = 0;
+    for (int i = 1; i < n; i++) {
+        uint64_t d = atomic_load_explicit(&pool.done[i].w, memory_order_acquire);
+        if (WORD_GEN(d) == g)
+            sum += WORD_COUNT(d);
     }
+    return sum;
 }
 
 void nnrt_threads_shutdown(void)
@@ -366,10 +403,10 @@ static void part_task(void *p, int t)
 }
 
 /*
- * The caller publishes the job, runs its own block, then goes through the
- * workers: a worker's block it has not checked in to (late, or asleep), or
- * any block of several tasks, it takes tasks from too; then it waits until
- * the worker has finished those it took.
+ * The caller publishes the job and runs its own block. Then it takes tasks
+ * from the blocks of workers that have not started (late, or asleep), and
+ * from any block of several tasks; then it waits until the workers have
+ * finished the rest.
  */
 void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 {
@@ -395,18 +432,18 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
     atomic_store_explicit(&pool.job.nthreads, n, memory_order_relaxed);
     publish(WORD(g, ntasks));
     in_task = 1;
-    for (int t = 0, end = block_lo(ntasks, 1, n); t < end; t++)
+    int done = block_lo(ntasks, 1, n);
+    for (int t = 0; t < done; t++)
         fn(ctx, t);
     for (int i = 1; i < n; i++) {
-        int lo = block_lo(ntasks, i, n), size = block_lo(ntasks, i + 1, n) - lo, k, took = 0;
-        if (size == 0)
-            continue;
-        uint64_t d = atomic_load_explicit(&pool.done[i].w, memory_order_relaxed);
-        if (WORD_GEN(d) != g || size > 1)
-            for (; (k = claim(i, g, size, 0)) >= 0; took++)
-                fn(ctx, lo + k);
-        if (took < size)
-            wait_done(i, g, size - took);
+        int lo = block_lo(ntasks, i, n), size = block_lo(ntasks, i + 1, n) - lo;
+        if (size > 1 || (size == 1 && !checked_in(i, g)))
+            done = run_block(0, i, g, lo, size, done, fn, ctx);
+    }
+    for (unsigned spin = 1; done + workers_finished(n, g) < ntasks; spin++) {
+        cpu_relax();
+        if (spin % 4096 == 0)
+            sched_yield();
     }
     in_task = 0;
     atomic_store_explicit(&pool.busy, 0, memory_order_release);

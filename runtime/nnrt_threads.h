@@ -7,8 +7,8 @@
  * while after a job (so back-to-back kernels of a training step dispatch in
  * well under a microsecond), then sleep on a condition variable.
  *
- * Each thread runs a fixed block of the tasks; the caller takes over the
- * block of a worker that has not started on it (asleep or descheduled), so
+ * Each thread runs a fixed block of the tasks; the block of a worker that
+ * has not started on it (asleep or descheduled) is taken over by the others, so
  * a task must not care which thread runs it: a task that needs scratch
  * memory indexes it by its task number.  Inside a task
  * nnrt_threads_count() is 1.
