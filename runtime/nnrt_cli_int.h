@@ -84,7 +84,8 @@ int nnrt_cli_state_name(const NnrtModelDesc *d, int param, int k, char *buf, siz
 /* nnrt_train.c */
 int nnrt_cli_train(const NnrtModelDesc *d, const CliOpts *o);
 int nnrt_cli_eval(const NnrtModelDesc *d, const CliOpts *o);
-void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int n, float scale, float *dst);
+void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int n, const uint32_t *next,
+                     int next_n, float scale, float *dst);
 int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b);
 /*
  * Returns `bytes` of 64-byte-aligned memory (free() releases it), for the
@@ -95,8 +96,9 @@ int nnrt_cli_batch_alloc(const NnrtModelDesc *d, int max_batch, CliBatch *b);
  */
 void *nnrt_cli_alloc(size_t bytes);
 void nnrt_cli_batch_free(const NnrtModelDesc *d, CliBatch *b);
-void nnrt_cli_batch_fill(const NnrtModelDesc *d, const CliSet *s, const uint32_t *rows, int n, float scale,
-                         CliBatch *b);
+/* Fills b with samples rows[0..n) of s, and prefetches next[0..next_n) (nnrt_cli_gather). */
+void nnrt_cli_batch_fill(const NnrtModelDesc *d, const CliSet *s, const uint32_t *rows, int n,
+                         const uint32_t *next, int next_n, float scale, CliBatch *b);
 
 /* nnrt_bench.c: BIN bench [--batch B] [--steps K] [--threads N] [--json FILE] */
 int nnrt_cli_bench(const NnrtModelDesc *d, int argc, char **argv);

@@ -43,32 +43,40 @@
 typedef struct Gather {
     const NnrtArray *a;
     int64_t size;
-    const uint32_t *rows;
+    const uint32_t *rows, *next;
+    int next_n;
     float scale;
     float *dst;
 } Gather;
 
+/* Samples [lo, hi) of a gather, then the prefetch of the same places of the next batch. */
 static void gather_range(void *p, int lo, int hi)
 {
     const Gather *g = p;
     for (int j = lo; j < hi; j++)
         nnrt_array_get_f32(g->a, (size_t)g->rows[j] * (size_t)g->size, (size_t)g->size, g->scale,
                            g->dst + (size_t)j * (size_t)g->size);
+    for (int j = lo; j < hi && j < g->next_n; j++)
+        nnrt_array_prefetch(g->a, (size_t)g->next[j] * (size_t)g->size, (size_t)g->size);
 }
 
 /*
  * Converts rows[0..n) of a (samples of `size` elements each) to floats
- * times scale, packed in dst; a batch of more than GATHER_PAR_FLOATS is
- * split over the thread pool, so each core writes part of the batch instead
- * of the caller writing it all and the others then fetching it from that
- * core (fashion_mlp's epoch at 2 threads: 261.5-263.9k -> 269.6-274.4k
- * samples/s, docs/performance.md).
+ * times scale, packed in dst, then asks the cache for the samples next[0..
+ * next_n) of the batch after (none: NULL, 0), whose lines, scattered over
+ * the data set, then arrive while the step computes. A batch of more than
+ * GATHER_PAR_FLOATS is split over the thread pool, so each core writes part
+ * of the batch, instead of the caller writing it all and the others then
+ * fetching it from that core (fashion_mlp's epoch at 2 threads:
+ * 261.5-263.9k -> 269.6-274.4k samples/s, docs/performance.md); each core
+ * prefetches the samples it will gather next.
  */
 #define GATHER_PAR_FLOATS 16384
 
-void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int n, float scale, float *dst)
+void nnrt_cli_gather(const NnrtArray *a, int64_t size, const uint32_t *rows, int n, const uint32_t *next,
+                     int next_n, float scale, float *dst)
 {
-    Gather g = {a, size, rows, scale, dst};
+    Gather g = {a, size, rows, next, next_n, scale, dst};
     nnrt_parallel_range(n, size, GATHER_PAR_FLOATS, gather_range, &g);
 }
 
@@ -116,16 +124,16 @@ static void gather_classes(const NnrtArray *a, int64_t size, const uint32_t *row
 }
 
 /* Fills the batch with samples rows[0..n) of s: inputs times scale, labels as the step wants them. */
-void nnrt_cli_batch_fill(const NnrtModelDesc *d, const CliSet *s, const uint32_t *rows, int n, float scale,
-                         CliBatch *b)
+void nnrt_cli_batch_fill(const NnrtModelDesc *d, const CliSet *s, const uint32_t *rows, int n,
+                         const uint32_t *next, int next_n, float scale, CliBatch *b)
 {
     for (int i = 0; i < d->ninputs; i++)
-        nnrt_cli_gather(&s->x[i], d->inputs[i].size, rows, n, scale, b->x[i]);
+        nnrt_cli_gather(&s->x[i], d->inputs[i].size, rows, n, next, next_n, scale, b->x[i]);
     for (int i = 0; i < d->nlabels; i++) {
         if (d->labels[i].nclass > 0)
             gather_classes(&s->y[i], d->labels[i].size, rows, n, b->y[i]);
         else
-            nnrt_cli_gather(&s->y[i], d->labels[i].size, rows, n, 1.0f, b->y[i]);
+            nnrt_cli_gather(&s->y[i], d->labels[i].size, rows, n, NULL, 0, 1.0f, b->y[i]);
     }
 }
 
@@ -199,7 +207,7 @@ static int eval_set(const NnrtModelDesc *d, void *m, const CliSet *s, int max_ba
         int n = (int)(s->count - at < max_batch ? s->count - at : max_batch);
         for (int j = 0; j < n; j++)
             rows[j] = (uint32_t)(at + j);
-        nnrt_cli_batch_fill(d, s, rows, n, scale, b);
+        nnrt_cli_batch_fill(d, s, rows, n, NULL, 0, scale, b);
         float loss = 0;
         int rc = d->evaluate(m, n, in, lab, &loss, b->out);
         if (rc != 0) {
@@ -521,17 +529,6 @@ static int diverged(const Trainer *t, int64_t step, float loss)
     return NNRT_EXIT_DATA;
 }
 
-/* Prefetches the inputs of the batch after the n samples at t->pos (nnrt_array_prefetch). */
-static void prefetch_next(const Trainer *t, int n)
-{
-    const NnrtModelDesc *d = t->d;
-    int64_t end = t->pos + 2 * (int64_t)n < t->train.count ? t->pos + 2 * (int64_t)n : t->train.count;
-    for (int64_t r = t->pos + n; r < end; r++)
-        for (int i = 0; i < d->ninputs; i++)
-            nnrt_array_prefetch(&t->train.x[i], (size_t)t->perm[r] * (size_t)d->inputs[i].size,
-                                (size_t)d->inputs[i].size);
-}
-
 /* One optimizer step on samples perm[pos..pos+n); an exit status. */
 static int train_batch(Trainer *t, int n, Tally *tally)
 {
@@ -543,8 +540,9 @@ static int train_batch(Trainer *t, int n, Tally *tally)
     memcpy(lab, t->batch.y, sizeof lab);
     if (has_accuracy(d))
         out[d->acc_output] = t->batch.out[d->acc_output];
-    nnrt_cli_batch_fill(d, &t->train, t->perm + t->pos, n, (float)t->o->scale, &t->batch);
-    prefetch_next(t, n);
+    int64_t after = t->train.count - t->pos - n; /* samples left for the next batch */
+    nnrt_cli_batch_fill(d, &t->train, t->perm + t->pos, n, t->perm + t->pos + n, after < n ? (int)after : n,
+                        (float)t->o->scale, &t->batch);
     int64_t *counter = d->step_counter(t->m), step = *counter;
     float lr = (float)nnrt_lr_at(&d->train, t->o->lr, t->o->epochs, t->epoch, step), loss = 0;
     int rc = d->train_step(t->m, n, in, lab, lr, &loss, out);

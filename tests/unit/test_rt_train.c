@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "nnrt_cli_int.h"
+#include "nnrt_threads.h"
 
 /* ---- the fake model ------------------------------------------------------- */
 
@@ -647,10 +648,29 @@ static void test_uint8_batches(void **state)
     NnrtArray a = {NNRT_U8, 2, {N, D}, N * D, data_u8};
     uint32_t rows[3] = {7, 0, 29};
     float dst[3 * D];
-    nnrt_cli_gather(&a, D, rows, 3, 0.5f, dst);
+    uint32_t next[2] = {3, 12};
+    nnrt_cli_gather(&a, D, rows, 3, next, 2, 0.5f, dst);
     for (int j = 0; j < 3; j++)
         for (int i = 0; i < D; i++)
             assert_true(dst[j * D + i] == data_u8[rows[j] * D + i] * 0.5f);
+    /* a batch big enough to be split over 2 threads, the next one's prefetch with it */
+    enum { BN = 64, BD = 300 };
+    static uint8_t big[BN * BD];
+    static float bdst[BN * BD];
+    uint32_t brows[BN], bnext[BN];
+    for (int i = 0; i < BN * BD; i++)
+        big[i] = (uint8_t)(i * 7 + i / BD);
+    for (int j = 0; j < BN; j++) {
+        brows[j] = (uint32_t)((j * 37) % BN);
+        bnext[j] = (uint32_t)((j * 11) % BN);
+    }
+    NnrtArray ba = {NNRT_U8, 2, {BN, BD}, BN * BD, big};
+    assert_int_equal(nnrt_threads_init(2), 2);
+    nnrt_cli_gather(&ba, BD, brows, BN, bnext, BN, 0.25f, bdst);
+    nnrt_threads_init(1);
+    for (int j = 0; j < BN; j++)
+        for (int i = 0; i < BD; i++)
+            assert_true(bdst[j * BD + i] == big[brows[j] * BD + i] * 0.25f);
     assert_int_equal(RUN(&fake_desc, "train", "--data", tmp_path("x_u8.npy"), "--labels", tmp_path("y.npy"),
                          "--scale", SCALE, "--save", tmp_path("u8.st"), "--quiet"),
                      0);
