@@ -539,6 +539,13 @@ static void task_range(int t, int ntasks, int n, int width, int *lo, int *hi)
  */
 #define GEMV_LEAD_BYTES 65536.0
 
+/* The tasks of a GEMV over n outputs reading `bytes` of matrix: one per thread above NNRT_GEMV_PAR_BYTES. */
+static int gemv_tasks(int n, double bytes)
+{
+    int threads = nnrt_threads_count();
+    return threads > 1 && bytes >= NNRT_GEMV_PAR_BYTES ? imin(threads, (n + 15) / 16) : 1;
+}
+
 static void gemv_range(int t, int ntasks, int n, double bytes, int *lo, int *hi)
 {
     int panels = (n + 15) / 16;
@@ -555,22 +562,19 @@ static void gemm_task(void *ctx, int t)
     const GemmJob *j = ctx;
     unsigned char *ws = j->buf + (size_t)t * j->slot;
     int lo, hi;
-    if (j->gemv_cut) { /* rows of the weight: C's, or D's (C^T's) */
-        if (j->trans_c)
-            gemv_range(t, j->ntasks, j->N, j->M * (double)sizeof(float), &lo, &hi);
-        else
-            gemv_range(t, j->ntasks, j->M, j->N * (double)sizeof(float), &lo, &hi);
-        if (lo < hi)
-            gemm_range(j, j->trans_c ? 0 : lo, j->trans_c ? j->M : hi, j->trans_c ? lo : 0, j->trans_c ? hi : j->N, ws);
-    } else if (j->split_n) {
+    if (j->gemv_cut) /* the weight's rows: C's, or D's (C^T's, split_n) */
+        gemv_range(t, j->ntasks, j->split_n ? j->N : j->M, (j->split_n ? j->M : j->N) * (double)sizeof(float),
+                   &lo, &hi);
+    else if (j->split_n)
         task_range(t, j->ntasks, j->N, NNRT_GEMM_NR, &lo, &hi);
-        if (lo < hi)
-            gemm_range(j, 0, j->M, lo, hi, ws);
-    } else {
+    else
         task_range(t, j->ntasks, j->M, NNRT_GEMM_MR, &lo, &hi);
-        if (lo < hi)
-            gemm_range(j, lo, hi, 0, j->N, ws);
-    }
+    if (lo >= hi)
+        return;
+    if (j->split_n)
+        gemm_range(j, 0, j->M, lo, hi, ws);
+    else
+        gemm_range(j, lo, hi, 0, j->N, ws);
 }
 
 /*
@@ -594,18 +598,22 @@ static void plan_tasks(GemmJob *j)
     int pn = (j->N + NNRT_GEMM_NR - 1) / NNRT_GEMM_NR;
     int pm = (j->M + NNRT_GEMM_MR - 1) / NNRT_GEMM_MR;
     double flops = 2.0 * j->M * j->N * j->K;
-    /* At batch 1 (K == 1) the forward pass reads this weight as a GEMV, split by its bytes */
-    int gemv_split = (j->adam || j->tile) && j->K == 1 && (double)j->M * j->N * sizeof(float) >= NNRT_GEMV_PAR_BYTES;
     j->ntasks = 1;
     j->split_n = 1;
     j->gemv_cut = 0;
-    if (threads <= 1 || (flops < NNRT_GEMM_PAR_FLOPS && !gemv_split))
+    if (threads <= 1)
         return;
-    if (gemv_split) { /* as run_gemv cuts the weight's rows */
-        j->ntasks = imin(threads, ((j->trans_c ? j->N : j->M) + 15) / 16);
-        j->gemv_cut = 1;
-        return;
+    if ((j->adam || j->tile) && j->K == 1) { /* batch 1: the weight's rows as the forward GEMV cuts them */
+        int n = gemv_tasks(j->trans_c ? j->N : j->M, (double)j->M * j->N * sizeof(float));
+        if (n > 1) {
+            j->ntasks = n;
+            j->split_n = j->trans_c;
+            j->gemv_cut = 1;
+            return;
+        }
     }
+    if (flops < NNRT_GEMM_PAR_FLOPS)
+        return;
     if ((j->tile || j->adam) && (j->trans_c ? pn : pm) >= threads) { /* C's rows: D's columns when D = C^T */
         j->ntasks = threads;
         j->split_n = j->trans_c;
@@ -832,10 +840,7 @@ static double gemv_bytes(const GemvJob *g)
 /* Runs a GEMV over n outputs, split over the pool when it is large. */
 static void run_gemv(GemvJob *g)
 {
-    int threads = nnrt_threads_count();
-    g->ntasks = 1;
-    if (threads > 1 && gemv_bytes(g) >= NNRT_GEMV_PAR_BYTES)
-        g->ntasks = imin(threads, (g->n + 15) / 16);
+    g->ntasks = gemv_tasks(g->n, gemv_bytes(g));
     if (g->ntasks > 1)
         nnrt_parallel_for(g->ntasks, gemv_task, g);
     else
