@@ -153,7 +153,7 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
 
 /*
  * The job, on one cache line: a worker learns all of it in one transfer.
- * The caller writes fn, ctx and fpenv, then word. A worker that read an
+ * The caller writes fn, ctx, fpenv and nthreads, then word. A worker that read an
  * older job's fields with a newer word (or the reverse) cannot run them: a
  * task of a job that has ended is never claimed (claim), and while a job
  * runs the caller writes nothing here.
@@ -173,8 +173,8 @@ typedef struct Line {
 
 typedef struct Pool {
     Job job;                          /* the current job; only the caller writes it */
-    Line claim[NNRT_MAX_THREADS];     /* block i's tasks taken: its worker's, and the caller's when it steals */
-    Line done[NNRT_MAX_THREADS];      /* block i's tasks its worker has finished; the caller reads it */
+    Line claim[NNRT_MAX_THREADS];     /* block i's tasks taken, by its thread or by one taking it over */
+    Line done[NNRT_MAX_THREADS];      /* tasks of the job worker i has finished, of any block */
     pthread_t tid[NNRT_MAX_THREADS];  /* workers; tid[0] is unused (the caller) */
     int nthreads;                     /* threads in force, the caller included */
     pthread_mutex_t mu;               /* guards the wait on wake */
@@ -215,6 +215,11 @@ static uint64_t current_word(void)
 static int block_lo(int ntasks, int i, int n)
 {
     return ntasks >= n ? (int)((long long)ntasks * i / n) : i < ntasks ? i : ntasks;
+}
+
+static int block_size(int ntasks, int i, int n)
+{
+    return block_lo(ntasks, i + 1, n) - block_lo(ntasks, i, n);
 }
 
 /*
@@ -261,15 +266,15 @@ static uint64_t wait_for_job(uint64_t seen)
 }
 
 /*
- * Runs the tasks of block b (size tasks from lo) that thread self can
- * claim for job g, after `finished` tasks of g; returns its new count of
+ * Runs the tasks of block b of job g (ntasks over n threads) that thread
+ * self can claim, after `finished` tasks of g; returns its new count of
  * finished tasks. A worker says on its done line that it has started, and
  * after each task how many it has finished.
  */
-static int run_block(int self, int b, uint64_t g, int lo, int size, int finished, void (*fn)(void *, int),
+static int run_block(int self, int b, uint64_t g, int ntasks, int n, int finished, void (*fn)(void *, int),
                      void *ctx)
 {
-    int k;
+    int k, lo = block_lo(ntasks, b, n), size = block_size(ntasks, b, n);
     while ((k = claim(b, g, size, self != 0)) >= 0) {
         if (self != 0 && finished == 0) /* checked in: others leave its block to it */
             atomic_store_explicit(&pool.done[self].w, WORD(g, 0), memory_order_relaxed);
@@ -311,14 +316,10 @@ static void *worker_main(void *arg)
         if (fpenv != env)
             nnrt_fpenv_set(env = fpenv);
         in_task = 1;
-        int lo = block_lo(ntasks, self, n);
-        int finished = run_block(self, self, g, lo, block_lo(ntasks, self + 1, n) - lo, 0, fn, ctx);
-        for (int d = 1; d < n; d++) {
-            int b = (self + d) % n;
-            lo = block_lo(ntasks, b, n);
-            int size = block_lo(ntasks, b + 1, n) - lo;
-            if (b != 0 && size > 0 && !checked_in(b, g))
-                finished = run_block(self, b, g, lo, size, finished, fn, ctx);
+        for (int d = 0, finished = 0; d < n; d++) {
+            int b = (self + d) % n; /* its own block first, then the unstarted ones of other workers */
+            if (d == 0 || (b != 0 && block_size(ntasks, b, n) > 0 && !checked_in(b, g)))
+                finished = run_block(self, b, g, ntasks, n, finished, fn, ctx);
         }
         in_task = 0;
     }
@@ -442,9 +443,9 @@ void nnrt_parallel_for(int ntasks, void (*fn)(void *ctx, int task), void *ctx)
     for (int t = 0; t < done; t++)
         fn(ctx, t);
     for (int i = 1; i < n; i++) {
-        int lo = block_lo(ntasks, i, n), size = block_lo(ntasks, i + 1, n) - lo;
+        int size = block_size(ntasks, i, n);
         if (size > 1 || (size == 1 && !checked_in(i, g)))
-            done = run_block(0, i, g, lo, size, done, fn, ctx);
+            done = run_block(0, i, g, ntasks, n, done, fn, ctx);
     }
     for (unsigned spin = 1; done + workers_finished(n, g) < ntasks; spin++) {
         cpu_relax();

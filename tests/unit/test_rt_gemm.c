@@ -685,6 +685,26 @@ static void test_pool(void **state)
     assert_int_equal(nnrt_threads_count(), 1);
 }
 
+static void mark_task(void *ctx, int task)
+{
+    ((unsigned char *)ctx)[task]++;
+}
+
+/* A job of more tasks than the pool's words count (2^24 - 1 a job) runs in parts: every task once. */
+static void test_pool_many_tasks(void **state)
+{
+    enum { MANY = (1 << 24) + 3 };
+    unsigned char *hits = calloc(MANY, 1);
+    assert_non_null(hits);
+    assert_int_equal(nnrt_threads_init(2), 2);
+    nnrt_parallel_for(MANY, mark_task, hits);
+    nnrt_threads_shutdown();
+    for (int i = 0; i < MANY; i++)
+        if (hits[i] != 1)
+            fail_msg("task %d ran %d times", i, hits[i]);
+    free(hits);
+}
+
 /*
  * A task that records its thread's control bits, what 1e-30 * 1e-10 (a
  * denormal) comes out as, and whether a worker ran it.
@@ -780,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_net_shapes),   cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_pool_fpenv),
+        cmocka_unit_test(test_pool_many_tasks),
         cmocka_unit_test(test_pack_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
