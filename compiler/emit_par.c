@@ -56,9 +56,13 @@ const char *emit_par_name(const IrGraph *g, int id, bool train_kernel, const cha
 /* Work of one sample: the larger of its FLOPs and the elements it writes. */
 static long long sample_work(const IrGraph *g, const IrNode *n)
 {
-    int64_t fwd, bwd;
-    ir_flops(g, n, &fwd, &bwd);
-    int64_t w = n->op == IR_BWD ? ir_bwd_flops(g, n) : n->a.chain_len ? emit_chain_flops(g, (int)(n - g->nodes)) : fwd;
+    int64_t w, bwd;
+    if (n->op == IR_BWD)
+        w = ir_bwd_flops(g, n);
+    else if (n->a.chain_len)
+        w = emit_chain_flops(g, (int)(n - g->nodes));
+    else
+        ir_flops(g, n, &w, &bwd);
     int64_t out = ir_numel(&n->shape);
     return (long long)(w > out ? w : out);
 }

@@ -37,7 +37,7 @@
  * often been read by another core (dX = dY W reads columns of rows another
  * core updates), and each store then waits for that core to drop its copy;
  * asked for early, those hand-offs overlap. fashion_mlp's step at 2 threads
- * between distant vCPUs: 222.7-223.9 -> 203.4-209.6 us (docs/performance.md).
+ * between distant vCPUs: 222.5-228.6 -> 202.9-205.5 us (docs/performance.md).
  */
 #define NNRT_ADAM_PREFETCH_W 256
 
